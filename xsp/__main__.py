@@ -1,0 +1,3 @@
+from xsp.main import main
+
+raise SystemExit(main())
