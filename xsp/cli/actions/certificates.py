@@ -1,0 +1,106 @@
+"""Trust anchors (``Trusts``) and interface certificates (``SSLSettings/Certificates``)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import trust
+from cli_contexts.schema import Command
+from xsp.cli import render
+from xsp.cli.actions import ActionContext, CommandError, action
+from xsp.cli.actions.cti import key_file_name, remove_private
+from xsp.config.model import InterfaceCertificate, TrustAnchor
+
+
+def _load_pem(pem: str):
+    from cryptography import x509
+    return x509.load_pem_x509_certificate(pem.encode())
+
+
+@action("trust.get")
+def trust_get(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
+    rows = []
+    for anchor in actx.node.xsp.trusts:
+        info = trust.describe(_load_pem(anchor.cert_pem))
+        issuer = info.issuer_cn + ("[self-signed]" if info.self_signed else "")
+        rows.append([anchor.alias, info.subject_cn, issuer])
+    return render.table(["Alias", "Owner", "Issuer"], rows)
+
+
+@action("trust.update")
+def trust_update(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
+    alias, path = values["alias"], values["trustCertificateFile"]
+    try:
+        certificate = trust.load_single_ca(Path(path).expanduser())
+    except trust.TrustError as exc:
+        raise CommandError(f"Error: {path}: {exc}") from None
+    from cryptography.hazmat.primitives.serialization import Encoding
+    pem = certificate.public_bytes(Encoding.PEM).decode()
+
+    def mutate(deployment, node):
+        existing = next((t for t in node.xsp.trusts if t.alias == alias), None)
+        if existing is None:
+            node.xsp.trusts.append(TrustAnchor(alias, pem))
+            return []
+        existing.cert_pem = pem
+        return [f"Trust anchor {alias} already existed: its certificate is replaced."]
+
+    return actx.change(command, mutate)
+
+
+@action("trust.delete")
+def trust_delete(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
+    def mutate(deployment, node):
+        existing = next((t for t in node.xsp.trusts if t.alias == values["alias"]), None)
+        if existing is None:
+            raise CommandError(render.NOT_FOUND)
+        node.xsp.trusts.remove(existing)
+
+    return actx.change(command, mutate)
+
+
+@action("cert.get")
+def cert_get(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
+    rows = []
+    for server in actx.node.xsp.cti_servers:
+        if server.certificate is None:
+            rows.append([server.ip, "none", "", "", ""])
+            continue
+        info = trust.describe(_load_pem(server.certificate.cert_pem))
+        rows.append([server.ip, info.subject_cn, info.issuer_cn,
+                     info.not_after.strftime("%Y-%m-%d %H:%M UTC"), info.self_signed])
+    return render.table(["Interface IP", "Subject", "Issuer", "Not After", "Self-Signed"], rows)
+
+
+@action("cert.update")
+def cert_update(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
+    ip = values["interfaceIp"]
+    try:
+        credentials = trust.load_key_and_cert(Path(values["keyFile"]).expanduser(),
+                                              Path(values["certificateFile"]).expanduser(),
+                                              Path(values["chainFile"]).expanduser())
+    except trust.TrustError as exc:
+        raise CommandError(f"Error: {exc}") from None
+    key_name = actx.store.write_private(
+        key_file_name(actx.node_name, ip, credentials.certificate.serial_number), credentials.key_pem)
+    replaced: list[str] = []
+
+    def mutate(deployment, node):
+        server = node.xsp.cti_server(ip)
+        if server is None:
+            raise CommandError(render.NOT_FOUND)
+        if server.certificate is not None and server.certificate.key_file != key_name:
+            replaced.append(server.certificate.key_file)
+        server.certificate = InterfaceCertificate(
+            cert_pem=credentials.cert_pem.decode(), chain_pem=credentials.chain_pem.decode(),
+            key_file=key_name, self_signed=credentials.self_signed)
+        return [f"Warning: {w}" for w in credentials.warnings]
+
+    try:
+        lines = actx.change(command, mutate)
+    except CommandError:
+        remove_private(actx, key_name)
+        raise
+    for old in replaced:
+        remove_private(actx, old)
+    return lines

@@ -1,0 +1,81 @@
+"""The emulator's own commands (``emu ...``): node status and restart, nodes, users."""
+from __future__ import annotations
+
+from typing import Any
+
+from cli_contexts.schema import Command
+from xsp.cli import render
+from xsp.cli.actions import ActionContext, CommandError, action
+from xsp.config.model import Node, User
+
+
+@action("emu.status")
+def emu_status(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
+    node = actx.node
+    lines = [f"Node {node.name} ({node.kind}), state {actx.store.dir}"]
+    lines += actx.control.status(actx.store, node.name)
+    if node.pending_restart:
+        lines.append(f"Awaiting restart ({len(node.pending_restart)}):")
+        lines.extend(f"  {change}" for change in node.pending_restart)
+    else:
+        lines.append("Nothing awaits a restart.")
+    return lines
+
+
+@action("emu.restart")
+def emu_restart(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
+    if actx.node.kind == "AS":
+        raise CommandError("Error: the Application Server has no CTI interface to restart; "
+                           "use --node to pick an XSP or ADP node")
+    return actx.control.restart(actx.store, actx.node_name)
+
+
+@action("emu.nodes")
+def emu_nodes(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
+    return render.table(["Name", "Kind", "Prompt", "Awaiting Restart"],
+                        [[n.name, n.kind, n.prompt_name, len(n.pending_restart)]
+                         for n in actx.deployment.nodes])
+
+
+@action("emu.addnode")
+def emu_addnode(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
+    def mutate(deployment, node):
+        if any(n.name == values["name"] for n in deployment.nodes):
+            raise CommandError(render.ALREADY_PRESENT)
+        deployment.nodes.append(Node(values["name"], values["kind"]))
+
+    return actx.change(command, mutate)
+
+
+@action("emu.users")
+def emu_users(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
+    users = actx.deployment.application_server.as_.users
+    return render.table(["User Id", "Group", "Enterprise"],
+                        [[u.user_id, u.group, u.enterprise] for u in users])
+
+
+@action("emu.adduser")
+def emu_adduser(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
+    user_id = values["userId"]
+    if "@" not in user_id or user_id.startswith("@") or user_id.endswith("@"):
+        raise CommandError(f"Error: userId: {user_id} is not a user id; expected user@domain")
+
+    def mutate(deployment, node):
+        users = deployment.application_server.as_.users
+        if any(u.user_id == user_id for u in users):
+            raise CommandError(render.ALREADY_PRESENT)
+        users.append(User(user_id))
+
+    return actx.change(command, mutate)
+
+
+@action("emu.deluser")
+def emu_deluser(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
+    def mutate(deployment, node):
+        users = deployment.application_server.as_.users
+        match = next((u for u in users if u.user_id == values["userId"]), None)
+        if match is None:
+            raise CommandError(render.NOT_FOUND)
+        users.remove(match)
+
+    return actx.change(command, mutate)

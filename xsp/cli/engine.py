@@ -1,0 +1,262 @@
+"""The CLI engine: a line in, a result out. It never touches a terminal.
+
+A line holds one or more steps separated by ``;``. A step is a level to enter
+(``Interface``, ``int``, ``cd /Interface/CTI``, ``..``), a command of the current level
+(``get``, ``g``, ``add 10.0.0.1 TLSv1.2``), a global command (``help``, ``exit``) or an
+emulator command (``emu restart``). Names abbreviate to any unique case-insensitive
+prefix. The first failing step stops the line; a failing step changes nothing.
+"""
+from __future__ import annotations
+
+import logging
+import shlex
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from cli_contexts.schema import Command, Context, Tree, load_emulator_commands, load_tree
+from cli_contexts.types import ParamError
+from xsp.cli import render
+from xsp.cli.actions import ACTIONS, ActionContext, CommandError
+from xsp.cli.binding import bind
+from xsp.config.model import Node
+from xsp.config.store import Store
+
+log = logging.getLogger("xsp.cli")
+
+GLOBALS = ("cd", "help", "exit", "quit", "emu")
+
+
+@dataclass
+class Result:
+    lines: list[str] = field(default_factory=list)
+    ok: bool = True
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+class NodeControl:
+    """What the emulator commands ask of the running node; the shell plugs in the real one.
+
+    This default applies a restart to the stored state only, for a state with no node
+    running.
+    """
+
+    def restart(self, store: Store, node_name: str) -> list[str]:
+        with store.edit() as deployment:
+            node = deployment.node(node_name)
+            applied = len(node.pending_restart)
+            node.pending_restart.clear()
+        return [f"Node {node_name} restarted; {applied} pending change(s) applied.",
+                "No CTI listener runs for this state (start one with: xsp serve)."]
+
+    def status(self, store: Store, node_name: str) -> list[str]:
+        return ["CTI listeners: not running (start them with: xsp serve)"]
+
+
+class Engine:
+    def __init__(self, store: Store, node_name: str | None = None,
+                 control: NodeControl | None = None) -> None:
+        self.store = store
+        deployment = store.load()
+        if node_name is None:
+            node_name = next(n.name for n in deployment.nodes if n.kind != "AS")
+        try:
+            deployment.node(node_name)
+        except KeyError:
+            known = ", ".join(n.name for n in deployment.nodes)
+            raise ValueError(f"no node named {node_name!r} in this state (nodes: {known})") from None
+        self.node_name = node_name
+        self.control = control or NodeControl()
+        self.tree: Tree = load_tree(self.node.kind)
+        self.emulator: Context = load_emulator_commands()
+        self.context: Context = self.tree.root
+        self.finished = False
+        # Set while a question waits for its answer: the next line answers it.
+        self._pending: Callable[[str], Result] | None = None
+
+    # --- state -----------------------------------------------------------------------
+
+    @property
+    def node(self) -> Node:
+        return self.store.load().node(self.node_name)
+
+    @property
+    def prompt(self) -> str:
+        if self._pending is not None:
+            return render.CONFIRM
+        path = self.context.path
+        return f"{self.node.prompt_name}{'/' + path if path else ''}> "
+
+    def sources(self, name: str) -> list[str]:
+        """Configured values for parameter validation and completion."""
+        deployment = self.store.load()
+        node = deployment.node(self.node_name)
+        if name == "cti_interfaces" and node.xsp:
+            return [s.ip for s in node.xsp.cti_servers]
+        if name == "trust_aliases" and node.xsp:
+            return [t.alias for t in node.xsp.trusts]
+        if name == "client_identities":
+            return list(deployment.application_server.as_.client_identities)
+        if name == "users":
+            return [u.user_id for u in deployment.application_server.as_.users]
+        if name.startswith("files:"):
+            return _complete_path(name[len("files:"):])
+        return []
+
+    # --- execution -------------------------------------------------------------------
+
+    def execute(self, line: str) -> Result:
+        if self._pending is not None:
+            answer, self._pending = self._pending, None
+            return answer(line.strip())
+        result = Result()
+        for step in _split_steps(line):
+            try:
+                lines = self._step(step)
+            except CommandError as exc:
+                result.lines.append(str(exc))
+                result.ok = False
+                break
+            except Exception as exc:  # a bug must not end the user's session
+                log.exception("command failed: %s", step)
+                result.lines.append(f"Error: internal error ({type(exc).__name__}: {exc}); "
+                                    "nothing was changed")
+                result.ok = False
+                break
+            result.lines.extend(lines)
+            if self._pending is not None or self.finished:
+                break
+        return result
+
+    def _step(self, step: str) -> list[str]:
+        try:
+            words = shlex.split(step)
+        except ValueError as exc:
+            raise CommandError(f"Error: cannot read the line: {exc}") from None
+        if not words:
+            return []
+        head, args = words[0], words[1:]
+        if head in ("..", "/") or "/" in head:
+            return self._cd([head, *args])
+        kind, target = self._resolve_word(head, self.context)
+        if kind == "context":
+            if args:
+                raise CommandError(f"Error: {target.name} is a level; to run a command there, "
+                                   f"separate it with ';' (e.g. {target.name};get)")
+            self.context = target
+            return []
+        if kind == "command":
+            return self._run(target, args, self.context)
+        return getattr(self, "_" + target)(args)
+
+    def _resolve_word(self, word: str, context: Context) -> tuple[str, Any]:
+        candidates: list[tuple[str, str, Any]] = (
+            [(name, "context", c) for name, c in context.children.items()]
+            + [(name, "command", c) for name, c in context.commands.items()]
+            + [(name, "global", name) for name in GLOBALS if name not in context.commands])
+        return _pick(word, candidates, "command or level")
+
+    def _run(self, command: Command, args: list[str], context: Context) -> list[str]:
+        try:
+            bound = bind(command, args, self.sources)
+        except ParamError as exc:
+            raise CommandError(f"Error: {exc}") from None
+        action = ACTIONS[command.action]
+        actx = ActionContext(store=self.store, node_name=self.node_name, control=self.control,
+                             context_path=context.path, line=" ".join([command.name, *args]))
+        lines = bound.notices + action(actx, command, bound.values)
+        return lines
+
+    # --- global commands -------------------------------------------------------------
+
+    def _cd(self, args: list[str]) -> list[str]:
+        if len(args) > 1:
+            raise CommandError("Error: cd takes one level path, e.g. cd /Interface/CTI")
+        path = args[0] if args else "/"
+        context = self.tree.root if path.startswith("/") else self.context
+        for part in filter(None, path.split("/")):
+            if part == "..":
+                context = context.parent or context
+                continue
+            kind, target = _pick(part, [(n, "context", c) for n, c in context.children.items()],
+                                 f"level below {context.path or 'the root'}")
+            context = target
+        self.context = context
+        return []
+
+    def _help(self, args: list[str]) -> list[str]:
+        if not args:
+            return render.context_help(self.context, self.emulator)
+        if args[0].lower() == "emu":
+            if len(args) == 1:
+                return render.emulator_help(self.emulator)
+            _, command = _pick(args[1], [(n, "command", c) for n, c in self.emulator.commands.items()],
+                               "emulator command")
+            return render.command_help(command, prefix="emu ")
+        kind, target = self._resolve_word(args[0], self.context)
+        if kind == "context":
+            return render.context_help(target, self.emulator)
+        if kind == "command":
+            return render.command_help(target)
+        return [dict(render.GLOBAL_HELP).get(target, "Emulator commands: type help emu")]
+
+    def _exit(self, args: list[str]) -> list[str]:
+        def answer(text: str) -> Result:
+            if text.lower() in ("yes", "y"):
+                self.finished = True
+                return Result([render.ENDING])
+            if text.lower() in ("no", "n"):
+                return Result([])
+            self._pending = answer
+            return Result(["Please answer Yes, Y, No or N."], ok=False)
+
+        self._pending = answer
+        return []
+
+    _quit = _exit
+
+    def _emu(self, args: list[str]) -> list[str]:
+        if not args:
+            return render.emulator_help(self.emulator)
+        _, command = _pick(args[0], [(n, "command", c) for n, c in self.emulator.commands.items()],
+                           "emulator command")
+        return self._run(command, args[1:], self.context)
+
+
+def _pick(word: str, candidates: list[tuple[str, str, Any]], what: str) -> tuple[str, Any]:
+    low = word.lower()
+    exact = [c for c in candidates if c[0].lower() == low]
+    matches = exact or [c for c in candidates if c[0].lower().startswith(low)]
+    if len(matches) == 1:
+        return matches[0][1], matches[0][2]
+    if not matches:
+        names = ", ".join(c[0] for c in candidates)
+        raise CommandError(f"Error: unknown {what}: {word} (expected one of: {names})")
+    names = ", ".join(c[0] for c in matches)
+    raise CommandError(f"Error: ambiguous {what}: {word} (matches {names})")
+
+
+def _split_steps(line: str) -> list[str]:
+    """Split on ``;`` outside quotes."""
+    steps, current, quote = [], [], ""
+    for ch in line:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == ";":
+            steps.append("".join(current))
+            current = []
+            continue
+        current.append(ch)
+    steps.append("".join(current))
+    return [s for s in steps if s.strip()]
+
+
+def _complete_path(prefix: str) -> list[str]:
+    import glob
+    import os
+    matches = glob.glob(glob.escape(os.path.expanduser(prefix)) + "*")
+    return sorted(m + "/" if os.path.isdir(m) else m for m in matches)[:200]

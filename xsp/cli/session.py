@@ -1,0 +1,60 @@
+"""Running the engine: an interactive prompt_toolkit session or a scripted transcript."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Iterable, TextIO
+
+from xsp.cli import render
+from xsp.cli.engine import Engine
+
+
+def run_script(engine: Engine, lines: Iterable[str], out: TextIO) -> int:
+    """Each line as a transcript: the prompt and the line, then the answer.
+
+    Lines starting with ``#`` are comments of a procedure file and are skipped.
+    Returns 0 when every command succeeded, 1 otherwise.
+    """
+    status = 0
+    for raw in lines:
+        line = raw.rstrip("\r\n")
+        if line.lstrip().startswith("#"):
+            continue
+        out.write(engine.prompt + line + "\n")
+        result = engine.execute(line)
+        if result.lines:
+            out.write(result.text + "\n")
+        out.flush()
+        if not result.ok:
+            status = 1
+        if engine.finished:
+            break
+    return status
+
+
+def run_interactive(engine: Engine, history_file: Path) -> int:
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.history import FileHistory
+
+    from xsp.cli.completer import CLICompleter
+
+    print(render.BANNER)
+    session: PromptSession[str] = PromptSession(
+        history=FileHistory(str(history_file)),
+        completer=CLICompleter(engine),
+        complete_while_typing=False,
+    )
+    # An interactive session ends with status 0: a mistyped command is not a failure.
+    while not engine.finished:
+        try:
+            line = session.prompt(engine.prompt)
+        except KeyboardInterrupt:
+            continue  # Ctrl-C abandons the line, as in bwcli
+        except EOFError:
+            print(render.ENDING)  # Ctrl-D ends the session without the question
+            break
+        result = engine.execute(line)
+        if result.lines:
+            print(result.text)
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,49 @@
+"""``xsp shell``: the BroadWorks CLI of an emulated node."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from xsp.cli.engine import Engine
+from xsp.cli.session import run_interactive, run_script
+from xsp.config.store import ConfigFileError, Store, default_state_dir
+
+
+def add_state_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--state", type=Path, default=None,
+                        help="state directory (default: $XSP_STATE, else the XDG state directory)")
+
+
+def open_store(args: argparse.Namespace) -> Store:
+    return Store(args.state or default_state_dir())
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "shell", help="the BroadWorks CLI (XSP_CLI, ADP_CLI, AS_CLI) of an emulated node",
+        description="The BroadWorks command line of an emulated node. Interactive on a terminal; "
+                    "with -c, or with lines piped in, prints a transcript and exits 0 only when "
+                    "every command succeeded.")
+    add_state_argument(parser)
+    parser.add_argument("--node", help="node to open (default: the first XSP or ADP node)")
+    parser.add_argument("-c", dest="commands", action="append", metavar="LINE",
+                        help="run this line (repeatable) and exit")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    store = open_store(args)
+    try:
+        engine = Engine(store, args.node)
+    except (ConfigFileError, ValueError) as exc:
+        print(f"xsp: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"xsp: cannot use the state directory {store.dir}: {exc.strerror}", file=sys.stderr)
+        return 1
+    if args.commands:
+        return run_script(engine, args.commands, sys.stdout)
+    if not sys.stdin.isatty():
+        return run_script(engine, sys.stdin, sys.stdout)
+    return run_interactive(engine, store.dir / "history")

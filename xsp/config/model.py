@@ -1,0 +1,261 @@
+"""The typed configuration of an emulated deployment (one AS and its XSP|ADP nodes).
+
+Plain dataclasses; ``to_data``/``from_data`` map them to and from the YAML document.
+``from_data`` checks every field's type and range and raises ``ModelError`` with the
+dotted path of the offending value, which the store turns into a file line number.
+"""
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+SCHEMA_VERSION = 1
+
+PROTOCOLS = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+
+# The system cipher list of a fresh install (BroadWorks configuration guide).
+DEFAULT_SYSTEM_CIPHERS = (
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256",
+    "TLS_DHE_DSS_WITH_AES_128_GCM_SHA256",
+    "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_DHE_RSA_WITH_AES_128_CBC_SHA256",
+    "TLS_DHE_DSS_WITH_AES_128_CBC_SHA256",
+    "TLS_ECDH_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDH_ECDSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDH_RSA_WITH_AES_128_CBC_SHA256",
+    "TLS_ECDH_ECDSA_WITH_AES_128_CBC_SHA256",
+)
+# A fresh system offers TLS 1.2 only; the emulator documents this as its assumption.
+DEFAULT_SYSTEM_PROTOCOLS = ("TLSv1.2",)
+
+DEFAULT_USERS = ("alice@example.com", "bob@example.com", "carol@example.com")
+
+
+class ModelError(ValueError):
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
+        self.message = message
+
+
+@dataclass
+class SSLSettings:
+    """Ciphers and protocols of one level; an empty list inherits the next level up."""
+    ciphers: list[str] = field(default_factory=list)
+    protocols: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for i, name in enumerate(self.protocols):
+            if name not in PROTOCOLS:
+                raise ModelError(f"protocols[{i}]", f"unknown protocol {name!r}; expected one of {', '.join(PROTOCOLS)}")
+
+
+@dataclass
+class InterfaceCertificate:
+    cert_pem: str
+    chain_pem: str = ""
+    # File name under the state's private directory; the key itself is never in the YAML.
+    key_file: str = ""
+    self_signed: bool = True
+
+
+@dataclass
+class CTIServer:
+    ip: str
+    port: int
+    secure: bool = True
+    server_certificate: bool = True
+    client_auth_req: bool = True
+    ssl: SSLSettings = field(default_factory=SSLSettings)
+    certificate: InterfaceCertificate | None = None
+
+    def __post_init__(self) -> None:
+        try:
+            self.ip = str(ipaddress.ip_address(self.ip))
+        except ValueError:
+            raise ModelError("ip", f"{self.ip!r} is not an IP address") from None
+        if not 1 <= self.port <= 65535:
+            raise ModelError("port", f"{self.port} is out of range 1-65535")
+
+    @property
+    def key(self) -> str:
+        return self.ip
+
+
+@dataclass
+class TrustAnchor:
+    alias: str
+    cert_pem: str
+
+    @property
+    def key(self) -> str:
+        return self.alias
+
+
+@dataclass
+class XspSettings:
+    jsse: SSLSettings = field(default_factory=lambda: SSLSettings(
+        list(DEFAULT_SYSTEM_CIPHERS), list(DEFAULT_SYSTEM_PROTOCOLS)))
+    openssl: SSLSettings = field(default_factory=SSLSettings)
+    cti_common: SSLSettings = field(default_factory=SSLSettings)
+    trusts: list[TrustAnchor] = field(default_factory=list)
+    cti_servers: list[CTIServer] = field(default_factory=list)
+    allow_client_app: bool = False
+
+    def cti_server(self, ip: str) -> CTIServer | None:
+        return next((s for s in self.cti_servers if s.ip == ip), None)
+
+
+@dataclass
+class User:
+    user_id: str
+    group: str = "Group1"
+    enterprise: str = "Enterprise1"
+
+    @property
+    def key(self) -> str:
+        return self.user_id
+
+
+@dataclass
+class AsSettings:
+    client_identities: list[str] = field(default_factory=list)
+    users: list[User] = field(default_factory=lambda: [User(u) for u in DEFAULT_USERS])
+
+
+NodeKind = Literal["AS", "XSP", "ADP"]
+
+
+@dataclass
+class Node:
+    name: str
+    kind: NodeKind
+    xsp: XspSettings | None = None
+    as_: AsSettings | None = None
+    # What changed since the last restart, in the words of the command that changed it.
+    pending_restart: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("AS", "XSP", "ADP"):
+            raise ModelError("kind", f"unknown node kind {self.kind!r}; expected AS, XSP or ADP")
+        if self.kind == "AS" and self.as_ is None:
+            self.as_ = AsSettings()
+        if self.kind != "AS" and self.xsp is None:
+            self.xsp = XspSettings()
+
+    @property
+    def prompt_name(self) -> str:
+        return f"{self.kind}_CLI"
+
+
+@dataclass
+class Deployment:
+    nodes: list[Node]
+    version: int = SCHEMA_VERSION
+
+    def node(self, name: str) -> Node:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise KeyError(name)
+
+    @property
+    def application_server(self) -> Node:
+        return next(n for n in self.nodes if n.kind == "AS")
+
+    def __post_init__(self) -> None:
+        names = [n.name for n in self.nodes]
+        for i, name in enumerate(names):
+            if names.index(name) != i:
+                raise ModelError(f"nodes[{i}].name", f"node name {name!r} is used twice")
+        if sum(1 for n in self.nodes if n.kind == "AS") != 1:
+            raise ModelError("nodes", "the deployment needs exactly one AS node")
+
+
+def new_deployment() -> Deployment:
+    """What a new state holds: one Application Server and one XSP."""
+    return Deployment(nodes=[Node("as1", "AS"), Node("xsp1", "XSP")])
+
+
+# --- mapping to and from the YAML document -------------------------------------------
+
+def _yaml_name(f: dataclasses.Field) -> str:
+    return f.name.rstrip("_")  # `as_` is `as` in the file
+
+
+def to_data(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj):
+        return {_yaml_name(f): to_data(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, list):
+        return [to_data(v) for v in obj]
+    return obj
+
+
+def _type_name(tp: Any) -> str:
+    return {str: "a string", int: "a number", bool: "true or false", list: "a list"}.get(
+        tp, getattr(tp, "__name__", str(tp)))
+
+
+def _convert(tp: Any, value: Any, path: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        options = typing.get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        (inner,) = [t for t in options if t is not type(None)]
+        return _convert(inner, value, path)
+    if origin is Literal:
+        if value not in typing.get_args(tp):
+            allowed = ", ".join(map(str, typing.get_args(tp)))
+            raise ModelError(path, f"{value!r} is not one of {allowed}")
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise ModelError(path, f"expected a list, got {type(value).__name__}")
+        (item,) = typing.get_args(tp)
+        return [_convert(item, v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if dataclasses.is_dataclass(tp):
+        return from_data(tp, value, path)
+    if tp is bool and not isinstance(value, bool):
+        raise ModelError(path, f"expected true or false, got {value!r}")
+    if tp is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ModelError(path, f"expected a number, got {value!r}")
+    if tp is str and not isinstance(value, str):
+        raise ModelError(path, f"expected a string, got {value!r}")
+    return value
+
+
+def from_data(cls: type, data: Any, path: str = "") -> Any:
+    """Build ``cls`` from YAML data, checking every field; errors carry the dotted path."""
+    if not isinstance(data, dict):
+        raise ModelError(path, f"expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {_yaml_name(f): f for f in dataclasses.fields(cls)}
+    unknown = [k for k in data if k not in fields]
+    if unknown:
+        raise ModelError(_join(path, str(unknown[0])), f"unknown setting; expected one of {', '.join(fields)}")
+    kwargs: dict[str, Any] = {}
+    for name, f in fields.items():
+        if name in data:
+            kwargs[f.name] = _convert(hints[f.name], data[name], _join(path, name))
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ModelError(_join(path, name), "missing required setting")
+    try:
+        return cls(**kwargs)
+    except ModelError as exc:
+        raise ModelError(_join(path, exc.path), exc.message) from None
+
+
+def _join(path: str, name: str) -> str:
+    if not name:
+        return path
+    if name.startswith("["):
+        return path + name
+    return f"{path}.{name}" if path else name
