@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -32,9 +33,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+def log_to_state(store: Store) -> None:
+    """The node's and the shell's log lines go to ``xsp.log`` in the state, not the terminal."""
+    store.dir.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(store.dir / "xsp.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
 def run(args: argparse.Namespace) -> int:
     store = open_store(args)
     try:
+        log_to_state(store)
         engine = Engine(store, args.node)
     except (ConfigFileError, ValueError) as exc:
         print(f"xsp: {exc}", file=sys.stderr)

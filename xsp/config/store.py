@@ -188,6 +188,7 @@ class Store:
         leaves both the file and every other reader's view unchanged.
         """
         with self._locked():
+            self._remove_stale_temporaries()
             if self.path.exists():
                 deployment = self._parse(self.path.read_text(encoding="utf-8"))
             else:
@@ -199,6 +200,12 @@ class Store:
             except ModelError as exc:
                 raise ConfigFileError(f"refusing to save an invalid configuration: {exc}") from None
             self._save(checked)
+
+    def _remove_stale_temporaries(self) -> None:
+        """A save killed before its rename leaves a temporary file; under the lock none is live."""
+        for tmp in self.dir.glob(f".{CONFIG_NAME}.*.tmp"):
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
 
     # --- private files (keys) ----------------------------------------------------------
 

@@ -1,0 +1,27 @@
+"""Shared fixtures: a fresh state directory and the `xsp` command as a real subprocess."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> Path:
+    return tmp_path / "state"
+
+
+def run_xsp(*args: str, input: str | None = None, cwd: Path | None = None,
+            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m xsp ARGS`` with standard input from ``input`` (never a terminal)."""
+    env = {k: v for k, v in os.environ.items() if k != "XSP_STATE"}
+    return subprocess.run([sys.executable, "-m", "xsp", *args], input=input or "",
+                          capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout)
+
+
+@pytest.fixture
+def xsp():
+    return run_xsp
