@@ -1,0 +1,113 @@
+"""One node per state, and the owner-only channel that shells and tools use to reach it.
+
+The running node holds an exclusive ``flock`` on ``<state>/node.lock`` (the kernel drops
+it when the process dies, so a killed node never blocks the next one) and answers JSON
+lines on the Unix socket ``<state>/node.sock``, created 0600 inside the state directory.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import os
+import socket
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+LOCK_NAME = "node.lock"
+SOCKET_NAME = "node.sock"
+
+Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+class NodeAlreadyRunning(RuntimeError):
+    pass
+
+
+class NodeUnavailable(RuntimeError):
+    pass
+
+
+class NodeLock:
+    """Held for the life of a node; a second node on the same state is refused."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = Path(state_dir) / LOCK_NAME
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise NodeAlreadyRunning(f"a node already runs on this state (pid {holder})") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def socket_path(state_dir: Path) -> Path:
+    return Path(state_dir) / SOCKET_NAME
+
+
+async def serve_control(state_dir: Path, handler: Handler) -> asyncio.AbstractServer:
+    path = socket_path(state_dir)
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()  # left by a node that was killed; we hold the node lock now
+
+    async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while line := await reader.readline():
+                try:
+                    request = json.loads(line)
+                    reply = await handler(request)
+                except Exception as exc:  # a bad request must not take the node down
+                    reply = {"ok": False, "lines": [f"Error: {type(exc).__name__}: {exc}"]}
+                writer.write(json.dumps(reply).encode() + b"\n")
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    old_umask = os.umask(0o177)  # the socket is created owner-only, with no window
+    try:
+        server = await asyncio.start_unix_server(on_client, path=str(path))
+    finally:
+        os.umask(old_umask)
+    return server
+
+
+def request(state_dir: Path, payload: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
+    """Send one request to the node running on ``state_dir`` (blocking)."""
+    path = socket_path(state_dir)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.connect(str(path))
+        except (FileNotFoundError, ConnectionRefusedError):
+            raise NodeUnavailable(f"no node runs on {state_dir} (start one with: xsp serve --state {state_dir})") from None
+        sock.sendall(json.dumps(payload).encode() + b"\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise NodeUnavailable("the node closed the control connection")
+            data += chunk
+    return json.loads(data)
+
+
+def node_running(state_dir: Path) -> bool:
+    try:
+        return request(state_dir, {"op": "ping"}, timeout=2.0).get("ok", False)
+    except (NodeUnavailable, OSError):
+        return False
