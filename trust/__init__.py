@@ -1,11 +1,28 @@
 """Certificates for the XSP emulator, independent of it: issue, split, verify, load.
 
 The public surface is re-exported here; the private modules behind it may change.
+Every refusal of bad input is a ``TrustError`` whose ``str()`` is one line.
 """
+from trust._bundle import load_certificates, parse_certificates
+from trust._classify import Role
+from trust._describe import CertInfo, describe
+from trust._errors import TrustError
 from trust._issue import CertificateAuthority, IssuedCert, self_signed_server
+from trust._split import SplitFile, SplitPlan, bundle_year, plan_split, split_bundle
 
 __all__ = [
+    "CertInfo",
     "CertificateAuthority",
     "IssuedCert",
+    "Role",
+    "SplitFile",
+    "SplitPlan",
+    "TrustError",
+    "bundle_year",
+    "describe",
+    "load_certificates",
+    "parse_certificates",
+    "plan_split",
     "self_signed_server",
+    "split_bundle",
 ]

@@ -16,21 +16,7 @@ def write_atomically(path: StrPath, data: bytes, mode: int) -> None:
     and an existing file with wider permissions is not reused); the mode is then set and
     the file renamed over the target, so a reader sees the old file or the new one.
     """
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    write_all({Path(path): (data, mode)})
 
 
 def write_private(path: StrPath, data: bytes) -> None:
@@ -39,3 +25,32 @@ def write_private(path: StrPath, data: bytes) -> None:
 
 def write_public(path: StrPath, data: bytes) -> None:
     write_atomically(path, data, 0o644)
+
+
+def write_all(files: dict[Path, tuple[bytes, int]]) -> None:
+    """Write several files, all or (barring a failed rename) none.
+
+    Every file is first written in full to a temporary name beside its target; only
+    when all are on disk are they renamed into place, so a full disk or a permission
+    problem while writing leaves the directory as it was.
+    """
+    staged: list[tuple[str, Path]] = []
+    try:
+        for target, (data, mode) in files.items():
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                                       dir=target.parent)
+            staged.append((tmp, target))
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, mode)
+        for tmp, target in staged:
+            os.replace(tmp, target)
+    except BaseException:
+        for tmp, _ in staged:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+        raise

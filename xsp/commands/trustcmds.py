@@ -1,0 +1,86 @@
+"""``xsp split-chain``, ``xsp trust verify``, ``xsp pki demo``: the certificate utilities.
+
+Each command prints what it did on stdout and exits 0, or prints one line starting
+``xsp: `` on stderr and exits non-zero, having changed nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import trust
+
+TRUSTS_PROMPT = "XSP_CLI/Interface/CTI/SSLCommonSettings/ClientAuthentication/Trusts> "
+
+SPLIT_DESCRIPTION = """\
+Split a CA bundle, such as the CombinedCertChain2023.txt that Partner Hub offers, into
+one file per CA certificate for `updateTrust`, and print the commands to load them.
+
+Reads PEM (CRLF or LF, with any text around the blocks, in any order, repeated blocks
+kept once), a single DER certificate, or a PKCS#7 bundle (PEM or DER). Each certificate
+is classified by what it is, not where it sits: a root signs itself, an issuing CA is a
+CA signed by another; each issuing CA is paired with the root whose key signed it.
+
+Files (PEM, LF line ends, one certificate each) are named as in the Webex guide:
+  root2023.txt, issuing2023.txt           one root and its issuing CA
+  root2023-1.txt, issuing2023-1.txt, ...  several sets, numbered by the order of the roots
+  issuing2023a.txt, issuing2023b.txt      several issuing CAs under one root
+The year is the one in the bundle's file name, else the year the root was issued
+(--year overrides). Leaf certificates are not written. Existing files of the same name
+are replaced. Nothing is written when anything is wrong: an empty or unreadable file, no
+certificate, a damaged block, a private key in the bundle, an unwritable directory."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    split = sub.add_parser(
+        "split-chain", help="split a CA bundle into root and issuing CA files for updateTrust",
+        description=SPLIT_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    split.add_argument("file", type=Path, metavar="FILE", help="the bundle to split")
+    split.add_argument("-o", "--output-dir", type=Path, default=Path("."), metavar="DIR",
+                       help="where to write the files (default: the current directory; "
+                            "created if missing)")
+    split.add_argument("--year", type=int, default=None,
+                       help="year in the file names and aliases (default: from FILE's name, "
+                            "else the root's issue year)")
+    split.set_defaults(run=run_split)
+
+
+def fail(message: str) -> int:
+    print(f"xsp: {message}", file=sys.stderr)
+    return 1
+
+
+def run_split(args: argparse.Namespace) -> int:
+    try:
+        plan, out = trust.split_bundle(args.file, args.output_dir, year=args.year)
+    except trust.TrustError as exc:
+        return fail(f"{exc} (nothing was written)")
+    out = out.resolve()
+    noun = "file" if len(plan.files) == 1 else "files"
+    print(f"Wrote {len(plan.files)} {noun} to {out}:")
+    print()
+    rows = []
+    for written in plan.files:
+        info = trust.describe(written.certificate)
+        rows.append([written.name, info.subject_cn, info.issuer_cn,
+                     "yes" if info.self_signed else "no",
+                     info.not_after.strftime("%Y-%m-%d"), info.sha256_colons])
+    print_table(["File", "Subject CN", "Issuer CN", "Self-signed", "Not after", "SHA-256"],
+                rows)
+    for line in plan.left_out:
+        print(f"Not written: {line}")
+    for line in plan.notes:
+        print(f"Note: {line}")
+    print()
+    print("Next, on the XSP|ADP (copy the files there first if this is another machine):")
+    for written in plan.files:
+        print(f"{TRUSTS_PROMPT}updateTrust {written.alias} {out / written.name}")
+    return 0
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+    for line in [headers, ["-" * w for w in widths], *rows]:
+        print("  " + "  ".join(str(cell).ljust(w) for cell, w in zip(line, widths)).rstrip())
