@@ -8,21 +8,28 @@ from trust._classify import Role
 from trust._describe import CertInfo, describe
 from trust._errors import TrustError
 from trust._issue import CertificateAuthority, IssuedCert, self_signed_server
+from trust._verify import Purpose, Reason, Verification, parse_time, verify_chain, verify_files
 from trust._split import SplitFile, SplitPlan, bundle_year, plan_split, split_bundle
 
 __all__ = [
     "CertInfo",
     "CertificateAuthority",
     "IssuedCert",
+    "Purpose",
+    "Reason",
     "Role",
     "SplitFile",
     "SplitPlan",
     "TrustError",
+    "Verification",
     "bundle_year",
     "describe",
     "load_certificates",
     "parse_certificates",
+    "parse_time",
     "plan_split",
     "self_signed_server",
     "split_bundle",
+    "verify_chain",
+    "verify_files",
 ]

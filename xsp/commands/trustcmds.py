@@ -33,6 +33,17 @@ are replaced. Nothing is written when anything is wrong: an empty or unreadable 
 certificate, a damaged block, a private key in the bundle, an unwritable directory."""
 
 
+VERIFY_DESCRIPTION = """\
+Verify LEAF up to one of the --anchor certificates, as the CTI interface would verify
+a client (or as Webex would verify the interface with --purpose server --name HOST).
+Every certificate in an --anchor file is trusted as it stands, as in a Java trust
+store: the issuing CA alone is enough.
+
+Exit status: 0 and one line starting "OK:" when valid; 1 and one line naming the
+reason when not (expired, not yet valid, unknown issuer, bad signature, not a CA,
+wrong key usage, name mismatch, not a leaf); 2 when a file or option cannot be used."""
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     split = sub.add_parser(
         "split-chain", help="split a CA bundle into root and issuing CA files for updateTrust",
@@ -46,10 +57,38 @@ def register(sub: argparse._SubParsersAction) -> None:
                             "else the root's issue year)")
     split.set_defaults(run=run_split)
 
+    group = sub.add_parser("trust", help="check certificates against trust anchors",
+                           description="Certificate checks, independent of any node.")
+    trust_sub = group.add_subparsers(dest="trust_command", metavar="COMMAND")
+    verify = trust_sub.add_parser(
+        "verify", help="verify a certificate chain for client or server authentication",
+        description=VERIFY_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    verify.add_argument("leaf", type=Path, metavar="LEAF",
+                        help="the certificate to verify (it may be followed by its chain)")
+    verify.add_argument("--anchor", type=Path, action="append", required=True, metavar="F",
+                        help="a file of trust anchors, as updateTrust loads them (repeatable)")
+    verify.add_argument("--untrusted", type=Path, action="append", default=[], metavar="F",
+                        help="a file of intermediate CAs the peer would send (repeatable)")
+    verify.add_argument("--purpose", choices=("client", "server"), default="client",
+                        help="what the certificate is for (default: client)")
+    verify.add_argument("--name", metavar="HOST",
+                        help="the host name or IP the server is reached by (required with "
+                             "--purpose server); for a client, its expected CN")
+    verify.add_argument("--at", metavar="TIME",
+                        help="check at this ISO-8601 time (2030-01-01, 2030-01-01T00:00:00Z); "
+                             "default now")
+    verify.set_defaults(run=run_verify)
+    group.set_defaults(run=lambda args: _usage(group))
 
-def fail(message: str) -> int:
+
+def fail(message: str, status: int = 1) -> int:
     print(f"xsp: {message}", file=sys.stderr)
-    return 1
+    return status
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
 
 
 def run_split(args: argparse.Namespace) -> int:
@@ -78,6 +117,24 @@ def run_split(args: argparse.Namespace) -> int:
     for written in plan.files:
         print(f"{TRUSTS_PROMPT}updateTrust {written.alias} {out / written.name}")
     return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    if args.purpose == "server" and not args.name:
+        return fail("--purpose server needs --name HOST (the name or IP clients connect to)", 2)
+    try:
+        at = trust.parse_time(args.at) if args.at else None
+    except trust.TrustError as exc:
+        return fail(f"--at: {exc}", 2)
+    try:
+        result = trust.verify_files(args.leaf, args.anchor, untrusted_paths=args.untrusted,
+                                    purpose=args.purpose, name=args.name, at=at)
+    except trust.TrustError as exc:
+        return fail(str(exc), 2)
+    if result.ok:
+        print(result.message)
+        return 0
+    return fail(result.message, 1)
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
