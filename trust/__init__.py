@@ -3,17 +3,21 @@
 The public surface is re-exported here; the private modules behind it may change.
 Every refusal of bad input is a ``TrustError`` whose ``str()`` is one line.
 """
+from trust._anchors import load_single_ca
 from trust._bundle import load_certificates, parse_certificates
 from trust._classify import Role
+from trust._credentials import InterfaceCredentials, load_key_and_cert
 from trust._describe import CertInfo, describe
 from trust._errors import TrustError
 from trust._issue import CertificateAuthority, IssuedCert, self_signed_server
-from trust._verify import Purpose, Reason, Verification, parse_time, verify_chain, verify_files
+from trust._keys import key_matches, load_private_key
 from trust._split import SplitFile, SplitPlan, bundle_year, plan_split, split_bundle
+from trust._verify import Purpose, Reason, Verification, parse_time, verify_chain, verify_files
 
 __all__ = [
     "CertInfo",
     "CertificateAuthority",
+    "InterfaceCredentials",
     "IssuedCert",
     "Purpose",
     "Reason",
@@ -24,7 +28,11 @@ __all__ = [
     "Verification",
     "bundle_year",
     "describe",
+    "key_matches",
     "load_certificates",
+    "load_key_and_cert",
+    "load_private_key",
+    "load_single_ca",
     "parse_certificates",
     "parse_time",
     "plan_split",

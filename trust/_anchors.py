@@ -1,0 +1,34 @@
+"""The file that ``updateTrust <alias> <file>`` loads: exactly one CA certificate."""
+from __future__ import annotations
+
+import os
+
+from cryptography import x509
+
+from trust._bundle import load_certificates
+from trust._classify import common_name, is_ca
+from trust._errors import PrivateKeyInBundle, TrustError
+
+
+def load_single_ca(path: str | os.PathLike[str]) -> x509.Certificate:
+    """The one CA certificate in the file at ``path``; TrustError (one line) otherwise.
+
+    PEM, DER or PKCS#7 are read; the same certificate repeated counts once. A private
+    key, a leaf certificate or several certificates are refused, as are unreadable,
+    empty, damaged and oversized files.
+    """
+    source = os.fspath(path)
+    try:
+        certs = load_certificates(path)
+    except PrivateKeyInBundle:
+        raise TrustError("the file holds a private key; updateTrust takes a CA certificate "
+                         "only") from None
+    if len(certs) > 1:
+        names = ", ".join(f"CN={common_name(c.subject)}" for c in certs)
+        raise TrustError(f"{source} holds {len(certs)} certificates ({names}); updateTrust takes "
+                         f"one CA certificate per alias (split it with: xsp split-chain {source})")
+    cert = certs[0]
+    if not is_ca(cert):
+        raise TrustError(f"{source} holds CN={common_name(cert.subject)}, which is not a CA "
+                         "certificate; updateTrust takes a CA certificate")
+    return cert
