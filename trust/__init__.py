@@ -7,6 +7,8 @@ from trust._anchors import load_single_ca
 from trust._bundle import load_certificates, parse_certificates
 from trust._classify import Role
 from trust._credentials import InterfaceCredentials, load_key_and_cert
+from trust._demo import FILES as DEMO_FILES
+from trust._demo import DemoPKI, make_demo_pki
 from trust._describe import CertInfo, describe
 from trust._errors import TrustError
 from trust._issue import CertificateAuthority, IssuedCert, self_signed_server
@@ -17,6 +19,8 @@ from trust._verify import Purpose, Reason, Verification, parse_time, verify_chai
 __all__ = [
     "CertInfo",
     "CertificateAuthority",
+    "DEMO_FILES",
+    "DemoPKI",
     "InterfaceCredentials",
     "IssuedCert",
     "Purpose",
@@ -33,6 +37,7 @@ __all__ = [
     "load_key_and_cert",
     "load_private_key",
     "load_single_ca",
+    "make_demo_pki",
     "parse_certificates",
     "parse_time",
     "plan_split",

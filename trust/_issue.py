@@ -205,6 +205,11 @@ def self_signed_server(common_name: str, *, ips: Sequence[str] = (),
     return IssuedCert(cert, key, ())
 
 
+def is_hostname(text: str) -> bool:
+    """A DNS name as a certificate's SAN carries it (letters, digits, hyphens; a leading ``*.``)."""
+    return bool(_HOSTNAME.match(text))
+
+
 def _name(name: str | x509.Name) -> x509.Name:
     if isinstance(name, x509.Name):
         return name

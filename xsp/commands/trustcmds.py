@@ -80,6 +80,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     verify.set_defaults(run=run_verify)
     group.set_defaults(run=lambda args: _usage(group))
 
+    pki = sub.add_parser("pki", help="make certificates for trying the CTI interface out",
+                         description="Certificate material for rehearsals and tests.")
+    pki_sub = pki.add_subparsers(dest="pki_command", metavar="COMMAND")
+    demo = pki_sub.add_parser(
+        "demo", help="mint a Webex-like client PKI and a partner server certificate",
+        description=_demo_description(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    demo.add_argument("-o", "--output-dir", type=Path, required=True, metavar="DIR",
+                      help="where to write the files (created if missing)")
+    demo.add_argument("--ip", action="append", default=None, metavar="IP",
+                      help="an IP address for the server certificate (repeatable; "
+                           "default 127.0.0.1)")
+    demo.add_argument("--name", action="append", default=None, metavar="DNS",
+                      help="a DNS name for the server certificate (repeatable; "
+                           "default localhost)")
+    demo.set_defaults(run=run_demo)
+    pki.set_defaults(run=lambda args: _usage(pki))
+
 
 def fail(message: str, status: int = 1) -> int:
     print(f"xsp: {message}", file=sys.stderr)
@@ -135,6 +152,34 @@ def run_verify(args: argparse.Namespace) -> int:
         print(result.message)
         return 0
     return fail(result.message, 1)
+
+
+def _demo_description() -> str:
+    width = max(len(name) for name in trust.DEMO_FILES)
+    listing = "\n".join(f"  {name.ljust(width)}  {what}" for name, what in trust.DEMO_FILES.items())
+    return ("Mint a demo PKI into DIR: the Webex side (root, issuing CA, their combined file,\n"
+            "the CTI client certificate) and the partner side (a CA and the interface's server\n"
+            "certificate, key and chain). Keys are written 0600; existing files are replaced.\n\n"
+            f"Files:\n{listing}")
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    ips = args.ip if args.ip is not None else ["127.0.0.1"]
+    names = args.name if args.name is not None else ["localhost"]
+    try:
+        pki = trust.make_demo_pki(args.output_dir, ips=ips, dns_names=names)
+    except trust.TrustError as exc:
+        return fail(str(exc))
+    out = args.output_dir.resolve()
+    print(f"Wrote the demo PKI to {out}:")
+    print()
+    rows = []
+    for path in pki.paths():
+        rows.append([path.name, f"{path.stat().st_mode & 0o777:04o}", trust.DEMO_FILES[path.name]])
+    print_table(["File", "Mode", "Contents"], rows)
+    print()
+    print(f"Server certificate for: {', '.join([*names, *ips])}")
+    return 0
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
