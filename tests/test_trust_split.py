@@ -341,3 +341,13 @@ def test_cli_missing_file(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert one_error_line(result) == (f"xsp: cannot read {tmp_path}/missing.txt: "
                                       "No such file or directory (nothing was written)")
+
+
+def test_a_bundle_named_like_an_output_file_is_not_overwritten(tmp_path: Path) -> None:
+    """A bundle called root2023.txt split into its own directory is refused, not replaced."""
+    source = tmp_path / "root2023.txt"
+    source.write_bytes(_good_pem())
+    with pytest.raises(TrustError, match="would replace the bundle .*root2023.txt itself"):
+        split_bundle(source, tmp_path)
+    assert source.read_bytes() == _good_pem()
+    assert os.listdir(tmp_path) == ["root2023.txt"]

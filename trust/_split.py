@@ -111,6 +111,11 @@ def split_bundle(path: str | os.PathLike[str], directory: str | os.PathLike[str]
     plan = plan_split(certs, year if year is not None else bundle_year(os.fspath(path), certs))
     out = Path(directory)
     _check_directory(out, [f.name for f in plan.files])
+    for planned in plan.files:
+        target = out / planned.name
+        if target.exists() and target.samefile(path):
+            raise TrustError(f"splitting would replace the bundle {os.fspath(path)} itself; "
+                             "write to another directory (-o) or rename the bundle")
     created: list[Path] = []
     try:
         _make_directory(out, created)
