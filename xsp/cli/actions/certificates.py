@@ -33,7 +33,9 @@ def trust_update(actx: ActionContext, command: Command, values: dict[str, Any]) 
     try:
         certificate = trust.load_single_ca(Path(path).expanduser())
     except trust.TrustError as exc:
-        raise CommandError(f"Error: {path}: {exc}") from None
+        # Name the file unless the message already does.
+        message = str(exc) if path in str(exc) else f"{path}: {exc}"
+        raise CommandError(f"Error: {message}") from None
     from cryptography.hazmat.primitives.serialization import Encoding
     pem = certificate.public_bytes(Encoding.PEM).decode()
 
@@ -93,7 +95,7 @@ def cert_update(actx: ActionContext, command: Command, values: dict[str, Any]) -
             replaced.append(server.certificate.key_file)
         server.certificate = InterfaceCertificate(
             cert_pem=credentials.cert_pem.decode(), chain_pem=credentials.chain_pem.decode(),
-            key_file=key_name, self_signed=credentials.self_signed)
+            key_file=key_name, self_signed=trust.describe(credentials.certificate).self_signed)
         return [f"Warning: {w}" for w in credentials.warnings]
 
     try:
