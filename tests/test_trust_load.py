@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from _trust_support import pem, pem_bundle, pkcs7_bundle
+from _trust_support import pem_bundle, pkcs7_bundle
 from trust import (CertificateAuthority, Role, TrustError, describe, key_matches,
                    load_key_and_cert, load_single_ca, self_signed_server)
 
