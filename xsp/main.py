@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 
 # Each module exposes `register(subparsers)`, adding its parsers with
@@ -11,6 +12,7 @@ import sys
 COMMAND_MODULES = (
     "xsp.commands.shell",
     "xsp.commands.trustcmds",
+    "xsp.commands.serve",
     "xsp.commands.demo",
 )
 
@@ -43,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
+        return 1
+    except Exception as exc:  # one line for the user; the traceback goes to the log
+        logging.getLogger("xsp").debug("unexpected error", exc_info=True)
+        print(f"xsp: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
 
 
