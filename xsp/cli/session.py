@@ -34,20 +34,25 @@ def run_script(engine: Engine, lines: Iterable[str], out: TextIO) -> int:
 
 def run_interactive(engine: Engine, history_file: Path) -> int:
     from prompt_toolkit import PromptSession
-    from prompt_toolkit.history import FileHistory
+    from prompt_toolkit.history import DummyHistory, FileHistory
 
     from xsp.cli.completer import CLICompleter
 
     print(render.BANNER)
-    session: PromptSession[str] = PromptSession(
+    commands: PromptSession[str] = PromptSession(
         history=FileHistory(str(history_file)),
         completer=CLICompleter(engine),
         complete_while_typing=False,
     )
+    # Answers to a question go through a session of their own: a `Y` recalled with Up in a
+    # later session would answer nothing, and commands are no completions for `Yes, Y, No, N`.
+    answers: PromptSession[str] = PromptSession(history=DummyHistory())
     # An interactive session ends with status 0: a mistyped command is not a failure.
     while not engine.finished:
+        prompt = engine.prompt
+        session = answers if prompt == render.CONFIRM else commands
         try:
-            line = session.prompt(engine.prompt)
+            line = session.prompt(prompt)
         except KeyboardInterrupt:
             continue  # Ctrl-C abandons the line, as in bwcli
         except EOFError:
