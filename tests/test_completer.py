@@ -169,6 +169,24 @@ def test_protocol_values_by_prefix(engine):
     assert completions(engine, "sys;sslc;jsse;prot;add tlsv1.3") == ["TLSv1.3"]
 
 
+def test_cipher_names_by_prefix_at_the_system_level(engine):
+    """IANA names complete from any case-insensitive prefix, in code point order."""
+    line = "sys;sslc;jsse;cip;add "
+    assert completions(engine, line + "TLS_ECDHE_ECDSA_WITH_CHACHA") == [
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"]
+    assert completions(engine, line + "tls_aes_") == [
+        "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
+        "TLS_AES_128_CCM_SHA256", "TLS_AES_128_CCM_8_SHA256"]
+    assert completions(engine, line + "NOT_A_SUITE") == []
+
+
+def test_cipher_name_after_the_interface_ip(engine):
+    line = f"int;cti;ctis;ssl;cip;add {IP} TLS_ECDHE_RSA_WITH_AES_128_G"
+    assert completions(engine, line) == ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"]
+    assert completions(engine, f"int;cti;ctis;ssl;cip;delete {IP} TLS_ECDHE_RSA_WITH_AES_128_G") == [
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"]
+
+
 def test_boolean_values_of_cti_server_add(engine):
     assert completions(engine, "int;cti;ctis;add 10.0.0.1 8012 ") == ["false", "true"]
     assert completions(engine, "int;cti;ctis;add 10.0.0.1 8012 true t") == ["true"]
