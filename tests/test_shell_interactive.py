@@ -161,7 +161,7 @@ class Shell:
         return [self.screen.line(r) for r in range(self.screen.row + 1, len(self.screen.rows))]
 
     def wait_end(self) -> list[str]:
-        """Until the shell exits; its last screen lines from the cursor row up."""
+        """Until the shell exits; the screen lines from the cursor row down."""
         start = self.screen.row
         deadline = time.monotonic() + WAIT
         while self._read(deadline):
@@ -290,7 +290,6 @@ def test_tab_completes_a_command_and_an_emulator_command(shell):
     prompt = "XSP_CLI/Interface/CTI/CTIServer/SSLSettings/Certificates> "
     started.enter("int;cti;ctis;ssl;cert", prompt)
     started.type("sslU\t", prompt + "sslUpdate")
-    started.type(" ", prompt + "sslUpdate ")
     started.child.sendcontrol("c")
     started.wait_cursor(prompt, below=started.screen.row)
     started.type("emu res\t", prompt + "emu restart")
@@ -321,12 +320,13 @@ def test_tab_completes_a_configured_interface_ip(shell):
         "...Done", WARN]
 
 
-def test_up_arrow_recalls_a_line_of_the_previous_session(shell):
-    """History is kept in the state: a line run in one session comes back with Up in the next."""
+def test_up_arrow_recalls_a_line_of_the_previous_session(shell, state):
+    """History is kept in `<state>/history`: a line run in one session comes back with Up in the next."""
     first = root_shell(shell)
     first.enter("int;cti;ctis", CTISERVER)
     first.child.sendcontrol("d")
     first.wait_end()
+    assert "int;cti;ctis" in (state / "history").read_text(encoding="utf-8")
 
     second = root_shell(shell)
     second.type("\x1b[A", ROOT + "int;cti;ctis")
