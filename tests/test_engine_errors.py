@@ -79,3 +79,17 @@ def test_as_node_refuses_restart(tmp_path):
     result = engine.execute("emu restart")
     assert result.lines == ["Error: the Application Server has no CTI interface to restart; "
                             "use --node to pick an XSP or ADP node"]
+
+
+def test_empty_value_is_named_not_invisible(engine):
+    result = engine.execute("int;cti;ctis;add '' 8012 true true true")
+    assert result.lines == ["Error: interfaceIp: an empty value is not accepted; expected IP Address"]
+
+
+def test_help_quit_describes_quit(engine):
+    assert engine.execute("help quit").lines == ["Ends this session, after confirmation (also exit)"]
+
+
+def test_script_ending_on_the_question_shows_it(xsp, state):
+    result = xsp("shell", "--state", str(state), "-c", "exit")
+    assert result.stdout == "XSP_CLI> exit\nPlease confirm (Yes, Y, No, N):\n"

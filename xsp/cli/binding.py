@@ -16,6 +16,8 @@ class Bound:
 
 
 def _parse(param: Param, word: str, sources: Sources, bound: Bound) -> None:
+    if not word:
+        raise ParamError(f"{param.name}: an empty value is not accepted; expected {param.type.describe()}")
     try:
         parsed = param.type.parse(word, sources)
     except ParamError as exc:

@@ -83,6 +83,11 @@ class Engine:
         return self.store.load().node(self.node_name)
 
     @property
+    def awaiting_answer(self) -> bool:
+        """A question (exit's confirmation) waits: the next line answers it."""
+        return self._pending is not None
+
+    @property
     def prompt(self) -> str:
         if self._pending is not None:
             return render.CONFIRM

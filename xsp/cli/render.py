@@ -70,6 +70,7 @@ GLOBAL_HELP = (
     ("cd", "Changes the current level: cd /Interface/CTI, cd .., cd / (levels and commands abbreviate)"),
     ("help", "Shows the commands of this level, or help <command> for one command"),
     ("exit", "Ends this session, after confirmation (also quit)"),
+    ("quit", "Ends this session, after confirmation (also exit)"),
 )
 
 

@@ -29,6 +29,9 @@ def run_script(engine: Engine, lines: Iterable[str], out: TextIO) -> int:
             status = 1
         if engine.finished:
             break
+    if engine.awaiting_answer:
+        # The input ended on a question: show it, unanswered, as the transcript's last line.
+        out.write(engine.prompt.rstrip() + "\n")
     return status
 
 
@@ -50,7 +53,7 @@ def run_interactive(engine: Engine, history_file: Path) -> int:
     # An interactive session ends with status 0: a mistyped command is not a failure.
     while not engine.finished:
         prompt = engine.prompt
-        session = answers if prompt == render.CONFIRM else commands
+        session = answers if engine.awaiting_answer else commands
         try:
             line = session.prompt(prompt)
         except KeyboardInterrupt:
