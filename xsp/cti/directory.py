@@ -1,0 +1,70 @@
+"""The users the Application Server knows, as the event hub sees them.
+
+A directory is any callable returning the current users, read afresh on each lookup so
+that users added in the shell are known at once. Each entry is either a plain user id
+(a user in no group, reachable only by a user subscription) or an object with the
+attributes ``user_id``, ``group`` and ``enterprise`` (the configuration's ``User``).
+A group subscription covers the users whose ``(enterprise, group)`` match; an
+enterprise subscription covers every user of the enterprise. Group names are only
+unique inside their enterprise, as in BroadWorks.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Protocol, Union
+
+
+class DirectoryEntry(Protocol):
+    @property
+    def user_id(self) -> str: ...
+
+    @property
+    def group(self) -> str | None: ...
+
+    @property
+    def enterprise(self) -> str | None: ...
+
+
+Directory = Callable[[], Collection[Union[str, DirectoryEntry]]]
+
+
+@dataclass(frozen=True)
+class DirectoryUser:
+    user_id: str
+    group: str | None = None
+    enterprise: str | None = None
+
+    @property
+    def display_name(self) -> str:
+        """What a remote party sees: the local part of the id, capitalised."""
+        local = self.user_id.split("@", 1)[0]
+        return " ".join(part.capitalize() for part in local.replace("_", ".").split(".") if part)
+
+    @property
+    def address(self) -> str:
+        return f"sip:{self.user_id}" if "@" in self.user_id else f"tel:{self.user_id}"
+
+
+def _entry(item: str | DirectoryEntry) -> DirectoryUser:
+    if isinstance(item, str):
+        return DirectoryUser(item)
+    return DirectoryUser(item.user_id, getattr(item, "group", None) or None,
+                         getattr(item, "enterprise", None) or None)
+
+
+class UserDirectory:
+    """Lookups over a ``Directory`` callable."""
+
+    def __init__(self, source: Directory) -> None:
+        self._source = source
+
+    def users(self) -> list[DirectoryUser]:
+        return [_entry(item) for item in self._source()]
+
+    def get(self, user_id: str) -> DirectoryUser | None:
+        return next((u for u in self.users() if u.user_id == user_id), None)
+
+    def in_enterprise(self, enterprise: str, group: str | None = None) -> list[DirectoryUser]:
+        return [u for u in self.users()
+                if u.enterprise == enterprise and (group is None or u.group == group)]

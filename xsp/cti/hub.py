@@ -1,0 +1,467 @@
+"""The event hub of one XSP|ADP node: channels, subscriptions, delivery and expiry.
+
+All listeners of a node share one hub, so a client may open its channels on one
+interface and subscribe or acknowledge on another, as with a real XSP farm. The hub
+runs on the node's event loop and never blocks: it puts documents in channel outboxes
+and the transports write them.
+
+Delivery. Each event published for a user becomes one ``Delivery`` per subscription
+that covers the user and carries that event type, numbered by that subscription's own
+sequence. It goes to one channel of the subscription's channel set; if the client has
+not acknowledged it (``EventResponse``) within ``ack_timeout`` it goes again, to another
+channel of the set when there is one, at most ``max_attempts`` times in all. While a set
+has no open channel its events wait in a bounded backlog, replayed in publication order
+when a channel opens.
+
+Time. Every deadline (acknowledgement, channel and subscription expiry) is read from
+``clock`` and acted on by ``sweep()``, which a background task calls every
+``sweep_interval`` seconds; tests drive a fake clock and call ``sweep()`` themselves.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+from xsp.cti import documents as docs
+from xsp.cti import eventdata
+from xsp.cti.channels import Channel, ChannelSet, Delivery, SetKey, Subscription, Target
+from xsp.cti.directory import Directory, DirectoryUser, UserDirectory
+from xsp.cti.documents import (ChannelInfo, ChannelRequest, Envelope, EventData, EventResponse,
+                               Node, SubscriptionInfo, SubscriptionRequest)
+from xsp.cti.errors import ErrorCode, XsiError
+from xsp.cti.identity import Client
+from xsp.cti.packages import UserState, package, package_names
+
+log = logging.getLogger("xsp.cti")
+
+EXPIRED = "Channel expired"
+SHUTTING_DOWN = "Server shutting down"
+
+
+@dataclass
+class HubStats:
+    published: int = 0       # deliveries created: one per event and covering subscription
+    delivered: int = 0       # first sends
+    redelivered: int = 0     # sends after an acknowledgement timed out
+    acknowledged: int = 0
+    undeliverable: int = 0   # given up after max_attempts, or dropped with their channel set
+    channels_opened: int = 0
+    channels_expired: int = 0
+    subscriptions_expired: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+class EventHub:
+    def __init__(self, directory: Directory, *, ack_timeout: float = 5.0, max_attempts: int = 3,
+                 clock: Callable[[], float] = time.monotonic, sweep_interval: float = 0.25,
+                 default_expires: int = 3600, max_channel_expires: int = 86400,
+                 max_subscription_expires: int = 86400, max_backlog: int = 1000,
+                 drain_timeout: float = 2.0) -> None:
+        if ack_timeout <= 0 or sweep_interval <= 0 or max_attempts < 1:
+            raise ValueError("ack_timeout and sweep_interval must be positive, max_attempts >= 1")
+        self.directory = UserDirectory(directory)
+        self.ack_timeout = ack_timeout
+        self.max_attempts = max_attempts
+        self.clock = clock
+        self.sweep_interval = sweep_interval
+        self.default_expires = default_expires
+        self.max_channel_expires = max_channel_expires
+        self.max_subscription_expires = max_subscription_expires
+        self.max_backlog = max_backlog
+        self.drain_timeout = drain_timeout
+        self.stats = HubStats()
+        self._sets: dict[SetKey, ChannelSet] = {}
+        self._channels: dict[str, Channel] = {}
+        self._subscriptions: dict[str, Subscription] = {}
+        self._pending: dict[str, Delivery] = {}
+        self._acknowledged: OrderedDict[str, str] = OrderedDict()  # event id -> owner
+        self._order = 0
+        self._hook: dict[str, str] = {}
+        self._calls: dict[str, dict[str, Node]] = {}
+        self._dnd: dict[str, bool] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+        self._closing = False
+
+    # --- what is there ---------------------------------------------------------------
+
+    @property
+    def channel_count(self) -> int:
+        return len(self._channels)
+
+    @property
+    def subscription_count(self) -> int:
+        return len(self._subscriptions)
+
+    @property
+    def unacknowledged(self) -> int:
+        return len(self._pending)
+
+    def user_state(self, user_id: str) -> UserState:
+        return UserState(self._hook.get(user_id, eventdata.ON_HOOK),
+                         tuple(self._calls.get(user_id, {}).values()),
+                         self._dnd.get(user_id, False))
+
+    # --- channels --------------------------------------------------------------------
+
+    def open_channel(self, client: Client, request: ChannelRequest, *,
+                     transport: str = "http") -> Channel:
+        """A new channel whose first document is its ``Channel`` reply."""
+        if self._closing:
+            raise XsiError(ErrorCode.SHUTTING_DOWN, "The server is shutting down")
+        key = (client.client_id, request.channel_set_id)
+        channel_set = self._sets.get(key) or self._sets.setdefault(key, ChannelSet(*key))
+        expires = self._grant(request.expires, self.max_channel_expires)
+        channel = Channel(str(uuid.uuid4()), client.client_id, key, priority=request.priority,
+                          weight=request.weight, expires_at=self.clock() + expires,
+                          transport=transport)
+        channel_set.channels[channel.id] = channel
+        self._channels[channel.id] = channel
+        self.stats.channels_opened += 1
+        channel.send(docs.channel_document(channel.id, expires))
+        log.info("channel %s opened for %s (set %s, %s, expires in %ss)", channel.id,
+                 client.client_id, request.channel_set_id, transport, expires)
+        self._replay_backlog(channel_set)
+        self._start_sweeper()
+        return channel
+
+    def channel(self, client: Client, channel_id: str) -> Channel:
+        channel = self._channels.get(channel_id)
+        if channel is None or channel.closed:
+            raise XsiError(ErrorCode.NO_SUCH_CHANNEL, f"Channel not found: {channel_id}")
+        if channel.owner != client.client_id:
+            raise XsiError(ErrorCode.FOREIGN_CHANNEL,
+                           f"Channel {channel_id} belongs to another client")
+        return channel
+
+    def heartbeat(self, client: Client, channel_id: str) -> None:
+        """The client is alive: answer on the channel itself, so it knows the stream is."""
+        self.channel(client, channel_id).send(docs.HEARTBEAT)
+
+    def refresh_channel(self, client: Client, channel_id: str, expires: int | None) -> int:
+        channel = self.channel(client, channel_id)
+        granted = self._grant(expires, self.max_channel_expires)
+        channel.expires_at = self.clock() + granted
+        return granted
+
+    def delete_channel(self, client: Client, channel_id: str) -> None:
+        channel = self.channel(client, channel_id)
+        self._remove_channel(channel)
+        channel.end()
+        log.info("channel %s deleted by %s", channel.id, client.client_id)
+
+    def channel_gone(self, channel: Channel) -> None:
+        """The transport stopped (connection lost or ended): the channel is no more.
+
+        Events it carried and the client did not acknowledge go elsewhere when their
+        acknowledgement times out.
+        """
+        channel.finished()
+        if self._channels.get(channel.id) is channel:
+            self._remove_channel(channel)
+            log.info("channel %s of %s closed: its connection ended", channel.id, channel.owner)
+
+    def audit(self, client: Client, channel_set_id: str) -> str:
+        channel_set = self._sets.get((client.client_id, channel_set_id))
+        if channel_set is None:
+            raise XsiError(ErrorCode.NO_SUCH_CHANNEL_SET, f"Channel set not found: {channel_set_id}")
+        now = self.clock()
+        return docs.channel_set_document(
+            channel_set_id,
+            [ChannelInfo(c.id, c.priority, c.weight, _remaining(c.expires_at, now), c.transport)
+             for c in channel_set.open_channels()],
+            [SubscriptionInfo(s.id, s.target.label, s.package.name, s.application_id,
+                              _remaining(s.expires_at, now))
+             for s in channel_set.subscriptions.values()])
+
+    # --- subscriptions ---------------------------------------------------------------
+
+    def subscribe(self, client: Client, target: Target,
+                  request: SubscriptionRequest) -> tuple[Subscription, int]:
+        """A new subscription, its first events queued already; and the expires granted."""
+        if self._closing:
+            raise XsiError(ErrorCode.SHUTTING_DOWN, "The server is shutting down")
+        event_package = package(request.event)
+        if event_package is None:
+            raise XsiError(ErrorCode.INVALID_VALUE,
+                           f"Unknown event package {request.event!r}; known: "
+                           + ", ".join(package_names()))
+        users = self._covered(target)
+        channel_set = self._sets.get((client.client_id, request.channel_set_id))
+        if channel_set is None:
+            raise XsiError(ErrorCode.NO_SUCH_CHANNEL_SET,
+                           f"Channel set not found: {request.channel_set_id} "
+                           "(open a channel in it first)")
+        granted = self._grant(request.expires, self.max_subscription_expires)
+        subscription = Subscription(
+            str(uuid.uuid4()), client.client_id, client.certified,
+            (client.client_id, request.channel_set_id), target, event_package,
+            request.application_id, self.clock() + granted)
+        channel_set.subscriptions[subscription.id] = subscription
+        self._subscriptions[subscription.id] = subscription
+        log.info("subscription %s: %s for %s (%s) by %s, expires in %ss", subscription.id,
+                 event_package.name, target.label, request.channel_set_id, client.client_id, granted)
+        if event_package.initial is not None:
+            for user in users:
+                self._enqueue(subscription, user.user_id,
+                              event_package.initial(self.user_state(user.user_id)))
+        self._start_sweeper()
+        return subscription, granted
+
+    def subscription(self, client: Client, subscription_id: str) -> Subscription:
+        subscription = self._subscriptions.get(subscription_id)
+        if subscription is None:
+            raise XsiError(ErrorCode.NO_SUCH_SUBSCRIPTION,
+                           f"Subscription not found: {subscription_id}")
+        if subscription.owner != client.client_id:
+            raise XsiError(ErrorCode.FOREIGN_SUBSCRIPTION,
+                           f"Subscription {subscription_id} belongs to another client")
+        return subscription
+
+    def refresh_subscription(self, client: Client, subscription_id: str,
+                             expires: int | None) -> int:
+        subscription = self.subscription(client, subscription_id)
+        granted = self._grant(expires, self.max_subscription_expires)
+        subscription.expires_at = self.clock() + granted
+        return granted
+
+    def unsubscribe(self, client: Client, subscription_id: str) -> None:
+        self._remove_subscription(self.subscription(client, subscription_id))
+        log.info("subscription %s deleted by %s", subscription_id, client.client_id)
+
+    # --- events ----------------------------------------------------------------------
+
+    async def publish(self, user_id: str, event_data: EventData) -> None:
+        """An event about ``user_id``: to every subscription that covers them and carries it."""
+        self._observe(user_id, event_data)
+        user = self.directory.get(user_id) or DirectoryUser(user_id)
+        for subscription in list(self._subscriptions.values()):
+            if (event_data.type in subscription.package.carries
+                    and subscription.target.covers(user)):
+                self._enqueue(subscription, user_id, event_data)
+
+    def acknowledge(self, client: Client, response: EventResponse) -> None:
+        """The client has the event; any status code counts, it says the event arrived."""
+        delivery = self._pending.get(response.event_id)
+        if delivery is None:
+            owner = self._acknowledged.get(response.event_id)
+            if owner == client.client_id:
+                return  # acknowledged already, e.g. once per copy of a redelivered event
+            if owner is not None:
+                raise XsiError(ErrorCode.FOREIGN_EVENT,
+                               f"Event {response.event_id} belongs to another client")
+            raise XsiError(ErrorCode.NO_SUCH_EVENT,
+                           f"Event not found or no longer awaiting acknowledgement: "
+                           f"{response.event_id}")
+        if delivery.owner != client.client_id:
+            raise XsiError(ErrorCode.FOREIGN_EVENT,
+                           f"Event {response.event_id} belongs to another client")
+        self._settle(delivery)
+        self.stats.acknowledged += 1
+        self._acknowledged[delivery.event_id] = delivery.owner
+        while len(self._acknowledged) > 4096:
+            self._acknowledged.popitem(last=False)
+
+    # --- time ------------------------------------------------------------------------
+
+    def sweep(self) -> None:
+        """Act on every deadline that ``clock`` says has passed."""
+        now = self.clock()
+        for subscription in [s for s in self._subscriptions.values() if s.expires_at <= now]:
+            self._expire_subscription(subscription)
+        for channel in [c for c in self._channels.values() if c.expires_at <= now]:
+            self._remove_channel(channel)
+            channel.send(docs.channel_terminated_document(channel.id, EXPIRED))
+            channel.end()
+            self.stats.channels_expired += 1
+            log.info("channel %s of %s expired", channel.id, channel.owner)
+        for delivery in [d for d in self._pending.values()
+                         if d.deadline is not None and d.deadline <= now]:
+            if delivery.attempts >= self.max_attempts:
+                self._settle(delivery)
+                self.stats.undeliverable += 1
+                log.warning("event %s (%s, sequence %d of subscription %s) not acknowledged "
+                            "after %d attempts; dropped", delivery.event_id, delivery.data.type,
+                            delivery.sequence_number, delivery.subscription_id, delivery.attempts)
+            else:
+                self._send(delivery)
+
+    async def close(self) -> None:
+        """Tell every open channel it is terminated, let the transports write it, stop."""
+        self._closing = True
+        channels = list(self._channels.values())
+        for channel in channels:
+            channel.send(docs.channel_terminated_document(channel.id, SHUTTING_DOWN))
+            channel.end()
+        if channels:
+            waiters = [asyncio.ensure_future(c.wait_finished()) for c in channels]
+            _, late = await asyncio.wait(waiters, timeout=self.drain_timeout)
+            for waiter in late:
+                waiter.cancel()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        self._channels.clear()
+        self._subscriptions.clear()
+        self._sets.clear()
+        self._pending.clear()
+
+    # --- inside ----------------------------------------------------------------------
+
+    def _grant(self, requested: int | None, cap: int) -> int:
+        return max(1, min(requested if requested is not None else self.default_expires, cap))
+
+    def _covered(self, target: Target) -> list[DirectoryUser]:
+        if target.user_id is not None:
+            user = self.directory.get(target.user_id)
+            if user is None:
+                raise XsiError(ErrorCode.NO_SUCH_USER, f"User not found: {target.user_id}")
+            return [user]
+        assert target.enterprise is not None
+        users = self.directory.in_enterprise(target.enterprise, target.group)
+        if not users:
+            what = (f"group {target.group} of enterprise {target.enterprise}"
+                    if target.group is not None else f"enterprise {target.enterprise}")
+            raise XsiError(ErrorCode.NO_SUCH_GROUP, f"No users in {what}")
+        return users
+
+    def _observe(self, user_id: str, data: EventData) -> None:
+        """Keep what a new subscription's first event must report."""
+        if data.type == eventdata.HOOK_STATUS:
+            self._hook[user_id] = data.value("hookStatus") or eventdata.ON_HOOK
+        elif data.type == eventdata.DO_NOT_DISTURB:
+            self._dnd[user_id] = data.value("active") == "true"
+        elif data.type in eventdata.CALL_EVENTS and data.body:
+            call = data.body[0]
+            call_id = call.child("callId")
+            if call_id is None or call_id.text is None:
+                return
+            calls = self._calls.setdefault(user_id, {})
+            if data.type == "CallReleasedEvent":
+                calls.pop(call_id.text, None)
+            else:
+                calls[call_id.text] = call
+
+    def _enqueue(self, subscription: Subscription, target_id: str, data: EventData) -> None:
+        self._order += 1
+        delivery = Delivery(
+            event_id=str(uuid.uuid4()), order=self._order, owner=subscription.owner,
+            certified=subscription.certified, set_key=subscription.set_key,
+            subscription_id=subscription.id,
+            sequence_number=subscription.next_sequence_number(), target_id=target_id,
+            application_id=subscription.application_id, data=data)
+        self._pending[delivery.event_id] = delivery
+        self.stats.published += 1
+        self._send(delivery)
+
+    def _send(self, delivery: Delivery) -> None:
+        channel_set = self._sets.get(delivery.set_key)
+        if channel_set is None:  # the set went away with everything in it
+            self._settle(delivery)
+            self.stats.undeliverable += 1
+            return
+        channel = channel_set.pick(delivery.tried, delivery.channel_id)
+        if channel is None:
+            self._to_backlog(channel_set, delivery)
+            return
+        delivery.attempts += 1
+        delivery.channel_id = channel.id
+        delivery.tried.add(channel.id)
+        delivery.deadline = self.clock() + self.ack_timeout
+        if delivery.attempts == 1:
+            self.stats.delivered += 1
+        else:
+            self.stats.redelivered += 1
+            log.info("event %s not acknowledged in %ss; sent again on channel %s (attempt %d)",
+                     delivery.event_id, self.ack_timeout, channel.id, delivery.attempts)
+        channel.send(docs.event_document(self._envelope(delivery, channel.id), delivery.data))
+
+    def _envelope(self, delivery: Delivery, channel_id: str) -> Envelope:
+        return Envelope(
+            event_id=delivery.event_id, sequence_number=delivery.sequence_number,
+            subscription_id=delivery.subscription_id, channel_id=channel_id,
+            target_id=delivery.target_id, external_application_id=delivery.application_id,
+            client_id=delivery.owner if delivery.certified else None,
+            user_id=None if delivery.certified else delivery.target_id)
+
+    def _to_backlog(self, channel_set: ChannelSet, delivery: Delivery) -> None:
+        delivery.deadline = None
+        channel_set.backlog.append(delivery)
+        channel_set.backlog.sort(key=lambda d: d.order)
+        while len(channel_set.backlog) > self.max_backlog:
+            dropped = channel_set.backlog.pop(0)
+            self._pending.pop(dropped.event_id, None)
+            self.stats.undeliverable += 1
+            log.warning("channel set %s of %s: backlog full, event %s dropped",
+                        channel_set.id, channel_set.owner, dropped.event_id)
+
+    def _replay_backlog(self, channel_set: ChannelSet) -> None:
+        waiting, channel_set.backlog = channel_set.backlog, []
+        for delivery in waiting:
+            self._send(delivery)
+
+    def _settle(self, delivery: Delivery) -> None:
+        """The delivery is over: acknowledged or given up."""
+        self._pending.pop(delivery.event_id, None)
+        channel_set = self._sets.get(delivery.set_key)
+        if channel_set is not None and delivery.deadline is None:
+            channel_set.backlog = [d for d in channel_set.backlog if d is not delivery]
+
+    def _expire_subscription(self, subscription: Subscription) -> None:
+        # The termination is the subscription's last event, numbered and acknowledged
+        # like the others; queued before the subscription goes so that it is delivered.
+        users = ([subscription.target.user_id] if subscription.target.user_id is not None
+                 else [subscription.target.label])
+        for target_id in users:
+            self._enqueue(subscription, target_id, eventdata.subscription_terminated())
+        self.stats.subscriptions_expired += 1
+        log.info("subscription %s (%s for %s) of %s expired", subscription.id,
+                 subscription.package.name, subscription.target.label, subscription.owner)
+        self._remove_subscription(subscription)
+
+    def _remove_subscription(self, subscription: Subscription) -> None:
+        self._subscriptions.pop(subscription.id, None)
+        channel_set = self._sets.get(subscription.set_key)
+        if channel_set is not None:
+            channel_set.subscriptions.pop(subscription.id, None)
+            self._prune(channel_set)
+
+    def _remove_channel(self, channel: Channel) -> None:
+        self._channels.pop(channel.id, None)
+        channel_set = self._sets.get(channel.set_key)
+        if channel_set is not None:
+            channel_set.forget_channel(channel.id)
+            self._prune(channel_set)
+
+    def _prune(self, channel_set: ChannelSet) -> None:
+        """A set with neither channels nor subscriptions is gone, with what it held."""
+        if not channel_set.empty:
+            return
+        del self._sets[(channel_set.owner, channel_set.id)]
+        key = (channel_set.owner, channel_set.id)
+        for delivery in [d for d in self._pending.values() if d.set_key == key]:
+            del self._pending[delivery.event_id]
+            self.stats.undeliverable += 1
+
+    def _start_sweeper(self) -> None:
+        if self._sweeper is None or self._sweeper.done():
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.sweep_interval)
+            try:
+                self.sweep()
+            except Exception:  # a bug here must not stop expiry and redelivery for good
+                log.exception("event hub sweep failed")
+
+
+def _remaining(deadline: float, now: float) -> int:
+    return max(0, math.ceil(deadline - now))
