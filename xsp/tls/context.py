@@ -1,0 +1,142 @@
+"""The server ``SSLContext`` of a CTI listener, built from a ``SuitePlan``.
+
+Everything a handshake decides is left to OpenSSL, configured to offer exactly what the
+plan says: the versions in ``plan.protocols`` (a hole such as TLSv1 + TLSv1.2 without
+TLSv1.1 included), the TLS 1.2-and-below suites by their OpenSSL names and the TLS 1.3
+suites through ``xsp.tls.tls13``, in the configured order, which is the server's
+preference. OpenSSL's defaults never survive: a plan with no TLS 1.3 suite gets an
+empty TLS 1.3 list and no TLSv1.3, and a plan that refuses everything gets a context
+with no version enabled, so each handshake fails inside OpenSSL.
+
+Session resumption is OpenSSL's: stateless tickets (TLS 1.2 and the two TLS 1.3
+tickets per handshake) under keys that live as long as the context, plus the server
+session cache; a restart builds a new context, and old sessions then fall back to a
+full handshake.
+"""
+from __future__ import annotations
+
+import os
+import ssl
+import tempfile
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from xsp.tls import tls13
+from xsp.tls.suites import PROTOCOLS, SuitePlan
+
+StrPath = str | os.PathLike[str]
+
+# RFC 7919 ffdhe2048 (p and g = 2, PKCS#3), the group Java and browsers use for DHE.
+# Without DH parameters OpenSSL silently skips every DHE suite.
+FFDHE2048_PEM = b"""-----BEGIN DH PARAMETERS-----
+MIIBCAKCAQEA//////////+t+FRYortKmq/cViAnPTzx2LnFg84tNpWp4TZBFGQz
++8yTnc4kmz75fS/jY2MMddj2gbICrsRhetPfHtXV/WVhJDP1H18GbtCFY2VVPe0a
+87VXE15/V8k1mE8McODmi3fipona8+/och3xWKE2rec1MKzKT0g6eXq8CrGCsyT7
+YdEIqUuyyOP7uWrat2DX9GgdT0Kj3jlN9K5W7edjcrsZCwenyO4KbXCeAvzhzffi
+7MA0BM0oNC9hkXL+nOmFg/+OTxIy7vKBg8P+OxtMb61zO7X8vC7CIAXFjvGDfRaD
+ssbzSibBsu/6iGtCOGEoXJf//////////wIBAg==
+-----END DH PARAMETERS-----
+"""
+
+_VERSIONS = {"TLSv1": ssl.TLSVersion.TLSv1, "TLSv1.1": ssl.TLSVersion.TLSv1_1,
+             "TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
+_NO_VERSION = {"TLSv1": ssl.OP_NO_TLSv1, "TLSv1.1": ssl.OP_NO_TLSv1_1,
+               "TLSv1.2": ssl.OP_NO_TLSv1_2, "TLSv1.3": ssl.OP_NO_TLSv1_3}
+# set_ciphers refuses an empty TLS 1.2 list. When the plan has no TLS 1.2-and-below
+# suite those versions are disabled anyway; this stand-in could not be chosen even if
+# they were, since OpenSSL never selects a PSK suite without a PSK callback.
+_NOTHING_BELOW_TLS13 = "PSK-AES128-GCM-SHA256"
+
+
+def _set_versions(context: ssl.SSLContext, offered: Sequence[str]) -> None:
+    # Python deprecates TLS 1.0/1.1 and the OP_NO_* options; the configuration asks
+    # for exactly these versions, so the warnings would only be noise here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        if not offered:
+            context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1_3
+            context.options |= ssl.OP_NO_TLSv1_3
+            return
+        context.minimum_version = _VERSIONS[offered[0]]
+        context.maximum_version = _VERSIONS[offered[-1]]
+        low, high = PROTOCOLS.index(offered[0]), PROTOCOLS.index(offered[-1])
+        for name in PROTOCOLS[low:high + 1]:
+            if name not in offered:
+                context.options |= _NO_VERSION[name]
+
+
+def _set_suites(context: ssl.SSLContext, plan: SuitePlan) -> None:
+    names = ":".join(plan.tls12_openssl_names) or _NOTHING_BELOW_TLS13
+    context.set_ciphers(f"{names}:@SECLEVEL={plan.security_level}")
+    if tls13.unavailable_reason() is None:
+        tls13.set_tls13_suites(context, plan.tls13_suites)
+    elif plan.tls13_suites:
+        raise ValueError("the plan offers TLS 1.3 suites, which cannot be restricted here: "
+                         f"{tls13.unavailable_reason()}")
+    # Without the restriction OpenSSL's default TLS 1.3 suites remain listed, but
+    # TLSv1.3 is then never in plan.protocols, so no handshake can reach them.
+    context.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
+
+
+def _key_type(cert_pem: bytes) -> str:
+    key = x509.load_pem_x509_certificate(cert_pem).public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        return "rsa"
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return "ec"
+    return type(key).__name__
+
+
+def _load_credentials(context: ssl.SSLContext, plan: SuitePlan, cert_file: StrPath,
+                      key_file: StrPath, chain_file: StrPath | None, tmp: Path) -> None:
+    cert_pem = Path(cert_file).read_bytes()
+    key_type = _key_type(cert_pem)
+    if key_type != plan.server_key_type:
+        raise ValueError(f"the server certificate has an {key_type.upper()} key but the "
+                         f"plan was made for {plan.server_key_type.upper()}")
+    if chain_file is not None:
+        # OpenSSL takes the certificate and the chain it sends from one file.
+        combined = tmp / "certificate-and-chain.pem"
+        combined.write_bytes(cert_pem.rstrip(b"\n") + b"\n" + Path(chain_file).read_bytes())
+        cert_file = combined
+    context.load_cert_chain(cert_file, key_file)
+
+
+def _require_client_certificates(context: ssl.SSLContext, anchors: Sequence[bytes]) -> None:
+    context.verify_mode = ssl.CERT_REQUIRED
+    for pem in anchors:
+        # cadata as str is PEM; as bytes it would be read as DER.
+        context.load_verify_locations(cadata=pem.decode("ascii"))
+    # Every anchor is trusted as it is, as a Java trust store does: an issuing CA
+    # alone is enough, without its root.
+    context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+
+
+def build_server_context(plan: SuitePlan, cert_file: StrPath, key_file: StrPath, *,
+                         chain_file: StrPath | None = None,
+                         trust_anchor_pems: Sequence[bytes] = (),
+                         require_client_cert: bool) -> ssl.SSLContext:
+    """An ``SSLContext`` that accepts exactly what ``plan`` says, with these credentials.
+
+    With ``require_client_cert`` a client must present a certificate that chains to one
+    of ``trust_anchor_pems``; with no anchors every client is refused. Raises
+    ``ValueError`` for a certificate of another key type than the plan's, and
+    ``ssl.SSLError``/``OSError`` for credentials OpenSSL cannot load.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    _set_versions(context, plan.protocols)
+    _set_suites(context, plan)
+    with tempfile.TemporaryDirectory(prefix="xsp-tls-") as tmp:
+        dh_file = Path(tmp, "ffdhe2048.pem")
+        dh_file.write_bytes(FFDHE2048_PEM)
+        context.load_dh_params(dh_file)
+        _load_credentials(context, plan, cert_file, key_file, chain_file, Path(tmp))
+    if require_client_cert:
+        _require_client_certificates(context, trust_anchor_pems)
+    else:
+        context.verify_mode = ssl.CERT_NONE
+    return context
