@@ -79,3 +79,21 @@ def emu_deluser(actx: ActionContext, command: Command, values: dict[str, Any]) -
         users.remove(match)
 
     return actx.change(command, mutate)
+
+
+@action("emu.effective")
+def emu_effective(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
+    from xsp.tls.describe import describe_effective
+    from xsp.tls.effective import effective, plan_for
+
+    node = actx.node
+    if node.xsp is None:
+        raise CommandError("Error: the Application Server has no CTI interface")
+    server = node.xsp.cti_server(values["interfaceIp"])
+    eff = effective(node.xsp, server)
+    lines = [f"Interface {server.ip}:{server.port}",
+             f"Protocols from {eff.protocols_from}: {', '.join(eff.protocols) or 'none'}",
+             f"Ciphers from {eff.ciphers_from}: {len(eff.ciphers)} suite(s)"]
+    if not server.secure:
+        return [*lines, "The interface is not secure (plain TCP): no TLS settings apply."]
+    return [*lines, *describe_effective(plan_for(node.xsp, server))]
