@@ -14,6 +14,9 @@ COMMAND_MODULES = (
     "xsp.commands.trustcmds",
     "xsp.commands.serve",
     "xsp.commands.demo",
+    "xsp.commands.doctor",
+    "xsp.commands.webex",
+    "xsp.commands.sim",
 )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import shlex
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from cli_contexts.schema import Command, Context, Tree, load_emulator_commands, load_tree
 from cli_contexts.types import ParamError
@@ -36,23 +36,12 @@ class Result:
         return "\n".join(self.lines)
 
 
-class NodeControl:
-    """What the emulator commands ask of the running node; the shell plugs in the real one.
+class NodeControl(Protocol):
+    """What the emulator commands ask of the running node (``xsp.nodecontrol``)."""
 
-    This default applies a restart to the stored state only, for a state with no node
-    running.
-    """
+    def restart(self, store: Store, node_name: str) -> list[str]: ...
 
-    def restart(self, store: Store, node_name: str) -> list[str]:
-        with store.edit() as deployment:
-            node = deployment.node(node_name)
-            applied = len(node.pending_restart)
-            node.pending_restart.clear()
-        return [f"Node {node_name} restarted; {applied} pending change(s) applied.",
-                "No CTI listener runs for this state (start one with: xsp serve)."]
-
-    def status(self, store: Store, node_name: str) -> list[str]:
-        return ["CTI listeners: not running (start them with: xsp serve)"]
+    def status(self, store: Store, node_name: str) -> list[str]: ...
 
 
 class Engine:
@@ -68,7 +57,10 @@ class Engine:
             known = ", ".join(n.name for n in deployment.nodes)
             raise ValueError(f"no node named {node_name!r} in this state (nodes: {known})") from None
         self.node_name = node_name
-        self.control = control or NodeControl()
+        if control is None:
+            from xsp.nodecontrol import ManagedNodeControl
+            control = ManagedNodeControl(store)
+        self.control = control
         self.tree: Tree = load_tree(self.node.kind)
         self.emulator: Context = load_emulator_commands()
         self.context: Context = self.tree.root

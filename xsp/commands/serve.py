@@ -1,0 +1,66 @@
+"""``xsp serve``: run the CTI listeners of every XSP|ADP node of a state."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from xsp.commands.shell import add_state_argument, log_to_state, open_store
+from xsp.config.store import ConfigFileError, Store
+from xsp.control import NodeAlreadyRunning, NodeLock, serve_control
+from xsp.nodecontrol import handle_request
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "serve", help="run the CTI listeners of the state's XSP|ADP nodes until stopped",
+        description="Run every CTI interface of every XSP|ADP node of the state until SIGTERM "
+                    "or SIGINT. Shells on the same state edit its configuration and restart it "
+                    "with `emu restart`.")
+    add_state_argument(parser)
+    parser.add_argument("--ack-timeout", type=float, default=5.0, metavar="S",
+                        help="seconds before an unacknowledged event is sent again (default 5)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    store = open_store(args)
+    lock = NodeLock(store.dir)
+    try:
+        store.load()
+        lock.acquire()
+    except (ConfigFileError, NodeAlreadyRunning) as exc:
+        print(f"xsp: {exc}", file=sys.stderr)
+        return 1
+    log_to_state(store)
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    logging.getLogger().addHandler(console)
+    try:
+        asyncio.run(_serve(store, args.ack_timeout))
+    finally:
+        lock.release()
+    return 0
+
+
+async def _serve(store: Store, ack_timeout: float) -> None:
+    from xsp.node import NodeHost
+
+    host = NodeHost(store, ack_timeout=ack_timeout)
+    await host.start()
+    control = await serve_control(store.dir, lambda r: handle_request(host, r))
+    for name in host.nodes:
+        print(f"Node {name}:", *host.status(name), sep="\n", flush=True)
+    print(f"Serving; control socket {store.dir / 'node.sock'}. Stop with Ctrl-C.", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    # Ordered shutdown: no new control requests, then the node tells its channels.
+    control.close()
+    await control.wait_closed()
+    await host.stop()
+    print("Stopped.", flush=True)

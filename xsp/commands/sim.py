@@ -1,0 +1,63 @@
+"""``xsp sim``: drive calls on the running node, to produce Xsi-Events."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from xsp.commands.shell import add_state_argument, open_store
+from xsp.control import NodeUnavailable, request
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("sim", help="simulate calls on the running node (events for subscribers)")
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+
+    call = verbs.add_parser("call", help="one call from CALLER to CALLEE",
+                            description="A call between two users of the Application Server (or "
+                                        "one user and a tel:/sip: address). Waits for the call to "
+                                        "end and lists the events published.")
+    call.add_argument("caller")
+    call.add_argument("callee")
+    call.add_argument("--answer-after", type=float, default=1.0, metavar="S",
+                      help="seconds of ringing before the callee answers (default 1)")
+    call.add_argument("--no-answer", action="store_true", help="the callee never answers")
+    call.add_argument("--hold-after", type=float, metavar="S", help="the caller holds S seconds after the answer")
+    call.add_argument("--retrieve-after", type=float, metavar="S", help="and retrieves S seconds after the hold")
+    call.add_argument("--transfer-to", metavar="USER", help="the callee transfers the call to USER")
+    call.add_argument("--release-after", type=float, default=2.0, metavar="S",
+                      help="seconds after the answer (or ringing) before release (default 2)")
+    add_state_argument(call)
+    call.set_defaults(run=run_call)
+
+    scenario = verbs.add_parser("run", help="play a YAML scenario file")
+    scenario.add_argument("file", type=Path)
+    scenario.add_argument("--time-scale", type=float, metavar="X",
+                          help="multiply every delay of the file by X")
+    add_state_argument(scenario)
+    scenario.set_defaults(run=run_scenario)
+
+
+def _send(args: argparse.Namespace, payload: dict) -> int:
+    store = open_store(args)
+    try:
+        reply = request(store.dir, payload, timeout=600)
+    except NodeUnavailable as exc:
+        print(f"xsp: {exc}", file=sys.stderr)
+        return 1
+    stream = sys.stdout if reply.get("ok") else sys.stderr
+    print("\n".join(reply["lines"]), file=stream)
+    return 0 if reply.get("ok") else 1
+
+
+def run_call(args: argparse.Namespace) -> int:
+    return _send(args, {
+        "op": "call", "caller": args.caller, "callee": args.callee,
+        "answer_after": None if args.no_answer else args.answer_after,
+        "hold_after": args.hold_after, "retrieve_after": args.retrieve_after,
+        "transfer_to": args.transfer_to, "release_after": args.release_after})
+
+
+def run_scenario(args: argparse.Namespace) -> int:
+    return _send(args, {"op": "scenario", "path": str(args.file.resolve()),
+                        "time_scale": args.time_scale})

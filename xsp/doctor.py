@@ -1,0 +1,164 @@
+"""The readiness check: is this node configured the way Webex needs it?
+
+Checks run inmost to outmost, as the guide orders the procedure. Each finding says
+pass or fail, why, and the exact CLI commands that fix it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from cryptography import x509
+
+import trust
+from xsp.config.model import CTIServer, Deployment, Node
+from xsp.procedure import (CERT_AUTH, CERTIFICATES, CIPHERS, CLIENT_IDENTITY, CTI_SERVER,
+                           PROTOCOLS, RECOMMENDED_CIPHER, TRUSTS, WEBEX_CLIENT_CN)
+from xsp.tls.effective import effective, server_key_type
+
+EXPIRY_WARNING = dt.timedelta(days=30)
+
+
+@dataclass
+class Finding:
+    check: str
+    ok: bool
+    why: str
+    fix: list[str] = field(default_factory=list)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _cert(pem: str) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(pem.encode())
+
+
+def _secure_interfaces(node: Node) -> list[CTIServer]:
+    return [s for s in node.xsp.cti_servers if s.secure and s.client_auth_req]
+
+
+def check(deployment: Deployment, node_name: str) -> list[Finding]:
+    node = deployment.node(node_name)
+    cli = node.prompt_name
+    findings: list[Finding] = []
+
+    identities = deployment.application_server.as_.client_identities
+    findings.append(Finding(
+        "ClientIdentity holds the Webex client CN",
+        WEBEX_CLIENT_CN in identities,
+        f"AS ClientIdentity: {', '.join(identities) or 'empty'}",
+        [f"AS_CLI{CLIENT_IDENTITY}> add {WEBEX_CLIENT_CN}"]))
+
+    interfaces = _secure_interfaces(node)
+    ip = interfaces[0].ip if interfaces else "<Interface IP>"
+    findings.append(Finding(
+        "a secure CTI interface requires client certificates",
+        bool(interfaces),
+        (f"{', '.join(f'{s.ip}:{s.port}' for s in interfaces)}" if interfaces
+         else "no CTIServer entry with Secure and Client Auth Req true"),
+        [f"{cli}{CTI_SERVER}> add {ip} 8012 true true true"]))
+
+    for server in interfaces:
+        findings.extend(_interface_findings(node, server, cli))
+
+    findings.append(_trust_finding(node, cli))
+
+    findings.append(Finding(
+        "certificate authentication is allowed (allowClientApp)",
+        node.xsp.allow_client_app,
+        f"allowClientApp = {str(node.xsp.allow_client_app).lower()}",
+        [f"{cli}{CERT_AUTH}> set allowClientApp true"]))
+
+    findings.append(Finding(
+        "nothing awaits a restart",
+        not node.pending_restart,
+        (f"{len(node.pending_restart)} change(s) await a restart, first: {node.pending_restart[0]}"
+         if node.pending_restart else "the running configuration is the stored one"),
+        ["bwrestart   (in this emulator: emu restart)"]))
+    return findings
+
+
+def _interface_findings(node: Node, server: CTIServer, cli: str) -> list[Finding]:
+    from xsp.tls.suites import plan
+
+    findings = []
+    eff = effective(node.xsp, server)
+    has_12 = "TLSv1.2" in eff.protocols
+    findings.append(Finding(
+        f"TLS 1.2 is effective on {server.ip}",
+        has_12,
+        f"effective protocols {', '.join(eff.protocols) or 'none'} (from {eff.protocols_from})",
+        [f"{cli}{PROTOCOLS}> add {server.ip} TLSv1.2"]))
+
+    key_type = server_key_type(server)
+    suite_plan = plan(["TLSv1.2"], list(eff.ciphers), key_type)
+    usable = [s.iana_name for s in suite_plan.suites if s.negotiable]
+    findings.append(Finding(
+        f"a cipher suite can be negotiated under TLS 1.2 on {server.ip}",
+        bool(usable),
+        (f"{len(usable)} negotiable, e.g. {usable[0]} (list from {eff.ciphers_from})" if usable
+         else f"none of the {len(eff.ciphers)} effective suites (from {eff.ciphers_from}) "
+              f"can be negotiated with TLS 1.2 and an {key_type.upper()} key"),
+        [f"{cli}{CIPHERS}> add {server.ip} {RECOMMENDED_CIPHER if key_type == 'rsa' else 'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256'}"]))
+
+    findings.append(_certificate_finding(node, server, cli))
+    return findings
+
+
+def _certificate_finding(node: Node, server: CTIServer, cli: str) -> Finding:
+    fix = [f"{cli}{CERTIFICATES}> sslUpdate {server.ip} keyFile <key file> "
+           f"certificateFile <certificate file> chainFile <chain file>"]
+    name = f"the certificate of {server.ip} is the partner's, complete and not expiring"
+    certificate = server.certificate
+    if certificate is None:
+        return Finding(name, False, "the interface has no server certificate", fix)
+    cert = _cert(certificate.cert_pem)
+    info = trust.describe(cert)
+    if info.self_signed:
+        return Finding(name, False, "still the self-signed certificate that CTIServer add created", fix)
+    if not certificate.chain_pem.strip():
+        return Finding(name, False, f"no chain is installed for CN={info.subject_cn}", fix)
+    left = info.not_after - _now()
+    if left < EXPIRY_WARNING:
+        state = "expired" if left.total_seconds() < 0 else f"expires in {left.days} day(s)"
+        return Finding(name, False, f"CN={info.subject_cn} {state} ({info.not_after:%Y-%m-%d})", fix)
+    return Finding(name, True, f"CN={info.subject_cn} issued by {info.issuer_cn}, valid until "
+                               f"{info.not_after:%Y-%m-%d}, with its chain", fix)
+
+
+def _trust_finding(node: Node, cli: str) -> Finding:
+    name = "the trust anchors hold the Webex CAs, none expired"
+    fix = ["xsp split-chain CombinedCertChain2023.txt",
+           f"{cli}{TRUSTS}> updateTrust webexclientroot2023 root2023.txt",
+           f"{cli}{TRUSTS}> updateTrust webexclientissuing2023 issuing2023.txt"]
+    anchors = [(t.alias, _cert(t.cert_pem)) for t in node.xsp.trusts]
+    if not anchors:
+        return Finding(name, False, "no trust anchor is configured: every client certificate is refused", fix)
+    now = _now()
+    expired = [alias for alias, cert in anchors if cert.not_valid_after_utc < now]
+    if expired:
+        return Finding(name, False, f"expired anchor(s): {', '.join(expired)}", fix)
+    subjects = {cert.subject for _, cert in anchors}
+    incomplete = [alias for alias, cert in anchors
+                  if not trust.describe(cert).self_signed and cert.issuer not in subjects]
+    roots = [alias for alias, cert in anchors if trust.describe(cert).self_signed]
+    if not roots:
+        return Finding(name, False, "no root CA among the anchors (both the root and the issuing CA are required)", fix)
+    if incomplete:
+        return Finding(name, False, f"the issuer of {', '.join(incomplete)} is not among the anchors", fix)
+    return Finding(name, True, f"{len(anchors)} anchor(s): {', '.join(a for a, _ in anchors)}", fix)
+
+
+def render(findings: list[Finding]) -> list[str]:
+    lines = []
+    for f in findings:
+        lines.append(f"[{'PASS' if f.ok else 'FAIL'}] {f.check}: {f.why}")
+        if not f.ok:
+            lines.extend(f"       fix: {command}" for command in f.fix)
+    failed = sum(not f.ok for f in findings)
+    lines.append("")
+    lines.append("Ready for Webex." if not failed else
+                 f"Not ready: {failed} of {len(findings)} check(s) failed.")
+    return lines

@@ -1,0 +1,251 @@
+"""The running emulated deployment: CTI listeners of every XSP|ADP node of a state.
+
+One ``Listener`` per ``CTIServer`` entry, each with its own aiohttp application and
+runner, and a site that a restart replaces with a fresh ``SSLContext`` while the
+process keeps running (aiohttp's runner/site split). Subscriptions live on the
+Application Server, so one event hub serves every listener of every node: a channel
+set may hold channels on two XSPs, and an event not acknowledged on one is sent again
+on the other. Shutdown is ordered: stop accepting, tell every open channel it is
+terminated, then close the applications.
+"""
+from __future__ import annotations
+
+import asyncio
+import errno
+import ipaddress
+import logging
+import socket
+import ssl
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from xsp.config.model import CTIServer, Deployment, Node, XspSettings
+from xsp.config.store import Store
+from xsp.cti.app import create_app
+from xsp.cti.auth import Authorizer
+from xsp.cti.hub import EventHub
+from xsp.cti.refusal import Refusal
+from xsp.cti.site import TLSSite
+from xsp.tls.context import build_server_context
+from xsp.tls.effective import plan_for
+from xsp.tls.suites import SuitePlan
+
+log = logging.getLogger("xsp.node")
+
+
+def bind_address(ip: str) -> tuple[str, str | None]:
+    """Where to listen for a configured interface IP, and why when it is not that IP.
+
+    An address this host does not have is mapped into loopback so the emulator still
+    runs: IPv4 a.b.c.d becomes 127.b.c.d (stable and easy to find), IPv6 becomes ::1.
+    """
+    address = ipaddress.ip_address(ip)
+    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((ip, 0))
+            return ip, None
+        except OSError as exc:
+            if exc.errno != errno.EADDRNOTAVAIL:
+                return ip, None
+    if address.version == 6:
+        return "::1", f"{ip} is not an address of this host; bound ::1 instead"
+    mapped = "127." + ".".join(ip.split(".")[1:])
+    return mapped, f"{ip} is not an address of this host; bound {mapped} instead"
+
+
+@dataclass
+class Listener:
+    node: str
+    server: CTIServer
+    host: str
+    note: str | None
+    runner: web.AppRunner
+    site: TLSSite | None = None
+    suite_plan: SuitePlan | None = None
+    problem: str | None = None  # why it is not accepting, in plain words
+    refusals: int = 0
+
+    @property
+    def label(self) -> str:
+        return f"{self.server.ip}:{self.server.port}"
+
+    def status_line(self) -> str:
+        mode = "TLS" if self.server.secure else "plain TCP"
+        if self.server.secure:
+            mode += ", client certificate required" if self.server.client_auth_req else ", no client certificate"
+        where = f"listening on {self.host}:{self.bound_port}" if self.site else "not listening"
+        line = f"  {self.label}  {mode}; {where}"
+        if self.note:
+            line += f" ({self.note})"
+        if self.problem:
+            line += f"; {self.problem}"
+        return line
+
+    @property
+    def bound_port(self) -> int:
+        return self.site.bound[1] if self.site else self.server.port
+
+
+@dataclass
+class NodeRuntime:
+    name: str
+    listeners: dict[str, Listener] = field(default_factory=dict)
+
+
+class NodeHost:
+    """Runs the CTI side of every XSP|ADP node in a state."""
+
+    def __init__(self, store: Store, *, ack_timeout: float = 5.0,
+                 handshake_timeout: float = 10.0) -> None:
+        self.store = store
+        self.handshake_timeout = handshake_timeout
+        self.hub = EventHub(self._users, ack_timeout=ack_timeout)
+        self.nodes: dict[str, NodeRuntime] = {}
+
+    # --- what the listeners read live ------------------------------------------------
+
+    def _deployment(self) -> Deployment:
+        return self.store.load()
+
+    def _users(self):
+        return self._deployment().application_server.as_.users
+
+    def _identities(self) -> list[str]:
+        return self._deployment().application_server.as_.client_identities
+
+    def _allow_client_app(self, node: str) -> bool:
+        return self._deployment().node(node).xsp.allow_client_app
+
+    # --- life cycle ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        for node in self._deployment().nodes:
+            if node.kind != "AS":
+                await self._start_node(node)
+
+    async def _start_node(self, node: Node) -> None:
+        runtime = NodeRuntime(node.name)
+        self.nodes[node.name] = runtime
+        for server in node.xsp.cti_servers:
+            await self._open(runtime, node.xsp, server)
+        self._clear_pending(node.name)
+
+    async def _open(self, runtime: NodeRuntime, xsp: XspSettings, server: CTIServer) -> None:
+        host, note = bind_address(server.ip)
+        authorizer = Authorizer(self._identities, lambda: self._allow_client_app(runtime.name),
+                                require_certificate=server.secure and server.client_auth_req)
+        app = create_app(self.hub, authorizer, label=f"{runtime.name} {server.ip}:{server.port}")
+        runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await runner.setup()
+        listener = Listener(runtime.name, server, host, note, runner)
+        runtime.listeners[server.ip] = listener
+        if note:
+            log.warning("%s %s:%s: %s", runtime.name, server.ip, server.port, note)
+        await self._start_site(listener, xsp)
+
+    def _context(self, listener: Listener, xsp: XspSettings) -> ssl.SSLContext | None:
+        server = listener.server
+        if not server.secure:
+            return None
+        certificate = server.certificate
+        if certificate is None:
+            raise ValueError("the interface has no server certificate")
+        listener.suite_plan = plan_for(xsp, server)
+        if listener.suite_plan.why_refusing:
+            raise ValueError(f"refusing handshakes: {listener.suite_plan.why_refusing}")
+        cert_file = self._chain_file(listener.node, server)
+        return build_server_context(
+            listener.suite_plan, cert_file, self.store.resolve(certificate.key_file),
+            trust_anchor_pems=[t.cert_pem.encode() for t in xsp.trusts],
+            require_client_cert=server.client_auth_req)
+
+    def _chain_file(self, node: str, server: CTIServer) -> Path:
+        """OpenSSL loads the certificate and its chain from one file."""
+        certificate = server.certificate
+        pem = certificate.cert_pem.rstrip("\n") + "\n" + certificate.chain_pem
+        name = f"{node}-{server.ip.replace(':', '_')}-chain.pem"
+        return self.store.resolve(self.store.write_private(name, pem.encode()))
+
+    async def _start_site(self, listener: Listener, xsp: XspSettings) -> None:
+        listener.problem = None
+        try:
+            context = self._context(listener, xsp)
+        except (ValueError, ssl.SSLError, OSError) as exc:
+            listener.problem = str(exc)
+            log.error("%s %s: not listening: %s", listener.node, listener.label, exc)
+            return
+        site = TLSSite(listener.runner, listener.host, listener.server.port, context,
+                       label=f"{listener.node} {listener.label}", handshake_timeout=self.handshake_timeout,
+                       on_refusal=lambda r, l=listener: self._refused(l, r))
+        try:
+            await site.start()
+        except OSError as exc:
+            listener.problem = f"cannot listen on {listener.host}:{listener.server.port}: {exc.strerror}"
+            log.error("%s %s: %s", listener.node, listener.label, listener.problem)
+            return
+        listener.site = site
+        log.info("%s %s: listening on %s:%s", listener.node, listener.label, listener.host, listener.bound_port)
+
+    def _refused(self, listener: Listener, refusal: Refusal) -> None:
+        listener.refusals += 1
+
+    async def restart(self, node_name: str) -> list[str]:
+        """Apply the stored configuration: each listener gets a fresh SSLContext."""
+        node = self._deployment().node(node_name)
+        runtime = self.nodes.get(node_name)
+        if runtime is None:
+            await self._start_node(node)
+            return self.status(node_name)
+        wanted = {s.ip: s for s in node.xsp.cti_servers}
+        for ip in list(runtime.listeners):
+            listener = runtime.listeners[ip]
+            if listener.site is not None:
+                await listener.site.stop()
+                listener.site = None
+            if ip not in wanted or _identity(wanted[ip]) != _identity(listener.server):
+                await listener.runner.cleanup()
+                del runtime.listeners[ip]
+        for ip, server in wanted.items():
+            if ip in runtime.listeners:
+                runtime.listeners[ip].server = server
+                await self._start_site(runtime.listeners[ip], node.xsp)
+            else:
+                await self._open(runtime, node.xsp, server)
+        self._clear_pending(node_name)
+        log.info("%s restarted", node_name)
+        return [f"Node {node_name} restarted.", *self.status(node_name)]
+
+    def _clear_pending(self, node_name: str) -> None:
+        if self._deployment().node(node_name).pending_restart:
+            with self.store.edit() as deployment:
+                deployment.node(node_name).pending_restart.clear()
+
+    def status(self, node_name: str) -> list[str]:
+        runtime = self.nodes.get(node_name)
+        if runtime is None:
+            return ["CTI listeners: this node is not running"]
+        if not runtime.listeners:
+            return ["CTI listeners: none configured (Interface/CTI/CTIServer add)"]
+        return ["CTI listeners:", *(l.status_line() for l in runtime.listeners.values())]
+
+    async def stop(self) -> None:
+        listeners = [l for runtime in self.nodes.values() for l in runtime.listeners.values()]
+        for listener in listeners:
+            if listener.site is not None:
+                await listener.site.stop()
+        await self.hub.close()  # ChannelTerminatedEvent on every open channel
+        for listener in listeners:
+            await listener.runner.cleanup()
+        self.nodes.clear()
+
+    def listener(self, node_name: str, ip: str) -> Listener:
+        return self.nodes[node_name].listeners[ip]
+
+
+def _identity(server: CTIServer) -> tuple[Any, ...]:
+    """A listener is reopened (new runner) when what it serves changes, not just its TLS."""
+    return (server.port, server.secure, server.client_auth_req)

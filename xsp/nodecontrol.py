@@ -1,0 +1,79 @@
+"""How the shell and the command line reach the node of a state.
+
+``handle_request`` answers control requests inside the node. ``ManagedNodeControl`` is
+what the CLI engine uses: it talks to the node already running on the state (``xsp
+serve`` or another shell), or, when none runs, starts one in this process on first
+need and keeps it until the shell ends.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from xsp.config.store import Store
+from xsp.control import NodeAlreadyRunning, NodeUnavailable, node_running, request
+
+if TYPE_CHECKING:
+    from xsp.node import NodeHost
+    from xsp.nodethread import NodeThread
+
+
+async def handle_request(host: "NodeHost", req: dict[str, Any]) -> dict[str, Any]:
+    op = req.get("op")
+    if op == "ping":
+        return {"ok": True, "lines": []}
+    if op == "status":
+        return {"ok": True, "lines": host.status(req["node"])}
+    if op == "restart":
+        return {"ok": True, "lines": await host.restart(req["node"])}
+    if op == "call":
+        from xsp.simulation import run_call
+        return await run_call(host, req)
+    if op == "scenario":
+        from xsp.simulation import run_scenario_request
+        return await run_scenario_request(host, req)
+    return {"ok": False, "lines": [f"Error: unknown control request {op!r}"]}
+
+
+class ManagedNodeControl:
+    def __init__(self, store: Store, *, start_now: bool = False) -> None:
+        self.store = store
+        self.embedded: "NodeThread | None" = None
+        if start_now:
+            self._ensure()
+
+    def _ensure(self) -> bool:
+        """True when a node runs on the state (here or elsewhere) after this call."""
+        if self.embedded is not None:
+            return True
+        if node_running(self.store.dir):
+            return True
+        from xsp.nodethread import NodeThread
+        try:
+            self.embedded = NodeThread(self.store).start()
+        except NodeAlreadyRunning:
+            return node_running(self.store.dir)
+        return True
+
+    def send(self, payload: dict[str, Any]) -> list[str]:
+        self._ensure()
+        from xsp.cli.actions import CommandError
+        try:
+            reply = request(self.store.dir, payload)
+        except NodeUnavailable as exc:
+            raise CommandError(f"Error: {exc}") from None
+        if not reply.get("ok"):
+            raise CommandError("\n".join(reply["lines"]))
+        return reply["lines"]
+
+    def restart(self, store: Store, node_name: str) -> list[str]:
+        return self.send({"op": "restart", "node": node_name})
+
+    def status(self, store: Store, node_name: str) -> list[str]:
+        where = "in this shell" if self.embedded else "in another process"
+        lines = self.send({"op": "status", "node": node_name})
+        return [f"Node process: running {where}", *lines]
+
+    def close(self) -> None:
+        if self.embedded is not None:
+            self.embedded.stop()
+            self.embedded = None

@@ -1,0 +1,67 @@
+"""Running a node beside a synchronous caller: the shell, tests, the pytest plugin.
+
+The node's asyncio loop runs in a daemon thread; callers submit coroutines with
+``call``. The thread holds the state's node lock, so no second node starts on it.
+"""
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import Future
+from typing import Any, Coroutine, TypeVar
+
+from xsp.config.store import Store
+from xsp.control import NodeLock, serve_control
+from xsp.node import NodeHost
+from xsp.nodecontrol import handle_request
+
+T = TypeVar("T")
+
+
+class NodeThread:
+    def __init__(self, store: Store, *, ack_timeout: float = 5.0) -> None:
+        self.store = store
+        self.host = NodeHost(store, ack_timeout=ack_timeout)
+        self._lock = NodeLock(store.dir)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="xsp-node", daemon=True)
+        self._control: asyncio.AbstractServer | None = None
+
+    def start(self) -> "NodeThread":
+        self._lock.acquire()
+        self._thread.start()
+        try:
+            self.call(self._start())
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    async def _start(self) -> None:
+        await self.host.start()
+        self._control = await serve_control(self.store.dir, lambda r: handle_request(self.host, r))
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float | None = 60) -> T:
+        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        return future.result(timeout)
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            try:
+                self.call(self._stop(), timeout=30)
+            finally:
+                self._loop.call_soon_threadsafe(self._loop.stop)
+                self._thread.join(10)
+        self._lock.release()
+
+    async def _stop(self) -> None:
+        if self._control is not None:
+            self._control.close()
+            await self._control.wait_closed()
+        await self.host.stop()
+
+    def __enter__(self) -> "NodeThread":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,44 @@
+"""Calls and scenarios requested through the node's control channel."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from xsp.cti.calls import CallError, CallResult, CallSimulator
+from xsp.cti.scenario import ScenarioError, run_scenario
+
+if TYPE_CHECKING:
+    from xsp.node import NodeHost
+
+TIMINGS = ("answer_after", "hold_after", "retrieve_after", "transfer_to", "transfer_after",
+           "release_after", "released_by")
+
+
+def _summary(result: CallResult) -> list[str]:
+    state = "answered" if result.answered else "not answered"
+    lines = [f"Call {result.ext_tracking_id} {state}; {len(result.events)} event(s) published:"]
+    lines += [f"  {user:24} {event}" for user, event in result.events]
+    return lines
+
+
+async def run_call(host: "NodeHost", req: dict[str, Any]) -> dict[str, Any]:
+    simulator = CallSimulator(host.hub)
+    timing = {k: req[k] for k in TIMINGS if req.get(k) is not None}
+    if "answer_after" in req and req["answer_after"] is None:
+        timing["answer_after"] = None  # a call nobody answers
+    try:
+        plan = simulator.plan(req["caller"], req["callee"], **timing)
+    except CallError as exc:
+        return {"ok": False, "lines": [f"Error: {exc}"]}
+    result = await simulator.run(plan)
+    return {"ok": True, "lines": _summary(result)}
+
+
+async def run_scenario_request(host: "NodeHost", req: dict[str, Any]) -> dict[str, Any]:
+    try:
+        result = await run_scenario(host.hub, req["path"], time_scale=req.get("time_scale"))
+    except (ScenarioError, CallError, OSError) as exc:
+        return {"ok": False, "lines": [f"Error: {exc}"]}
+    lines = [f"Scenario {result.name}: {len(result.calls)} call(s), {result.events} event(s)"]
+    for call in result.calls:
+        lines += _summary(call)
+    return {"ok": True, "lines": lines}
