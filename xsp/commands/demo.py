@@ -2,16 +2,21 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import socket
 import sys
 import tempfile
 from pathlib import Path
 
 import trust
+from xsp import doctor
 from xsp.cli.engine import Engine
+from xsp.cli.session import run_interactive
+from xsp.commands.webex import format_event
 from xsp.config.store import Store
 from xsp.nodecontrol import ManagedNodeControl
 from xsp.procedure import Files, webex_procedure
+from xsp.webex_client import WebexClient, tls_context
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -80,7 +85,53 @@ def run(args: argparse.Namespace) -> int:
             if not result.ok:
                 print(f"xsp: the demo step failed: {step.line}", file=sys.stderr)
                 return 1
+        heading("Webex connects (xsp webex-client) and a call is simulated (xsp sim call)")
+        events = asyncio.run(_webex_and_call(control, pki, port))
+        heading("Readiness (xsp doctor)")
+        findings = doctor.check(store.load(), "xsp1")
+        print("\n".join(doctor.render(findings)))
+        ready = all(f.ok for f in findings) and events >= MINIMUM_EVENTS
+        print(f"\nState: {state}   PKI: {pki_dir}")
+        if ready and sys.stdin.isatty() and sys.stdout.isatty() and not args.no_shell:
+            print("The node keeps running while you are in the shell; exit ends both.")
+            return run_interactive(engines["XSP"], store.dir / "history")
+        return 0 if ready else 1
     finally:
         control.close()
-    print(f"\nState: {state}")
-    return 0
+
+
+# Two subscription events, then a basic call seen by both parties.
+MINIMUM_EVENTS = 2 + 11
+QUIET = 0.5  # once the call has ended, the stream is done after this long without an event
+
+
+async def _webex_and_call(control: ManagedNodeControl, pki: trust.DemoPKI, port: int) -> int:
+    context = tls_context(str(pki.webex_client_cert), str(pki.webex_client_key), str(pki.partner_ca))
+    users = ("alice@example.com", "bob@example.com")
+    received = 0
+    async with WebexClient("127.0.0.1", port, ssl_context=context) as client:
+        for user in users:
+            await client.subscribe(user)
+        print(f"Webex client CN={trust.describe(_certificate(pki.webex_client_cert)).subject_cn} "
+              f"connected over mTLS to 127.0.0.1:{port}, subscribed {', '.join(users)}")
+        call = asyncio.create_task(asyncio.to_thread(control.send, {
+            "op": "call", "caller": users[0], "callee": users[1],
+            "answer_after": 0.3, "release_after": 0.5}))
+        stream = client.events().__aiter__()
+        async with asyncio.timeout(15):
+            while True:
+                try:
+                    event = await asyncio.wait_for(anext(stream), QUIET if call.done() else None)
+                except (asyncio.TimeoutError, StopAsyncIteration):
+                    break
+                print(format_event(event))
+                received += 1
+        await call
+    if received < MINIMUM_EVENTS:
+        print(f"Only {received} event(s) arrived; expected at least {MINIMUM_EVENTS}.")
+    return received
+
+
+def _certificate(path: Path):
+    from cryptography import x509
+    return x509.load_pem_x509_certificate(path.read_bytes())
