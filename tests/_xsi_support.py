@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import socket
 import ssl
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
@@ -234,3 +235,36 @@ def credential_files(tmp: Path, cert: IssuedCert | None = None,
     paths["key"].chmod(0o600)
     paths["ca"].write_bytes((trust or pki().root).cert_pem)
     yield {name: str(path) for name, path in paths.items()}
+
+
+@contextmanager
+def refusing_tls_server() -> Iterator[int]:
+    """A TLS 1.2 server that trusts no client certificate: OpenSSL refuses the client's
+    certificate inside the handshake and sends the ``unknown_ca`` alert before closing."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    pki().server.configure_cert(context)
+    pki().other_root.configure_trust(context)
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    listener = socket.create_server((HOST, 0))
+    listener.settimeout(10)
+
+    def serve_one() -> None:
+        try:
+            connection, _ = listener.accept()
+        except OSError:
+            return
+        with connection:
+            try:
+                with context.wrap_socket(connection, server_side=True):
+                    pass
+            except (ssl.SSLError, OSError):
+                pass  # the refusal this server exists for
+
+    thread = threading.Thread(target=serve_one, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.close()
+        thread.join(10)

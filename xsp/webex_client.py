@@ -83,14 +83,22 @@ def tls_context(cert: str, key: str, ca: str) -> ssl.SSLContext:
 
 def describe_failure(exc: BaseException, where: str) -> str:
     """One line for a failure to reach ``where``, naming the TLS reason when there is one."""
-    for cause in _chain(exc):
+    # aiohttp's wrappers pose as ssl errors themselves; the real one is further down.
+    causes = [c for c in _chain(exc) if not isinstance(c, aiohttp.ClientError)]
+    for cause in causes:
         if isinstance(cause, ssl.SSLCertVerificationError):
-            return f"TLS handshake with {where} failed: certificate verify failed: {cause.verify_message}"
+            return (f"TLS handshake with {where} failed: certificate verify failed: "
+                    f"{cause.verify_message}")
         if isinstance(cause, ssl.SSLError):
             return f"TLS handshake with {where} failed: {_ssl_words(cause)}"
-    for cause in _chain(exc):
+    for cause in causes:
         if isinstance(cause, ConnectionRefusedError):
             return f"cannot connect to {where}: connection refused"
+        if isinstance(cause, ConnectionResetError):
+            # TLS 1.3 clients finish their handshake before the server has judged their
+            # certificate, so a refusal often arrives as a reset rather than an alert.
+            return (f"{where} reset the connection (a TLS 1.3 server refusing the client "
+                    "certificate can do this)")
         if isinstance(cause, (asyncio.TimeoutError, TimeoutError)):
             return f"no answer from {where} in time"
     return f"connection to {where} failed: {exc or type(exc).__name__}"
@@ -218,12 +226,8 @@ class WebexClient:
             self._keeper.cancel()
         for subscription in list(self._subscriptions.values()):
             await self._quietly(self.unsubscribe(subscription.id))
-        for channel in list(self._channels.values()):
-            if channel.ws is not None:
-                await self._quietly(channel.ws.close())
-            else:
-                await self._quietly(self._request("DELETE", f"{ROOT}/channel/{channel.id}",
-                                                  what=f"delete channel {channel.id}"))
+        for channel_id in list(self._channels):
+            await self._quietly(self.delete_channel(channel_id))
         for channel in list(self._channels.values()):
             if channel.reader is not None:
                 channel.reader.cancel()
@@ -370,8 +374,11 @@ class WebexClient:
     def _hostname(self) -> dict[str, str]:
         return {"server_hostname": self._server_hostname} if self._server_hostname else {}
 
-    async def _request(self, method: str, path: str, body: str | None = None, *,
-                       what: str) -> str:
+    async def request(self, method: str, path: str, body: str | None = None, *,
+                      what: str) -> str:
+        """One Xsi request on this client's connection pool; the answer body when 200,
+        else ``RequestFailed`` with the status and ErrorInfo summary (``what`` names the
+        request in that message)."""
         if self._session is None:
             raise WebexClientError(f"{what}: the client is not open")
         try:
@@ -412,7 +419,7 @@ class WebexClient:
                     f"<channelSetId>{_escape(self.channel_set_id)}</channelSetId>"
                     f"<applicationId>{_escape(self.application_id)}</applicationId>"
                     "</Subscription>")
-        text = await self._request("POST", f"{ROOT}/{path}", document, what=what)
+        text = await self.request("POST", f"{ROOT}/{path}", document, what=what)
         subscription_id, granted = _subscription_reply(text, what)
         self._subscriptions[subscription_id] = _Subscription(subscription_id, what, granted,
                                                              _refresh_time(granted))
@@ -420,12 +427,12 @@ class WebexClient:
 
     async def unsubscribe(self, subscription_id: str) -> None:
         self._subscriptions.pop(subscription_id, None)
-        await self._request("DELETE", f"{ROOT}/subscription/{subscription_id}",
+        await self.request("DELETE", f"{ROOT}/subscription/{subscription_id}",
                             what=f"delete subscription {subscription_id}")
 
     async def refresh_subscription(self, subscription_id: str, expires: int | None = None) -> int:
         what = f"refresh subscription {subscription_id}"
-        text = await self._request(
+        text = await self.request(
             "PUT", f"{ROOT}/subscription/{subscription_id}",
             f'<Subscription xmlns="{NS}"><expires>{expires or self.expires}</expires></Subscription>',
             what=what)
@@ -441,7 +448,7 @@ class WebexClient:
             if channel.ws is not None:
                 await channel.ws.send(f'<ChannelHeartBeat xmlns="{NS}"/>')
             else:
-                await self._request("PUT", f"{ROOT}/channel/{channel.id}/heartbeat",
+                await self.request("PUT", f"{ROOT}/channel/{channel.id}/heartbeat",
                                     what=f"heartbeat on channel {channel.id}")
 
     async def refresh_channel(self, channel_id: str, expires: int | None = None) -> None:
@@ -451,14 +458,23 @@ class WebexClient:
             await channel.ws.send(document)  # answered on the channel, read by _dispatch
             return
         what = f"refresh channel {channel_id}"
-        reply = _expect_channel(await self._request("PUT", f"{ROOT}/channel/{channel_id}",
+        reply = _expect_channel(await self.request("PUT", f"{ROOT}/channel/{channel_id}",
                                                     document, what=what), what)
         channel.expires = reply.expires
         channel.refresh_at = _refresh_time(reply.expires)
 
+    async def delete_channel(self, channel_id: str) -> None:
+        """Delete one channel; the server ends its stream and ``events()`` notices."""
+        channel = self._channels[channel_id]
+        if channel.ws is not None:
+            await channel.ws.close()
+        else:
+            await self.request("DELETE", f"{ROOT}/channel/{channel_id}",
+                               what=f"delete channel {channel_id}")
+
     async def audit(self) -> str:
         """The server's view of this client's channel set (the raw document)."""
-        return await self._request("GET", f"{ROOT}/channelset/{_path(self.channel_set_id)}",
+        return await self.request("GET", f"{ROOT}/channelset/{_path(self.channel_set_id)}",
                                    what=f"audit channel set {self.channel_set_id}")
 
     async def _keep_alive(self) -> None:
@@ -494,7 +510,7 @@ class WebexClient:
                 return
             except websockets.ConnectionClosed:
                 pass  # the channel is gone: acknowledge over HTTP instead
-        await self._request("POST", f"{ROOT}/channel/eventresponse", document,
+        await self.request("POST", f"{ROOT}/channel/eventresponse", document,
                             what=f"acknowledge event {event.event_id}")
 
     async def events(self) -> AsyncIterator[XsiEvent]:

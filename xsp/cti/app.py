@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -41,7 +42,9 @@ MAX_BODY = 64 * 1024
 
 HUB = web.AppKey("xsp.cti.hub", EventHub)
 AUTHORIZER = web.AppKey("xsp.cti.authorizer", Authorizer)
-_CLIENT = "xsp.cti.client"
+# Typed request storage where aiohttp has it (3.13+); pyproject allows older versions.
+_CLIENT: Any = (web.RequestKey("xsp.cti.client", Client) if hasattr(web, "RequestKey")
+                else "xsp.cti.client")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
