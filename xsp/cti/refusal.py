@@ -1,0 +1,43 @@
+"""A refused CTI connection: who, on which listener, why in plain words, the TLS alert
+sent, and the client certificate's name when it presented one. Reported once: one log
+line on ``xsp.cti`` and one call of the listener's ``on_refusal``.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+log = logging.getLogger("xsp.cti")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """One refused connection, reported once through ``on_refusal`` and the log."""
+
+    peer: tuple[str, int]
+    listener: str  # the caller's label, e.g. "10.155.6.175:8012 (bound 127.0.0.1:8012)"
+    reason: str  # plain words, e.g. "no client certificate presented"
+    alert: str | None  # the TLS alert sent, e.g. "certificate_required"; None if none was
+    subject: str | None  # the client certificate's subject CN when it presented one
+
+    @property
+    def log_line(self) -> str:
+        host, port = self.peer
+        who = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        if self.subject is not None:
+            name = self.subject if "=" in self.subject else f"CN={self.subject}"
+            who += f" (certificate {name})"
+        alert = f"sent alert {self.alert}" if self.alert else "no alert sent"
+        return f"CTI {self.listener}: refused {who}: {self.reason}; {alert}"
+
+
+def report(refusal: Refusal, callback: Callable[[Refusal], None] | None) -> None:
+    """Log the refusal and hand it to ``callback``; a failing callback only gets logged."""
+    log.warning("%s", refusal.log_line)
+    if callback is None:
+        return
+    try:
+        callback(refusal)
+    except Exception:  # noqa: BLE001 - a listener must outlive a faulty observer
+        log.exception("on_refusal callback failed for %s", refusal.peer)
