@@ -62,6 +62,17 @@ def check(deployment: Deployment, node_name: str) -> list[Finding]:
 
     for server in interfaces:
         findings.extend(_interface_findings(node, server, cli))
+    if not interfaces:
+        missing = "no secure CTI interface to check yet"
+        findings += [
+            Finding("TLS 1.2 is effective on the interface", False, missing,
+                    [f"{cli}{PROTOCOLS}> add {ip} TLSv1.2"]),
+            Finding("a cipher suite can be negotiated under TLS 1.2", False, missing,
+                    [f"{cli}{CIPHERS}> add {ip} {RECOMMENDED_CIPHER}"]),
+            Finding("the interface certificate is the partner's, complete and not expiring", False,
+                    missing, [f"{cli}{CERTIFICATES}> sslUpdate {ip} keyFile <key file> "
+                              f"certificateFile <certificate file> chainFile <chain file>"]),
+        ]
 
     findings.append(_trust_finding(node, cli))
 
@@ -162,3 +173,29 @@ def render(findings: list[Finding]) -> list[str]:
     lines.append("Ready for Webex." if not failed else
                  f"Not ready: {failed} of {len(findings)} check(s) failed.")
     return lines
+
+
+async def probe(host: str, port: int, cert: str, key: str, ca: str | None,
+                user: str) -> Finding:
+    """A real mTLS handshake and subscription, as Webex would make them."""
+    import ssl
+
+    from xsp.webex_client import WebexClient, WebexClientError, tls_context
+
+    name = f"a client with {cert} is accepted and subscribed"
+    if ca:
+        context = tls_context(cert, key, ca)
+    else:
+        # Without --ca the server is not verified: the probe is about the client side.
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        context.load_cert_chain(cert, key)
+    try:
+        async with WebexClient(host, port, ssl_context=context, request_timeout=5) as client:
+            await client.subscribe(user)
+            async for event in client.events():
+                return Finding(name, True, f"handshake with {host}:{port}, then {event.type} for {user}")
+    except WebexClientError as exc:
+        return Finding(name, False, str(exc), ["see the failed checks above"])
+    return Finding(name, False, "the channel ended before the subscription event", [])

@@ -29,20 +29,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--state", type=Path, default=None,
                         help="state directory to create (default: a new temporary directory)")
     parser.add_argument("--port", type=int, default=8012,
-                        help="CTI port (default 8012; a free port when 8012 is taken)")
+                        help="CTI port (default 8012; a free port when it is taken, or with 0)")
     parser.add_argument("--no-shell", action="store_true",
                         help="do not open the shell at the end, even on a terminal")
     parser.set_defaults(run=run)
 
 
 def free_port(preferred: int, host: str = "127.0.0.1") -> int:
+    """``preferred`` when it is free, else one the system picks (also for 0)."""
     with socket.socket() as probe:
         try:
             probe.bind((host, preferred))
-            return preferred
         except OSError:
             probe.bind((host, 0))
-            return probe.getsockname()[1]
+        return probe.getsockname()[1]
 
 
 def heading(text: str) -> None:

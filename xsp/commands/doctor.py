@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from xsp.commands.shell import add_state_argument, open_store
+from xsp.commands.shell import add_state_argument, log_to_state, open_store
 from xsp.config.store import ConfigFileError
 
 
@@ -15,6 +15,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "status 0 only when every check passes.")
     add_state_argument(parser)
     parser.add_argument("--node", help="XSP or ADP node to check (default: the first)")
+    parser.add_argument("--probe", action="store_true",
+                        help="also make a real handshake and subscription (needs --cert and --key)")
+    parser.add_argument("--cert", help="client certificate (with its chain) for --probe")
+    parser.add_argument("--key", help="its private key")
+    parser.add_argument("--ca", help="CA to verify the server with (default: not verified)")
+    parser.add_argument("--user", default="alice@example.com", help="user to subscribe in the probe")
     parser.set_defaults(run=run)
 
 
@@ -36,7 +42,35 @@ def run(args: argparse.Namespace) -> int:
     if node.kind == "AS":
         print("xsp: the doctor checks an XSP or ADP node; the AS is checked through it", file=sys.stderr)
         return 1
+    if args.probe and not (args.cert and args.key):
+        print("xsp: --probe needs --cert and --key (the client certificate to try)", file=sys.stderr)
+        return 2
     findings = check(deployment, name)
+    if args.probe:
+        log_to_state(store)
+        findings.append(_probe(store, node, args))
     print(f"Readiness of {name} ({node.kind}) for Webex CTI, state {store.dir}:")
     print("\n".join(render(findings)))
     return 0 if all(f.ok for f in findings) else 1
+
+
+def _probe(store, node, args):
+    """Probe the first secure interface, through the running node or one started for it."""
+    import asyncio
+
+    from xsp.control import node_running
+    from xsp.doctor import Finding, probe
+    from xsp.node import bind_address
+    from xsp.nodethread import NodeThread
+
+    servers = [s for s in node.xsp.cti_servers if s.secure]
+    if not servers:
+        return Finding("probe", False, "no secure CTI interface to probe", [])
+    server = servers[0]
+    host, _ = bind_address(server.ip)
+    started = None if node_running(store.dir) else NodeThread(store).start()
+    try:
+        return asyncio.run(probe(host, server.port, args.cert, args.key, args.ca, args.user))
+    finally:
+        if started is not None:
+            started.stop()

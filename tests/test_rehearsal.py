@@ -1,0 +1,96 @@
+"""The rehearsal tools: `xsp demo` end to end and the readiness check."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    from tests.conftest import run_xsp
+    base = tmp_path_factory.mktemp("demo")
+    result = run_xsp("demo", "--state", str(base), "--port", "0", "--no-shell", timeout=120)
+    return base, result
+
+
+def test_demo_ends_with_the_events_of_a_call_and_a_passing_verdict(demo):
+    base, result = demo
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "XSP_CLI/Interface/CTI/SSLCommonSettings/ClientAuthentication/Trusts> updateTrust webexclientroot2023 " in out
+    assert "AS_CLI/System/ClientIdentity> add bwcticlient.webex.com\n...Done\n" in out
+    for user in ("alice@example.com", "bob@example.com"):
+        assert f"   1 {user:24} CallSubscriptionEvent      hookStatus=On-Hook" in out
+    for event in ("CallOriginatedEvent", "CallReceivedEvent", "CallAnsweredEvent", "CallReleasedEvent"):
+        assert event in out
+    assert out.rstrip().splitlines()[-3] == "Ready for Webex."
+    assert (base / "state" / "config.yaml").exists()
+
+
+def test_demo_refuses_a_state_that_already_exists(demo, xsp):
+    base, _ = demo
+    again = xsp("demo", "--state", str(base), "--no-shell")
+    assert again.returncode == 1
+    assert again.stderr == f"xsp: {base / 'state'} already holds a state; the demo starts from a fresh one\n"
+
+
+FRESH = """\
+Readiness of xsp1 (XSP) for Webex CTI, state {state}:
+[FAIL] ClientIdentity holds the Webex client CN: AS ClientIdentity: empty
+       fix: AS_CLI/System/ClientIdentity> add bwcticlient.webex.com
+[FAIL] a secure CTI interface requires client certificates: no CTIServer entry with Secure and Client Auth Req true
+       fix: XSP_CLI/Interface/CTI/CTIServer> add <Interface IP> 8012 true true true
+[FAIL] TLS 1.2 is effective on the interface: no secure CTI interface to check yet
+       fix: XSP_CLI/Interface/CTI/CTIServer/SSLSettings/Protocols> add <Interface IP> TLSv1.2
+[FAIL] a cipher suite can be negotiated under TLS 1.2: no secure CTI interface to check yet
+       fix: XSP_CLI/Interface/CTI/CTIServer/SSLSettings/Ciphers> add <Interface IP> TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+[FAIL] the interface certificate is the partner's, complete and not expiring: no secure CTI interface to check yet
+       fix: XSP_CLI/Interface/CTI/CTIServer/SSLSettings/Certificates> sslUpdate <Interface IP> keyFile <key file> certificateFile <certificate file> chainFile <chain file>
+[FAIL] the trust anchors hold the Webex CAs, none expired: no trust anchor is configured: every client certificate is refused
+       fix: xsp split-chain CombinedCertChain2023.txt
+       fix: XSP_CLI/Interface/CTI/SSLCommonSettings/ClientAuthentication/Trusts> updateTrust webexclientroot2023 root2023.txt
+       fix: XSP_CLI/Interface/CTI/SSLCommonSettings/ClientAuthentication/Trusts> updateTrust webexclientissuing2023 issuing2023.txt
+[FAIL] certificate authentication is allowed (allowClientApp): allowClientApp = false
+       fix: XSP_CLI/System/CommunicationUtility/DefaultSettings/ExternalAuthentication/CertificateAuthentication> set allowClientApp true
+[PASS] nothing awaits a restart: the running configuration is the stored one
+
+Not ready: 7 of 8 check(s) failed.
+"""
+
+
+def test_doctor_fails_a_fresh_state_listing_each_missing_step(xsp, state):
+    result = xsp("doctor", "--state", str(state))
+    assert result.returncode == 1
+    assert result.stdout == FRESH.format(state=state)
+
+
+def test_doctor_names_the_self_signed_certificate_and_pending_restart(xsp, state):
+    xsp("shell", "--state", str(state), "-c", "int;cti;ctis;add 127.0.0.1 8012 true true true")
+    out = xsp("doctor", "--state", str(state)).stdout
+    assert ("[FAIL] the certificate of 127.0.0.1 is the partner's, complete and not expiring: "
+            "still the self-signed certificate that CTIServer add created") in out
+    assert ("[FAIL] nothing awaits a restart: 1 change(s) await a restart, first: "
+            "Interface/CTI/CTIServer> add 127.0.0.1 8012 true true true") in out
+    assert "[PASS] TLS 1.2 is effective on 127.0.0.1: effective protocols TLSv1.2 (from System/SSLCommonSettings/JSSE)" in out
+
+
+def test_doctor_passes_after_the_demo_and_probes_for_real(demo, xsp):
+    base, _ = demo
+    pki = base / "pki"
+    ok = xsp("doctor", "--state", str(base / "state"), "--probe",
+             "--cert", str(pki / "webex-client.pem"), "--key", str(pki / "webex-client.key"),
+             "--ca", str(pki / "partner-ca.pem"))
+    assert ok.returncode == 0, ok.stdout
+    assert "[PASS] a client with " in ok.stdout and "then CallSubscriptionEvent for alice@example.com" in ok.stdout
+    refused = xsp("doctor", "--state", str(base / "state"), "--probe",
+                  "--cert", str(pki / "server.pem"), "--key", str(pki / "server.key"))
+    assert refused.returncode == 1
+    assert "failed: TLSV1_ALERT_UNKNOWN_CA" in refused.stdout
+    assert refused.stderr == ""
+
+
+def test_doctor_probe_needs_a_certificate(xsp, state):
+    result = xsp("doctor", "--state", str(state), "--probe")
+    assert result.returncode == 2
+    assert result.stderr == "xsp: --probe needs --cert and --key (the client certificate to try)\n"
