@@ -94,3 +94,27 @@ def test_doctor_probe_needs_a_certificate(xsp, state):
     result = xsp("doctor", "--state", str(state), "--probe")
     assert result.returncode == 2
     assert result.stderr == "xsp: --probe needs --cert and --key (the client certificate to try)\n"
+
+
+def test_replaying_the_demo_transcript_reports_no_difference(demo, xsp, tmp_path):
+    base, _ = demo
+    result = xsp("replay", str(base / "procedure.txt"), "--state", str(tmp_path / "fresh"))
+    assert result.returncode == 0, result.stdout
+    assert result.stdout == f"Replayed 22 commands from {base / 'procedure.txt'}: every answer as recorded.\n"
+
+
+def test_an_edited_transcript_reports_the_difference(demo, xsp, tmp_path):
+    base, _ = demo
+    edited = tmp_path / "edited.txt"
+    text = (base / "procedure.txt").read_text()
+    assert "set allowClientApp true\n...Done\n" in text
+    edited.write_text(text.replace("add bwcticlient.webex.com\n...Done\n",
+                                   "add bwcticlient.webex.com\nentry is already present in list\n"))
+    result = xsp("replay", str(edited), "--state", str(tmp_path / "fresh"))
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert lines[:4] == ["line 4: AS_CLI/System/ClientIdentity> add bwcticlient.webex.com",
+                         "  @@ -1 +1 @@",
+                         "  -entry is already present in list",
+                         "  +...Done"]
+    assert lines[-1] == f"1 of 22 answers differ from {edited}."

@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "xsp.commands.doctor",
     "xsp.commands.webex",
     "xsp.commands.sim",
+    "xsp.commands.replay",
 )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import shlex
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from cli_contexts.schema import Command, Context, Tree, load_emulator_commands, load_tree
 from cli_contexts.types import ParamError
@@ -20,6 +20,9 @@ from xsp.cli.actions import ACTIONS, ActionContext, CommandError
 from xsp.cli.binding import bind
 from xsp.config.model import Node
 from xsp.config.store import Store
+
+if TYPE_CHECKING:
+    from xsp.transcript import Recorder
 
 log = logging.getLogger("xsp.cli")
 
@@ -46,7 +49,7 @@ class NodeControl(Protocol):
 
 class Engine:
     def __init__(self, store: Store, node_name: str | None = None,
-                 control: NodeControl | None = None) -> None:
+                 control: NodeControl | None = None, recorder: "Recorder | None" = None) -> None:
         self.store = store
         deployment = store.load()
         if node_name is None:
@@ -65,6 +68,7 @@ class Engine:
         self.emulator: Context = load_emulator_commands()
         self.context: Context = self.tree.root
         self.finished = False
+        self.recorder: "Recorder | None" = recorder
         # Set while a question waits for its answer: the next line answers it.
         self._pending: Callable[[str], Result] | None = None
 
@@ -105,6 +109,14 @@ class Engine:
     # --- execution -------------------------------------------------------------------
 
     def execute(self, line: str) -> Result:
+        prompt, recorder = self.prompt, self.recorder
+        result = self._execute(line)
+        # The command that starts or stops a recording is not part of the procedure.
+        if recorder is not None and self.recorder is recorder:
+            recorder.write(prompt, line, result.lines)
+        return result
+
+    def _execute(self, line: str) -> Result:
         if self._pending is not None:
             answer, self._pending = self._pending, None
             return answer(line.strip())
@@ -162,7 +174,8 @@ class Engine:
             raise CommandError(f"Error: {exc}") from None
         action = ACTIONS[command.action]
         actx = ActionContext(store=self.store, node_name=self.node_name, control=self.control,
-                             context_path=context.path, line=" ".join([command.name, *args]))
+                             context_path=context.path, line=" ".join([command.name, *args]),
+                             engine=self)
         lines = bound.notices + action(actx, command, bound.values)
         return lines
 

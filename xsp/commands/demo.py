@@ -16,6 +16,7 @@ from xsp.commands.webex import format_event
 from xsp.config.store import Store
 from xsp.nodecontrol import ManagedNodeControl
 from xsp.procedure import Files, webex_procedure
+from xsp.transcript import Recorder
 from xsp.webex_client import WebexClient, tls_context
 
 
@@ -72,7 +73,10 @@ def run(args: argparse.Namespace) -> int:
 
     store = Store(state)
     control = ManagedNodeControl(store)
-    engines = {"AS": Engine(store, "as1", control), "XSP": Engine(store, "xsp1", control)}
+    # Both CLIs write one transcript: the method of procedure to take to the real nodes.
+    recorder = Recorder(base / "procedure.txt", state)
+    engines = {"AS": Engine(store, "as1", control, recorder),
+               "XSP": Engine(store, "xsp1", control, recorder)}
     try:
         for step in webex_procedure("127.0.0.1", port, files):
             if step.section:
@@ -85,6 +89,10 @@ def run(args: argparse.Namespace) -> int:
             if not result.ok:
                 print(f"xsp: the demo step failed: {step.line}", file=sys.stderr)
                 return 1
+        recorder.close()
+        engines["XSP"].recorder = engines["AS"].recorder = None
+        print(f"\nThe procedure with its answers: {base / 'procedure.txt'} "
+              f"(check it with: xsp replay {base / 'procedure.txt'} --state NEW_DIR)")
         heading("Webex connects (xsp webex-client) and a call is simulated (xsp sim call)")
         events = asyncio.run(_webex_and_call(control, pki, port))
         heading("Readiness (xsp doctor)")

@@ -30,6 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--node", help="node to open (default: the first XSP or ADP node)")
     parser.add_argument("-c", dest="commands", action="append", metavar="LINE",
                         help="run this line (repeatable) and exit")
+    parser.add_argument("--record", type=Path, metavar="FILE",
+                        help="record the session's commands and answers to FILE (a method of "
+                             "procedure for xsp replay)")
     parser.set_defaults(run=run)
 
 
@@ -47,15 +50,26 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(args)
     try:
         log_to_state(store)
-        engine = Engine(store, args.node)
+        recorder = None
+        if args.record:
+            from xsp.transcript import Recorder
+            recorder = Recorder(args.record, store.dir)
+        engine = Engine(store, args.node, recorder=recorder)
     except (ConfigFileError, ValueError) as exc:
         print(f"xsp: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
         print(f"xsp: cannot use the state directory {store.dir}: {exc.strerror}", file=sys.stderr)
         return 1
-    if args.commands:
-        return run_script(engine, args.commands, sys.stdout)
-    if not sys.stdin.isatty():
-        return run_script(engine, sys.stdin, sys.stdout)
-    return run_interactive(engine, store.dir / "history")
+    try:
+        if args.commands:
+            return run_script(engine, args.commands, sys.stdout)
+        if not sys.stdin.isatty():
+            return run_script(engine, sys.stdin, sys.stdout)
+        return run_interactive(engine, store.dir / "history")
+    finally:
+        if engine.recorder is not None:
+            engine.recorder.close()
+        close = getattr(engine.control, "close", None)
+        if close is not None:
+            close()  # an in-process node ends with the shell

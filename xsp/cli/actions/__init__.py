@@ -16,7 +16,7 @@ from xsp.config.model import Deployment, Node
 from xsp.config.store import ConfigFileError, Store
 
 if TYPE_CHECKING:
-    from xsp.cli.engine import NodeControl
+    from xsp.cli.engine import Engine, NodeControl
 
 
 class CommandError(Exception):
@@ -41,6 +41,7 @@ class ActionContext:
     control: "NodeControl"
     context_path: str
     line: str
+    engine: "Engine"
 
     @property
     def deployment(self) -> Deployment:

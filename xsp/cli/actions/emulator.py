@@ -97,3 +97,25 @@ def emu_effective(actx: ActionContext, command: Command, values: dict[str, Any])
     if not server.secure:
         return [*lines, "The interface is not secure (plain TCP): no TLS settings apply."]
     return [*lines, *describe_effective(plan_for(node.xsp, server))]
+
+
+@action("emu.record")
+def emu_record(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
+    from pathlib import Path
+
+    from xsp.transcript import Recorder
+
+    engine, target = actx.engine, values["file"]
+    if engine.recorder is not None:
+        engine.recorder.close()
+        engine.recorder = None
+        if target.lower() == "off":
+            return ["Recording stopped."]
+    elif target.lower() == "off":
+        raise CommandError("Error: no recording is running")
+    path = Path(target).expanduser()
+    try:
+        engine.recorder = Recorder(path, actx.store.dir)
+    except OSError as exc:
+        raise CommandError(f"Error: cannot write {path}: {exc.strerror}") from None
+    return [f"Recording to {path} (emu record off stops)."]

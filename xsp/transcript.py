@@ -1,0 +1,113 @@
+"""Transcripts: a session recorded as a method of procedure, and its replay.
+
+A transcript is what the shell prints: each command after the prompt it was typed at,
+then the answer. Lines starting with ``#`` are comments. The prompt says which CLI a
+command belongs to (``AS_CLI``, ``XSP_CLI``, ``ADP_CLI``), so one file can hold the
+Application Server step and the XSP|ADP steps of a procedure, in order.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from xsp.cli import render
+
+PROMPT = re.compile(r"^((AS|XSP|ADP)_CLI(?:/[^>\s]*)?> |Please confirm \(Yes, Y, No, N\): ?)(.*)$")
+
+
+class TranscriptError(ValueError):
+    pass
+
+
+@dataclass
+class Entry:
+    line_number: int
+    prompt: str
+    command: str
+    answer: list[str] = field(default_factory=list)
+
+    @property
+    def cli(self) -> str | None:
+        """``AS``, ``XSP`` or ``ADP``; None for the answer to a question."""
+        match = PROMPT.match(self.prompt)
+        return match.group(2) if match else None
+
+
+class Recorder:
+    """Appends each command and its answer to a file, flushed at once: a crash keeps it."""
+
+    def __init__(self, path: Path, state_dir: Path) -> None:
+        self.path = Path(path)
+        new = not self.path.exists() or self.path.stat().st_size == 0
+        self._file: TextIO = open(self.path, "a", encoding="utf-8")
+        if new:
+            stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+            self._file.write(f"# xsp transcript (method of procedure), recorded {stamp}\n"
+                             f"# state {state_dir}; replay with: xsp replay {self.path.name} --state DIR\n")
+            self._file.flush()
+
+    def write(self, prompt: str, line: str, answer: list[str]) -> None:
+        self._file.write(prompt + line + "\n")
+        for text in answer:
+            self._file.write(text + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def parse(text: str) -> list[Entry]:
+    entries: list[Entry] = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        if raw.startswith("#") and (not entries or not entries[-1].answer):
+            continue
+        match = PROMPT.match(raw)
+        if match:
+            prompt = match.group(1)
+            if prompt.startswith("Please confirm"):
+                prompt = render.CONFIRM
+            entries.append(Entry(number, prompt, match.group(3)))
+        elif entries:
+            entries[-1].answer.append(raw)
+        elif raw.strip():
+            raise TranscriptError(f"line {number}: expected a prompt such as XSP_CLI> before "
+                                  f"any answer, got {raw[:60]!r}")
+    if not entries:
+        raise TranscriptError("no command in the transcript (lines start with a prompt such as XSP_CLI> )")
+    return entries
+
+
+@dataclass
+class Difference:
+    entry: Entry
+    prompt: str  # where the replay typed it
+    answer: list[str]
+
+    def render(self) -> list[str]:
+        lines = [f"line {self.entry.line_number}: {self.entry.prompt}{self.entry.command}"]
+        if self.prompt != self.entry.prompt:
+            lines.append(f"  recorded at prompt {self.entry.prompt!r}, replayed at {self.prompt!r}")
+        diff = difflib.unified_diff(self.entry.answer, self.answer, "recorded", "replayed",
+                                    lineterm="", n=1)
+        lines.extend("  " + d for d in list(diff)[2:])
+        return lines
+
+
+def replay(entries: list[Entry], engines: dict[str, "object"]) -> list[Difference]:
+    """Run each command on the engine of its CLI and collect the answers that differ."""
+    differences = []
+    current = None
+    for entry in entries:
+        engine = engines.get(entry.cli) if entry.cli else current
+        if engine is None:
+            raise TranscriptError(f"line {entry.line_number}: no {entry.cli} node in this state")
+        current = engine
+        prompt = engine.prompt
+        result = engine.execute(entry.command)
+        if prompt != entry.prompt or result.lines != entry.answer:
+            differences.append(Difference(entry, prompt, result.lines))
+    return differences
