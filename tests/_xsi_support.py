@@ -105,8 +105,12 @@ def make_hub(**options: Any) -> EventHub:
 @asynccontextmanager
 async def serve(hub: EventHub, policy: Policy | None = None, *,
                 context: ssl.SSLContext | None | bool = True,
-                require_certificate: bool = True) -> AsyncIterator[int]:
-    """The application on 127.0.0.1 (mTLS unless ``context`` is None); yields the port."""
+                require_certificate: bool = True, close_hub: bool = True) -> AsyncIterator[int]:
+    """The application on 127.0.0.1 (mTLS unless ``context`` is None); yields the port.
+
+    On the way out the hub is closed (as the node does on stop) unless ``close_hub`` is
+    false, which leaves it to other listeners of the same hub.
+    """
     policy = policy or Policy()
     app = create_app(hub, policy.authorizer(require_certificate), label="test 127.0.0.1:8012")
     runner = web.AppRunner(app, access_log=None)
@@ -118,7 +122,8 @@ async def serve(hub: EventHub, policy: Policy | None = None, *,
     try:
         yield port
     finally:
-        await hub.close()
+        if close_hub:
+            await hub.close()
         await runner.cleanup()
 
 

@@ -261,3 +261,23 @@ def test_a_bad_websocket_message_is_answered_with_error_info_and_the_channel_sta
                 assert hub.channel_count == 1
             await until(lambda: hub.channel_count == 0)  # closing the WebSocket deleted it
     run(scenario())
+
+
+@TRANSPORTS
+def test_stopping_one_listener_terminates_its_channels_and_leaves_the_others(transport):
+    async def scenario():
+        hub = make_hub()
+        async with serve(hub) as staying_port, webex(staying_port, transport=transport) as staying:
+            async with serve(hub, close_hub=False) as leaving_port:
+                leaving = webex(leaving_port, transport=transport, channel_set_id="other-set")
+                await leaving.open()
+                assert hub.channel_count == 2
+            # the listener's runner is cleaned up: at once, not after aiohttp's timeout
+            (ended,) = await next_events(leaving, 1)
+            assert (ended.type, ended.fields["reason"]) == ("ChannelTerminatedEvent",
+                                                             "Interface stopped")
+            await leaving.close()
+            assert hub.channel_count == 1 and staying.channel_ids
+            await staying.heartbeat()
+            await until(lambda: staying.heartbeats_received == 1)
+    run(scenario(), timeout=10)

@@ -313,7 +313,7 @@ class WebexClient:
                 self._inbox.put_nowait(ConnectFailed(
                     f"channel {channel.id}: {describe_failure(exc, self.where)}"))
         finally:
-            self._inbox.put_nowait(_Ended(channel.id))
+            self._channel_ended(channel)
 
     async def _open_ws_channel(self) -> _Channel:
         what = "open WebSocket channel"
@@ -354,7 +354,13 @@ class WebexClient:
                 self._inbox.put_nowait(ConnectFailed(
                     f"channel {channel.id}: {describe_failure(exc, self.where)}"))
         finally:
-            self._inbox.put_nowait(_Ended(channel.id))
+            self._channel_ended(channel)
+
+    def _channel_ended(self, channel: _Channel) -> None:
+        # Forgotten at once, so that keep-alive stops heartbeating a channel that is gone.
+        if self._channels.get(channel.id) is channel:
+            del self._channels[channel.id]
+        self._inbox.put_nowait(_Ended(channel.id))
 
     def _dispatch(self, channel: _Channel, document: str) -> None:
         received = read_document(document)
@@ -526,7 +532,6 @@ class WebexClient:
                 raise item
             if isinstance(item, _Ended):
                 self._live -= 1
-                self._channels.pop(item.channel_id, None)
                 continue
             if item.event_id is not None:
                 if item.event_id in self._seen:

@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import signal
 import sys
 from typing import TextIO
@@ -82,6 +83,9 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(exc), 2)
     except WebexClientError as exc:
         return _fail(str(exc), 2)
+    # The library warns about failed heartbeats as it goes; here the one line on stderr
+    # at the end says what went wrong.
+    logging.getLogger("xsp.webex").setLevel(logging.ERROR)
     client = WebexClient(host, port, ssl_context=context, transport=args.transport,
                          channels=args.channels, heartbeat_interval=args.heartbeat,
                          server_hostname=args.server_name)

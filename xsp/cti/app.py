@@ -28,9 +28,9 @@ from aiohttp import web
 
 from xsp.cti import documents as docs
 from xsp.cti.auth import Authorizer, Refusal
-from xsp.cti.channels import Target
+from xsp.cti.channels import Channel, Target
 from xsp.cti.errors import ErrorCode, XsiError
-from xsp.cti.hub import EventHub
+from xsp.cti.hub import INTERFACE_STOPPED, EventHub
 from xsp.cti.identity import Client
 from xsp.cti.streaming import CONTENT_TYPE, stream_http, websocket_channel
 
@@ -55,6 +55,9 @@ def create_app(hub: EventHub, authorizer: Authorizer, *, label: str) -> web.Appl
     app[HUB] = hub
     app[AUTHORIZER] = authorizer
     api = _Api(hub)
+    # aiohttp waits for running handlers when the runner is cleaned up, and a channel's
+    # handler runs as long as the channel: end this listener's channels first.
+    app.on_shutdown.append(api.shutdown)
     add = app.router.add_route
     add("POST", f"{ASYNC_ROOT}/channel", api.open_channel)
     add("GET", f"{ASYNC_ROOT}/channel", api.open_websocket)
@@ -133,6 +136,13 @@ def _ok() -> web.Response:
 class _Api:
     def __init__(self, hub: EventHub) -> None:
         self.hub = hub
+        self.channels: set[Channel] = set()  # open on this listener (the hub has them all)
+
+    async def shutdown(self, app: web.Application) -> None:
+        channels = list(self.channels)
+        for channel in channels:
+            self.hub.terminate(channel, INTERFACE_STOPPED)
+        await self.hub.drained(channels)
 
     @staticmethod
     def client(request: web.Request) -> Client:
@@ -141,10 +151,14 @@ class _Api:
     async def open_channel(self, request: web.Request) -> web.StreamResponse:
         channel_request = docs.parse_channel_request(await request.read())
         channel = self.hub.open_channel(self.client(request), channel_request, transport="http")
-        return await stream_http(request, self.hub, channel)
+        self.channels.add(channel)
+        try:
+            return await stream_http(request, self.hub, channel)
+        finally:
+            self.channels.discard(channel)
 
     async def open_websocket(self, request: web.Request) -> web.StreamResponse:
-        return await websocket_channel(request, self.hub, self.client(request))
+        return await websocket_channel(request, self.hub, self.client(request), self.channels)
 
     async def heartbeat(self, request: web.Request) -> web.Response:
         self.hub.heartbeat(self.client(request), request.match_info["channel_id"])

@@ -42,6 +42,7 @@ log = logging.getLogger("xsp.cti")
 
 EXPIRED = "Channel expired"
 SHUTTING_DOWN = "Server shutting down"
+INTERFACE_STOPPED = "Interface stopped"
 
 
 @dataclass
@@ -168,6 +169,13 @@ class EventHub:
             self._remove_channel(channel)
             log.info("channel %s of %s closed: its connection ended", channel.id, channel.owner)
 
+    def terminate(self, channel: Channel, reason: str) -> None:
+        """End a channel from the server side, telling the client why."""
+        if self._channels.get(channel.id) is channel:
+            self._remove_channel(channel)
+        channel.send(docs.channel_terminated_document(channel.id, reason))
+        channel.end()
+
     def audit(self, client: Client, channel_set_id: str) -> str:
         channel_set = self._sets.get((client.client_id, channel_set_id))
         if channel_set is None:
@@ -277,9 +285,7 @@ class EventHub:
         for subscription in [s for s in self._subscriptions.values() if s.expires_at <= now]:
             self._expire_subscription(subscription)
         for channel in [c for c in self._channels.values() if c.expires_at <= now]:
-            self._remove_channel(channel)
-            channel.send(docs.channel_terminated_document(channel.id, EXPIRED))
-            channel.end()
+            self.terminate(channel, EXPIRED)
             self.stats.channels_expired += 1
             log.info("channel %s of %s expired", channel.id, channel.owner)
         for delivery in [d for d in self._pending.values()
@@ -298,13 +304,8 @@ class EventHub:
         self._closing = True
         channels = list(self._channels.values())
         for channel in channels:
-            channel.send(docs.channel_terminated_document(channel.id, SHUTTING_DOWN))
-            channel.end()
-        if channels:
-            waiters = [asyncio.ensure_future(c.wait_finished()) for c in channels]
-            _, late = await asyncio.wait(waiters, timeout=self.drain_timeout)
-            for waiter in late:
-                waiter.cancel()
+            self.terminate(channel, SHUTTING_DOWN)
+        await self.drained(channels)
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None
@@ -312,6 +313,14 @@ class EventHub:
         self._subscriptions.clear()
         self._sets.clear()
         self._pending.clear()
+
+    async def drained(self, channels: list[Channel]) -> None:
+        """Wait (at most ``drain_timeout``) until the transports of ``channels`` stopped."""
+        if channels:
+            waiters = [asyncio.ensure_future(c.wait_finished()) for c in channels]
+            _, late = await asyncio.wait(waiters, timeout=self.drain_timeout)
+            for waiter in late:
+                waiter.cancel()
 
     # --- inside ----------------------------------------------------------------------
 

@@ -84,8 +84,9 @@ def _connection_lost(request: web.Request) -> bool:
     return transport is None or transport.is_closing()
 
 
-async def websocket_channel(request: web.Request, hub: EventHub,
-                            client: Client) -> web.WebSocketResponse:
+async def websocket_channel(request: web.Request, hub: EventHub, client: Client,
+                            registry: set[Channel]) -> web.WebSocketResponse:
+    """``registry`` holds the channel while it is open (the listener's own channels)."""
     ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE)
     if not ws.can_prepare(request).ok:
         raise XsiError(ErrorCode.UPGRADE_REQUIRED,
@@ -110,6 +111,7 @@ async def websocket_channel(request: web.Request, hub: EventHub,
         await _refuse(ws, exc)
         return ws
     writer = asyncio.ensure_future(_write_ws(ws, channel))
+    registry.add(channel)
     try:
         async for message in ws:
             if message.type == WSMsgType.TEXT:
@@ -118,6 +120,7 @@ async def websocket_channel(request: web.Request, hub: EventHub,
                 channel.send(docs.error_info_document(
                     "Messages must be XML documents in text frames", ErrorCode.INVALID_XML))
     finally:
+        registry.discard(channel)
         writer.cancel()
         hub.channel_gone(channel)
         if not ws.closed:
