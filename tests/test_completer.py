@@ -13,7 +13,8 @@ from xsp.config.store import Store
 
 IP = "127.0.0.1"
 ROOT_WORDS = ["System", "Interface", "cd", "help", "exit", "quit", "emu"]
-EMU_COMMANDS = ["status", "restart", "nodes", "addnode", "users", "adduser", "deluser"]
+EMU_COMMANDS = ["status", "restart", "nodes", "addnode", "users", "adduser", "deluser",
+                "effective", "record"]
 
 
 @pytest.fixture
@@ -279,7 +280,8 @@ def test_updatetrust_file_parameter_completes_paths(engine, tmp_path):
 def test_emu_offers_its_subcommands(engine):
     assert completions(engine, "emu ") == EMU_COMMANDS
     assert completions(engine, "emu add") == ["addnode", "adduser"]
-    assert completions(engine, "em r") == ["restart"]
+    assert completions(engine, "em r") == ["restart", "record"]
+    assert completions(engine, "em res") == ["restart"]
 
 
 def test_emu_subcommand_parameters(engine):
