@@ -1,0 +1,177 @@
+"""A node, a Webex-like client and a call driver for other projects' tests.
+
+Synchronous on purpose: a test needs no asyncio plugin. The node and the client each
+run their own event loop in a background thread; every call here blocks until done.
+The pytest fixtures in ``xsp.pytest_plugin`` are thin wrappers over these classes::
+
+    with RunningNode.start(tmp_path) as node, node.webex_client() as client:
+        client.subscribe("alice@example.com")
+        assert client.next_event().type == "CallSubscriptionEvent"
+        node.call("alice@example.com", "bob@example.com", answer_after=0.1, release_after=0.1)
+"""
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Coroutine, TypeVar
+
+import trust
+from xsp.cli.engine import Engine, Result
+from xsp.config.store import Store
+from xsp.cti.calls import CallResult, CallSimulator
+from xsp.cti.received import XsiEvent
+from xsp.nodecontrol import ManagedNodeControl
+from xsp.nodethread import NodeThread
+from xsp.procedure import Files, webex_procedure
+from xsp.webex_client import WebexClient, tls_context
+
+T = TypeVar("T")
+
+
+class CommandFailed(AssertionError):
+    pass
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+class _LoopThread:
+    """An asyncio loop in a daemon thread, for running a client beside a sync test."""
+
+    def __init__(self, name: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = 30) -> T:
+        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        return future.result(timeout)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
+        self.loop.close()
+
+
+class RunningNode:
+    """An emulated XSP on a free loopback port, configured for Webex with the demo PKI."""
+
+    host = "127.0.0.1"
+
+    def __init__(self, base: Path, port: int, *, ack_timeout: float = 5.0) -> None:
+        self.base = Path(base)
+        self.port = port
+        self.store = Store(self.base / "state")
+        self.pki = trust.make_demo_pki(self.base / "pki", ips=[self.host])
+        self._thread = NodeThread(self.store, ack_timeout=ack_timeout)
+        self._control = ManagedNodeControl(self.store)
+        self._engines: dict[str, Engine] = {}
+
+    @classmethod
+    def start(cls, base: Path, *, port: int | None = None, ack_timeout: float = 5.0,
+              configure: bool = True) -> "RunningNode":
+        node = cls(base, port or free_port(), ack_timeout=ack_timeout)
+        node._thread.start()
+        if configure:
+            node.apply_webex_configuration()
+        return node
+
+    def apply_webex_configuration(self) -> None:
+        """The guide's procedure, through the real CLI, then a restart."""
+        split = self.base / "split"
+        plan, _ = trust.split_bundle(self.pki.combined_chain, split)
+        files = Files(anchors=tuple((f.alias, split / f.name) for f in plan.files),
+                      server_key=self.pki.server_key, server_cert=self.pki.server_cert,
+                      server_chain=self.pki.server_chain)
+        for step in webex_procedure(self.host, self.port, files):
+            self.cli(step.line, node="as1" if step.node == "AS" else "xsp1")
+
+    def cli(self, line: str, *, node: str = "xsp1", check: bool = True) -> Result:
+        """Run a BroadWorks CLI line on a node (``as1`` or ``xsp1``); raise if it fails."""
+        engine = self._engines.get(node)
+        if engine is None:
+            engine = self._engines[node] = Engine(self.store, node, self._control)
+        result = engine.execute(line)
+        if check and not result.ok:
+            raise CommandFailed(f"{engine.prompt}{line}: {result.text}")
+        return result
+
+    def restart(self) -> list[str]:
+        return self.cli("emu restart").lines
+
+    def client_context(self) -> ssl.SSLContext:
+        """What Webex presents: the demo client certificate; it verifies the partner CA."""
+        return tls_context(str(self.pki.webex_client_cert), str(self.pki.webex_client_key),
+                           str(self.pki.partner_ca))
+
+    def webex_client(self, **options: Any) -> "WebexSession":
+        return WebexSession(self.host, self.port, self.client_context(), **options)
+
+    def call(self, caller: str, callee: str, **timing: Any) -> CallResult:
+        """A simulated call, run to its end; its events reach the subscribers."""
+        simulator = CallSimulator(self._thread.host.hub)
+        return self._thread.call(simulator.run_call(caller, callee, **timing))
+
+    def stop(self) -> None:
+        self._control.close()
+        self._thread.stop()
+
+    def __enter__(self) -> "RunningNode":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class WebexSession:
+    """A connected Webex-like client (one channel open), driven synchronously."""
+
+    def __init__(self, host: str, port: int, context: ssl.SSLContext, **options: Any) -> None:
+        self._loop = _LoopThread("xsp-webex-client")
+        self.client = WebexClient(host, port, ssl_context=context, **options)
+        try:
+            self._loop.run(self.client.open())
+        except BaseException:
+            self._loop.close()
+            raise
+        self._events = self.client.events().__aiter__()
+
+    def subscribe(self, user_id: str) -> str:
+        return self._loop.run(self.client.subscribe(user_id))
+
+    def next_event(self, timeout: float = 10.0) -> XsiEvent:
+        """The next event (already acknowledged); TimeoutError when none comes in time."""
+        return self._loop.run(asyncio.wait_for(anext(self._events), timeout), timeout + 1)
+
+    def events(self, count: int, timeout: float = 10.0) -> list[XsiEvent]:
+        return [self.next_event(timeout) for _ in range(count)]
+
+    def close(self) -> None:
+        try:
+            self._loop.run(self.client.close())
+        finally:
+            self._loop.close()
+
+    def __enter__(self) -> "WebexSession":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass
+class CallDriver:
+    """Simulated calls on a running node."""
+
+    node: RunningNode
+
+    def call(self, caller: str, callee: str, **timing: Any) -> CallResult:
+        return self.node.call(caller, callee, **timing)
