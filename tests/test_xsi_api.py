@@ -281,3 +281,30 @@ def test_stopping_one_listener_terminates_its_channels_and_leaves_the_others(tra
             await staying.heartbeat()
             await until(lambda: staying.heartbeats_received == 1)
     run(scenario(), timeout=10)
+
+
+def test_a_stream_whose_client_vanished_closes_its_channel_and_its_events_wait():
+    async def scenario():
+        hub = make_hub()
+        async with serve(hub) as port:
+            async with aiohttp.ClientSession() as session:
+                response = await session.post(f"https://{HOST}:{port}{ASYNC_ROOT}/channel",
+                                              data=CHANNEL, ssl=client_context(pki().webex))
+                assert b"<channelId>" in await response.content.readany()
+                status, _, _ = await _raw(port, "POST", f"{ROOT}/user/alice@example.com",
+                                          subscription())
+                assert status == 200
+                response.close()  # the connection drops without a DELETE
+            await until(lambda: hub.channel_count == 0)
+            assert hub.subscription_count == 1  # the subscription outlives its channel
+    run(scenario())
+
+
+@TRANSPORTS
+def test_the_client_heartbeats_by_itself_every_interval(transport):
+    async def scenario():
+        hub = make_hub()
+        async with serve(hub) as port, webex(port, transport=transport,
+                                              heartbeat_interval=0.05) as client:
+            await until(lambda: client.heartbeats_received >= 3)
+    run(scenario())

@@ -29,7 +29,6 @@ document in a text frame.
 from __future__ import annotations
 
 import asyncio
-import logging
 
 from aiohttp import WSMsgType, web
 
@@ -38,8 +37,6 @@ from xsp.cti.channels import Channel
 from xsp.cti.errors import ErrorCode, XsiError
 from xsp.cti.hub import EventHub
 from xsp.cti.identity import Client
-
-log = logging.getLogger("xsp.cti")
 
 # How often a waiting writer looks at its connection; bounds how long a dead stream
 # keeps its channel.
