@@ -8,38 +8,37 @@ import sys
 
 # Each module exposes `register(subparsers)`, adding its parsers with
 # `set_defaults(run=callable)`; the callable takes the parsed namespace and
-# returns the exit status.
-COMMAND_MODULES = (
-    "xsp.commands.shell",
-    "xsp.commands.trustcmds",
-    "xsp.commands.serve",
-    "xsp.commands.demo",
-    "xsp.commands.doctor",
-    "xsp.commands.webex",
-    "xsp.commands.sim",
-    "xsp.commands.replay",
-)
+# returns the exit status. Subcommand name -> the module that registers it.
+COMMANDS = {
+    "shell": "xsp.commands.shell",
+    "serve": "xsp.commands.serve",
+    "demo": "xsp.commands.demo",
+    "doctor": "xsp.commands.doctor",
+    "replay": "xsp.commands.replay",
+    "split-chain": "xsp.commands.trustcmds",
+    "trust": "xsp.commands.trustcmds",
+    "pki": "xsp.commands.trustcmds",
+    "webex-client": "xsp.commands.webex",
+    "sim": "xsp.commands.sim",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or just the one subcommand ``only`` (a fast start for the shell)."""
     parser = argparse.ArgumentParser(
         prog="xsp",
         description="Emulator and configurator of the BroadWorks XSP|ADP CTI interface used by Webex.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue  # a subcommand not built yet
-        module.register(sub)
+    modules = [COMMANDS[only]] if only in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
+    for name in modules:
+        importlib.import_module(name).register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
         parser.print_help()

@@ -8,16 +8,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-import trust
-from xsp import doctor
-from xsp.cli.engine import Engine
-from xsp.cli.session import run_interactive
-from xsp.commands.webex import format_event
-from xsp.config.store import Store
-from xsp.nodecontrol import ManagedNodeControl
-from xsp.procedure import Files, webex_procedure
-from xsp.transcript import Recorder
-from xsp.webex_client import WebexClient, tls_context
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import trust
+    from xsp.nodecontrol import ManagedNodeControl
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,6 +46,16 @@ def heading(text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here so that `xsp` starts fast for the other commands.
+    import trust
+    from xsp import doctor
+    from xsp.cli.engine import Engine
+    from xsp.cli.session import run_interactive
+    from xsp.config.store import Store
+    from xsp.nodecontrol import ManagedNodeControl
+    from xsp.procedure import Files, webex_procedure
+    from xsp.transcript import Recorder
+
     base = args.state or Path(tempfile.mkdtemp(prefix="xsp-demo-"))
     state, pki_dir = base / "state", base / "pki"
     if (state / "config.yaml").exists():
@@ -113,7 +118,11 @@ MINIMUM_EVENTS = 2 + 11
 QUIET = 0.5  # once the call has ended, the stream is done after this long without an event
 
 
-async def _webex_and_call(control: ManagedNodeControl, pki: trust.DemoPKI, port: int) -> int:
+async def _webex_and_call(control: "ManagedNodeControl", pki: "trust.DemoPKI", port: int) -> int:
+    import trust
+    from xsp.commands.webex import format_event
+    from xsp.webex_client import WebexClient, tls_context
+
     context = tls_context(str(pki.webex_client_cert), str(pki.webex_client_key), str(pki.partner_ca))
     users = ("alice@example.com", "bob@example.com")
     received = 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import trust
 from cli_contexts.schema import Command
 from xsp.cli import render
 from xsp.cli.actions import ActionContext, CommandError, action
@@ -19,6 +18,8 @@ def _load_pem(pem: str):
 
 @action("trust.get")
 def trust_get(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
+    import trust  # cryptography loads on first use, not at shell start-up
+
     rows = []
     for anchor in actx.node.xsp.trusts:
         info = trust.describe(_load_pem(anchor.cert_pem))
@@ -29,6 +30,8 @@ def trust_get(actx: ActionContext, command: Command, values: dict[str, Any]) -> 
 
 @action("trust.update")
 def trust_update(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
+    import trust  # cryptography loads on first use, not at shell start-up
+
     alias, path = values["alias"], values["trustCertificateFile"]
     try:
         certificate = trust.load_single_ca(Path(path).expanduser())
@@ -63,6 +66,8 @@ def trust_delete(actx: ActionContext, command: Command, values: dict[str, Any]) 
 
 @action("cert.get")
 def cert_get(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
+    import trust  # cryptography loads on first use, not at shell start-up
+
     rows = []
     for server in actx.node.xsp.cti_servers:
         if server.certificate is None:
@@ -76,6 +81,8 @@ def cert_get(actx: ActionContext, command: Command, values: dict[str, Any]) -> l
 
 @action("cert.update")
 def cert_update(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
+    import trust  # cryptography loads on first use, not at shell start-up
+
     ip = values["interfaceIp"]
     try:
         credentials = trust.load_key_and_cert(Path(values["keyFile"]).expanduser(),

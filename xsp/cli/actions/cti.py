@@ -4,7 +4,6 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-import trust
 from cli_contexts.schema import Command
 from xsp.cli import render
 from xsp.cli.actions import ActionContext, CommandError, action
@@ -25,6 +24,8 @@ def cti_get(actx: ActionContext, command: Command, values: dict[str, Any]) -> li
 
 @action("cti.add")
 def cti_add(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
+    import trust  # cryptography loads on first use, not at shell start-up
+
     ip, secure = values["interfaceIp"], values["secure"]
     if not secure and (values["serverCertificate"] or values["clientAuthReq"]):
         raise CommandError("Error: serverCertificate and clientAuthReq need secure true "
