@@ -155,8 +155,6 @@ class NodeHost:
         if certificate is None:
             raise ValueError("the interface has no server certificate")
         listener.suite_plan = plan_for(xsp, server)
-        if listener.suite_plan.why_refusing:
-            raise ValueError(f"refusing handshakes: {listener.suite_plan.why_refusing}")
         cert_file = self._chain_file(listener.node, server)
         return build_server_context(
             listener.suite_plan, cert_file, self.store.resolve(certificate.key_file),
@@ -189,6 +187,12 @@ class NodeHost:
             return
         listener.site = site
         log.info("%s %s: listening on %s:%s", listener.node, listener.label, listener.host, listener.bound_port)
+        why = listener.suite_plan.why_refusing if listener.suite_plan else None
+        if why:
+            # As on a real XSP the port is open and every handshake fails: OpenSSL has
+            # no protocol left to offer and answers with a protocol_version alert.
+            listener.problem = f"refusing every handshake: {why}"
+            log.error("%s %s: %s", listener.node, listener.label, listener.problem)
 
     def _refused(self, listener: Listener, refusal: Refusal) -> None:
         listener.refusals += 1

@@ -69,9 +69,15 @@ class ManagedNodeControl:
         return self.send({"op": "restart", "node": node_name})
 
     def status(self, store: Store, node_name: str) -> list[str]:
-        where = "in this shell" if self.embedded else "in another process"
-        lines = self.send({"op": "status", "node": node_name})
-        return [f"Node process: running {where}", *lines]
+        # Asking for the status never starts a node.
+        if self.embedded is not None:
+            where = "in this shell"
+        elif node_running(self.store.dir):
+            where = "in another process"
+        else:
+            return ["Node process: not running (emu restart starts it in this shell; "
+                    "xsp serve runs it on its own)"]
+        return [f"Node process: running {where}", *self.send({"op": "status", "node": node_name})]
 
     def close(self) -> None:
         if self.embedded is not None:

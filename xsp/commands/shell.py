@@ -9,6 +9,8 @@ from pathlib import Path
 from xsp.cli.engine import Engine
 from xsp.cli.session import run_interactive, run_script
 from xsp.config.store import ConfigFileError, Store, default_state_dir
+from xsp.control import NodeAlreadyRunning
+from xsp.nodecontrol import ManagedNodeControl
 
 
 def add_state_argument(parser: argparse.ArgumentParser) -> None:
@@ -54,8 +56,12 @@ def run(args: argparse.Namespace) -> int:
         if args.record:
             from xsp.transcript import Recorder
             recorder = Recorder(args.record, store.dir)
-        engine = Engine(store, args.node, recorder=recorder)
-    except (ConfigFileError, ValueError) as exc:
+        interactive = not args.commands and sys.stdin.isatty()
+        # On a terminal the node runs while the shell is open, as on a real XSP; a
+        # script starts it only when it restarts it.
+        control = ManagedNodeControl(store, start_now=interactive)
+        engine = Engine(store, args.node, control, recorder=recorder)
+    except (ConfigFileError, ValueError, NodeAlreadyRunning) as exc:
         print(f"xsp: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
