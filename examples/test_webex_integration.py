@@ -3,6 +3,9 @@
 Install xsp in the test environment (`pip install xsp`) and the fixtures are there;
 this file uses nothing but them.
 """
+import pytest
+
+from xsp.webex_client import WebexClientError
 
 
 def test_a_call_reaches_the_webex_subscriber(xsp_node, webex_client, call_driver):
@@ -20,9 +23,10 @@ def test_a_call_reaches_the_webex_subscriber(xsp_node, webex_client, call_driver
     assert "CallAnsweredEvent" in seen
 
 
-def test_a_cipher_change_applies_after_restart(xsp_node, webex_client):
-    xsp_node.cli("cd /Interface/CTI/CTIServer/SSLSettings/Ciphers")
-    xsp_node.cli(f"add {xsp_node.host} TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384")
-    assert "Node xsp1 restarted." in xsp_node.restart()
-    webex_client.subscribe("bob@example.com")
-    assert webex_client.next_event().type == "CallSubscriptionEvent"
+def test_without_the_issuing_ca_anchor_webex_is_refused(xsp_node):
+    xsp_node.cli("cd /Interface/CTI/SSLCommonSettings/ClientAuthentication/Trusts")
+    xsp_node.cli("delete webexclientissuing2023")
+    xsp_node.cli("delete webexclientroot2023")
+    xsp_node.restart()
+    with pytest.raises(WebexClientError, match="TLSV1_ALERT_UNKNOWN_CA"):
+        xsp_node.webex_client()

@@ -87,6 +87,14 @@ async def serve_control(state_dir: Path, handler: Handler) -> asyncio.AbstractSe
     return server
 
 
+async def close_control(server: asyncio.AbstractServer, state_dir: Path) -> None:
+    """Stop answering and remove the socket, so no client mistakes it for a live node."""
+    server.close()
+    await server.wait_closed()
+    with contextlib.suppress(FileNotFoundError):
+        socket_path(state_dir).unlink()
+
+
 def request(state_dir: Path, payload: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
     """Send one request to the node running on ``state_dir`` (blocking)."""
     path = socket_path(state_dir)

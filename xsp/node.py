@@ -18,7 +18,6 @@ import socket
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
@@ -198,30 +197,28 @@ class NodeHost:
         listener.refusals += 1
 
     async def restart(self, node_name: str) -> list[str]:
-        """Apply the stored configuration: each listener gets a fresh SSLContext."""
+        """Apply the stored configuration to one node, as bwrestart does, in this process.
+
+        Every listener of the node closes (its channels get ChannelTerminatedEvent and
+        its connections end, so no client keeps a session made under the old settings)
+        and reopens with a fresh SSLContext. Subscriptions live on the Application
+        Server's hub and survive: a client that opens a new channel in the same channel
+        set receives their events again.
+        """
         node = self._deployment().node(node_name)
-        runtime = self.nodes.get(node_name)
-        if runtime is None:
-            await self._start_node(node)
-            return self.status(node_name)
-        wanted = {s.ip: s for s in node.xsp.cti_servers}
-        for ip in list(runtime.listeners):
-            listener = runtime.listeners[ip]
-            if listener.site is not None:
-                await listener.site.stop()
-                listener.site = None
-            if ip not in wanted or _identity(wanted[ip]) != _identity(listener.server):
-                await listener.runner.cleanup()
-                del runtime.listeners[ip]
-        for ip, server in wanted.items():
-            if ip in runtime.listeners:
-                runtime.listeners[ip].server = server
-                await self._start_site(runtime.listeners[ip], node.xsp)
-            else:
-                await self._open(runtime, node.xsp, server)
-        self._clear_pending(node_name)
+        runtime = self.nodes.pop(node_name, None)
+        if runtime is not None:
+            await self._close(runtime)
+        await self._start_node(node)
         log.info("%s restarted", node_name)
         return [f"Node {node_name} restarted.", *self.status(node_name)]
+
+    async def _close(self, runtime: NodeRuntime) -> None:
+        for listener in runtime.listeners.values():
+            if listener.site is not None:
+                await listener.site.stop()
+        for listener in runtime.listeners.values():
+            await listener.runner.cleanup()
 
     def _clear_pending(self, node_name: str) -> None:
         if self._deployment().node(node_name).pending_restart:
@@ -241,15 +238,10 @@ class NodeHost:
         for listener in listeners:
             if listener.site is not None:
                 await listener.site.stop()
-        await self.hub.close()  # ChannelTerminatedEvent on every open channel
+        await self.hub.close()  # "Server shutting down" on every open channel
         for listener in listeners:
             await listener.runner.cleanup()
         self.nodes.clear()
 
     def listener(self, node_name: str, ip: str) -> Listener:
         return self.nodes[node_name].listeners[ip]
-
-
-def _identity(server: CTIServer) -> tuple[Any, ...]:
-    """A listener is reopened (new runner) when what it serves changes, not just its TLS."""
-    return (server.port, server.secure, server.client_auth_req)

@@ -11,7 +11,7 @@ from concurrent.futures import Future
 from typing import Any, Coroutine, TypeVar
 
 from xsp.config.store import Store
-from xsp.control import NodeLock, serve_control
+from xsp.control import NodeLock, close_control, serve_control
 from xsp.node import NodeHost
 from xsp.nodecontrol import handle_request
 
@@ -56,8 +56,7 @@ class NodeThread:
 
     async def _stop(self) -> None:
         if self._control is not None:
-            self._control.close()
-            await self._control.wait_closed()
+            await close_control(self._control, self.store.dir)
         await self.host.stop()
 
     def __enter__(self) -> "NodeThread":

@@ -9,7 +9,7 @@ import sys
 
 from xsp.commands.shell import add_state_argument, log_to_state, open_store
 from xsp.config.store import ConfigFileError, Store
-from xsp.control import NodeAlreadyRunning, NodeLock, serve_control
+from xsp.control import NodeAlreadyRunning, NodeLock, close_control, serve_control
 from xsp.nodecontrol import handle_request
 
 
@@ -60,7 +60,6 @@ async def _serve(store: Store, ack_timeout: float) -> None:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     # Ordered shutdown: no new control requests, then the node tells its channels.
-    control.close()
-    await control.wait_closed()
+    await close_control(control, store.dir)
     await host.stop()
     print("Stopped.", flush=True)
