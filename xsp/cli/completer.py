@@ -14,7 +14,7 @@ from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
 from cli_contexts.schema import Command, Context
-from xsp.cli.engine import GLOBALS, Engine
+from xsp.cli.engine import GLOBALS, Engine, split_steps
 
 # What the first word of a step names: a level, a command of the level, or a global
 # command by its name ("cd", "help", "exit", "quit", "emu").
@@ -27,7 +27,7 @@ class CLICompleter(Completer):
 
     def get_completions(self, document: Document,
                         complete_event: CompleteEvent) -> Iterator[Completion]:
-        *before, current = _split_steps(document.text_before_cursor)
+        *before, current = split_steps(document.text_before_cursor, keep_empty=True)
         context = self._context_after(before)
         if context is None:
             return  # the engine would stop at an earlier step and never reach this one
@@ -136,25 +136,6 @@ class CLICompleter(Completer):
         if base is None:
             return []
         return [head + slash + name for name in _match(last, [*base.children, ".."])]
-
-
-def _split_steps(text: str) -> list[str]:
-    """Split on ``;`` outside quotes, as the engine does, keeping the step being typed."""
-    steps: list[str] = []
-    current: list[str] = []
-    quote = ""
-    for ch in text:
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch == ";":
-            steps.append("".join(current))
-            current = []
-            continue
-        current.append(ch)
-    steps.append("".join(current))
-    return steps
 
 
 def _words(text: str) -> list[tuple[str, str]]:

@@ -121,7 +121,7 @@ class Engine:
             answer, self._pending = self._pending, None
             return answer(line.strip())
         result = Result()
-        for step in _split_steps(line):
+        for step in split_steps(line):
             try:
                 lines = self._step(step)
             except CommandError as exc:
@@ -248,9 +248,11 @@ def _pick(word: str, candidates: list[tuple[str, str, Any]], what: str) -> tuple
     raise CommandError(f"Error: ambiguous {what}: {word} (matches {names})")
 
 
-def _split_steps(line: str) -> list[str]:
-    """Split on ``;`` outside quotes."""
-    steps, current, quote = [], [], ""
+def split_steps(line: str, *, keep_empty: bool = False) -> list[str]:
+    """Split on ``;`` outside quotes. The completer keeps empty steps (the one being typed)."""
+    steps: list[str] = []
+    current: list[str] = []
+    quote = ""
     for ch in line:
         if quote:
             quote = "" if ch == quote else quote
@@ -262,7 +264,7 @@ def _split_steps(line: str) -> list[str]:
             continue
         current.append(ch)
     steps.append("".join(current))
-    return [s for s in steps if s.strip()]
+    return steps if keep_empty else [s for s in steps if s.strip()]
 
 
 def _complete_path(prefix: str) -> list[str]:
