@@ -82,6 +82,8 @@ class Listener:
             line += f" ({self.note})"
         if self.problem:
             line += f"; {self.problem}"
+        if self.refusals:
+            line += f"; {self.refusals} connection(s) refused since the restart (see xsp.log)"
         return line
 
     @property
