@@ -181,7 +181,7 @@ def test_with_no_negotiable_suite_the_interface_listens_refuses_every_handshake_
     """TLSv1.3 only, with only the guide's TLS 1.2 suite: as on a real XSP the port is open
     and every handshake fails (protocol_version, whatever the client offers); the node
     logs the reason once at the restart, status repeats it, and each refused client gets
-    its own line."""
+    its own line and is counted in status."""
     caplog.set_level(logging.INFO, logger="xsp")
     why = ("refusing every handshake: no cipher overlap: none of the 1 configured suites "
            "can be negotiated with TLSv1.3 and an RSA server key")
@@ -202,6 +202,8 @@ def test_with_no_negotiable_suite_the_interface_listens_refuses_every_handshake_
             assert lines_about(caplog, outcome.client_port) == [
                 f"CTI {NODE} {HOST}:{node.port}: refused {HOST}:{outcome.client_port}: "
                 "no TLS version is enabled on this listener; sent alert protocol_version"]
+        assert status(node) == [
+            "CTI listeners:", f"{line}; 2 connection(s) refused since the restart (see xsp.log)"]
 
 
 def test_a_second_node_on_the_same_state_is_refused_and_the_first_keeps_serving(
