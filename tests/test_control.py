@@ -52,3 +52,12 @@ def test_control_socket_is_0600_and_answers_json_lines(tmp_path):
 def test_request_without_a_node_says_how_to_start_one(tmp_path):
     with pytest.raises(NodeUnavailable, match=r"no node runs on .* \(start one with: xsp serve --state"):
         request(tmp_path, {"op": "ping"})
+
+
+def test_status_names_a_node_running_in_this_process(tmp_path):
+    from xsp.cli.engine import Engine
+    from xsp.testing import RunningNode
+
+    with RunningNode.start(tmp_path, configure=False) as node:
+        lines = Engine(node.store).execute("emu status").lines
+    assert lines[1] == "Node process: running in this process"

@@ -86,6 +86,14 @@ def test_sim_without_a_node_says_how_to_start_one(tmp_path):
     assert result.stderr == f"xsp: no node runs on {tmp_path} (start one with: xsp serve --state {tmp_path})\n"
 
 
+def test_a_shell_on_the_state_reaches_the_served_node(served):
+    base, port, proc = served
+    result = run_xsp("shell", "--state", str(base / "state"), "-c", "emu status")
+    lines = result.stdout.splitlines()
+    assert lines[2] == f"Node process: running in another process (pid {proc.pid})"
+    assert lines[4] == f"  127.0.0.1:{port}  TLS, client certificate required; listening on 127.0.0.1:{port}"
+
+
 def test_sigterm_ends_the_node_in_order_and_channels_are_told(served):
     """Last in this module: the open channel gets ChannelTerminatedEvent, the node exits 0."""
     base, port, proc = served

@@ -7,6 +7,7 @@ need and keeps it until the shell ends.
 """
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from xsp.config.store import Store
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 async def handle_request(host: "NodeHost", req: dict[str, Any]) -> dict[str, Any]:
     op = req.get("op")
     if op == "ping":
-        return {"ok": True, "lines": []}
+        return {"ok": True, "lines": [], "pid": os.getpid()}
     if op == "status":
         return {"ok": True, "lines": host.status(req["node"])}
     if op == "restart":
@@ -72,11 +73,13 @@ class ManagedNodeControl:
         # Asking for the status never starts a node.
         if self.embedded is not None:
             where = "in this shell"
-        elif node_running(self.store.dir):
-            where = "in another process"
         else:
-            return ["Node process: not running (emu restart starts it in this shell; "
-                    "xsp serve runs it on its own)"]
+            try:
+                pid = request(self.store.dir, {"op": "ping"}, timeout=2.0).get("pid")
+            except (NodeUnavailable, OSError):
+                return ["Node process: not running (emu restart starts it in this shell; "
+                        "xsp serve runs it on its own)"]
+            where = "in this process" if pid == os.getpid() else f"in another process (pid {pid})"
         return [f"Node process: running {where}", *self.send({"op": "status", "node": node_name})]
 
     def close(self) -> None:

@@ -28,7 +28,11 @@ class NodeThread:
         self._control: asyncio.AbstractServer | None = None
 
     def start(self) -> "NodeThread":
-        self._lock.acquire()
+        try:
+            self._lock.acquire()
+        except BaseException:
+            self._loop.close()
+            raise
         self._thread.start()
         try:
             self.call(self._start())
@@ -52,6 +56,8 @@ class NodeThread:
             finally:
                 self._loop.call_soon_threadsafe(self._loop.stop)
                 self._thread.join(10)
+        if not self._loop.is_closed() and not self._thread.is_alive():
+            self._loop.close()
         self._lock.release()
 
     async def _stop(self) -> None:
