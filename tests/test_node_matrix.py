@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import re
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import trust
+from tests._scan import client_certificate_required, scan
 from tests._node_support import (CERT_AUTH, CIPHERS, HOST, NODE, PROTOCOLS, TRUSTS,
                                  ConfiguredNode, MatrixPKI, attempt, capture, client_context,
                                  configured_node, lines_about, make_pki)
@@ -32,7 +31,6 @@ from xsp.procedure import WEBEX_CLIENT_CN
 from xsp.tls.effective import plan_for
 from xsp.webex_client import RequestFailed, WebexClient, tls_context
 
-TLS_SCAN = Path("/work/shared/tools/tls-scan")
 TLS13_SUITE = "TLS_AES_128_GCM_SHA256"
 
 
@@ -309,28 +307,12 @@ def test_without_the_issuing_anchor_a_leaf_alone_is_refused_and_a_client_sending
 
 
 # -- what a scanner sees -----------------------------------------------------------------------
-def _scan(output: str) -> tuple[dict[str, set[str]], str]:
-    accepted: dict[str, set[str]] = {}
-    current = None
-    client_certificate = ""
-    for line in output.splitlines():
-        if match := re.fullmatch(r"(TLSv1(?:\.[123])?)\s+(offered|not offered)", line):
-            current = match.group(1)
-            accepted[current] = set()
-        elif line.startswith("client certificate:"):
-            client_certificate = line
-        elif line.startswith(" ") and current is not None:
-            accepted[current].add(line.strip())
-    return accepted, client_certificate
 
-
-@pytest.mark.slow
-def test_tls_scan_accepts_exactly_the_plan_per_version_and_reports_the_client_certificate_required(
+def test_a_scan_accepts_exactly_the_plan_per_version_and_finds_the_client_certificate_required(
         tmp_path: Path, pki: MatrixPKI) -> None:
-    """sslyze, scanning with the Webex client certificate, finds exactly the suites the
-    plan offers under each version: the ECDSA suite (RSA server key) and TLSv1.1 (no
-    suite for it) are configured but never accepted. Fails, not skips, without the tool."""
-    assert TLS_SCAN.is_file(), f"{TLS_SCAN} is missing"
+    """One handshake per suite OpenSSL knows, per version, as sslyze scans: exactly the
+    suites the plan offers are accepted; the ECDSA suite (RSA server key) and TLSv1.1
+    (no suite for it) are configured but never accepted."""
     extra = (f"cd {PROTOCOLS}", f"add {HOST} TLSv1.1", f"add {HOST} TLSv1.3", f"cd {CIPHERS}",
              f"add {HOST} TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
              f"add {HOST} TLS_DHE_RSA_WITH_AES_128_GCM_SHA256",
@@ -347,11 +329,6 @@ def test_tls_scan_accepts_exactly_the_plan_per_version_and_reports_the_client_ce
                         "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
                         "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256"},
             "TLSv1.3": {"TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"}}
-        result = subprocess.run(
-            [str(TLS_SCAN), f"{HOST}:{node.port}", "--cert", str(pki.demo.webex_client_cert),
-             "--key", str(pki.demo.webex_client_key)],
-            capture_output=True, text=True, timeout=300)
-        assert result.returncode == 0, f"tls-scan failed:\n{result.stdout}\n{result.stderr}"
-        accepted, client_certificate = _scan(result.stdout)
-        assert accepted == planned, result.stdout
-        assert client_certificate == "client certificate: REQUIRED", result.stdout
+        accepted = scan(HOST, node.port, pki.demo.webex_client_cert, pki.demo.webex_client_key)
+        assert accepted == planned
+        assert client_certificate_required(HOST, node.port)
