@@ -7,11 +7,15 @@ need and keeps it until the shell ends.
 """
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from typing import TYPE_CHECKING, Any
 
 from xsp.config.store import Store
 from xsp.control import NodeAlreadyRunning, NodeUnavailable, node_running, request
+
+log = logging.getLogger("xsp.node")
 
 if TYPE_CHECKING:
     from xsp.node import NodeHost
@@ -39,21 +43,31 @@ class ManagedNodeControl:
     def __init__(self, store: Store, *, start_now: bool = False) -> None:
         self.store = store
         self.embedded: "NodeThread | None" = None
+        self._starting = threading.Lock()
         if start_now:
+            # In the background, so the first prompt does not wait for the node;
+            # a command that needs the node waits on the lock instead.
+            threading.Thread(target=self._start_quietly, name="xsp-node-start", daemon=True).start()
+
+    def _start_quietly(self) -> None:
+        try:
             self._ensure()
+        except Exception:  # reported when a command needs the node
+            log.exception("the node did not start")
 
     def _ensure(self) -> bool:
         """True when a node runs on the state (here or elsewhere) after this call."""
-        if self.embedded is not None:
+        with self._starting:
+            if self.embedded is not None:
+                return True
+            if node_running(self.store.dir):
+                return True
+            from xsp.nodethread import NodeThread
+            try:
+                self.embedded = NodeThread(self.store).start()
+            except NodeAlreadyRunning:
+                return node_running(self.store.dir)
             return True
-        if node_running(self.store.dir):
-            return True
-        from xsp.nodethread import NodeThread
-        try:
-            self.embedded = NodeThread(self.store).start()
-        except NodeAlreadyRunning:
-            return node_running(self.store.dir)
-        return True
 
     def send(self, payload: dict[str, Any]) -> list[str]:
         self._ensure()
@@ -70,7 +84,9 @@ class ManagedNodeControl:
         return self.send({"op": "restart", "node": node_name})
 
     def status(self, store: Store, node_name: str) -> list[str]:
-        # Asking for the status never starts a node.
+        # Asking for the status never starts a node, but waits for one being started.
+        with self._starting:
+            pass
         if self.embedded is not None:
             where = "in this shell"
         else:
@@ -83,6 +99,8 @@ class ManagedNodeControl:
         return [f"Node process: running {where}", *self.send({"op": "status", "node": node_name})]
 
     def close(self) -> None:
+        with self._starting:
+            pass
         if self.embedded is not None:
             self.embedded.stop()
             self.embedded = None
