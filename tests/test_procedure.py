@@ -133,3 +133,22 @@ def test_sslupdate_with_a_key_of_another_certificate_is_refused(xsp, state, pki)
         f"Error: the key in {pki.webex_client_key} does not match the certificate CN=localhost in {pki.server_cert}")
     assert (state / "config.yaml").read_bytes() == before
     assert sorted((state / "private").iterdir()) == keys
+
+
+def test_sslupdate_warns_about_a_certificate_expiring_within_30_days(xsp, state, tmp_path):
+    import datetime as dt
+    now = dt.datetime.now(dt.timezone.utc)
+    root = trust.CertificateAuthority.new_root("Soon Root")
+    issuing = root.new_intermediate("Soon Issuing CA")
+    server = issuing.issue_server("xsp.example.com", ips=["127.0.0.1"],
+                                  not_before=now - dt.timedelta(days=1),
+                                  not_after=now + dt.timedelta(days=10))
+    server.write(tmp_path / "s.pem", tmp_path / "s.key", tmp_path / "chain.pem")
+    xsp("shell", "--state", str(state), "-c", "int;cti;ctis;add 127.0.0.1 8012 true true true")
+    result = xsp("shell", "--state", str(state), "-c",
+                 f"int;cti;ctis;ssl;cert;sslUpdate 127.0.0.1 keyFile {tmp_path / 's.key'} "
+                 f"certificateFile {tmp_path / 's.pem'} chainFile {tmp_path / 'chain.pem'}")
+    assert result.returncode == 0, result.stdout
+    answer = result.stdout.splitlines()[1:]
+    assert answer[0].startswith("Warning: ") and "expires" in answer[0] and "days" in answer[0]
+    assert answer[-2:] == ["...Done", WARN]
