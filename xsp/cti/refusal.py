@@ -5,10 +5,29 @@ line on ``xsp.cti`` and one call of the listener's ``on_refusal``.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 log = logging.getLogger("xsp.cti")
+
+# Certificate names come from the peer: a CN holding a newline must not forge a second
+# log line. Control characters and Unicode line breaks are shown as escapes instead.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """``text`` with every control character and line break escaped (``\\n``, ``\\x1b``)."""
+    return _UNPRINTABLE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char)
+    if named is not None:
+        return named
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 @dataclass(frozen=True)
@@ -29,7 +48,7 @@ class Refusal:
             name = self.subject if "=" in self.subject else f"CN={self.subject}"
             who += f" (certificate {name})"
         alert = f"sent alert {self.alert}" if self.alert else "no alert sent"
-        return f"CTI {self.listener}: refused {who}: {self.reason}; {alert}"
+        return one_line(f"CTI {self.listener}: refused {who}: {self.reason}; {alert}")
 
 
 def report(refusal: Refusal, callback: Callable[[Refusal], None] | None) -> None:

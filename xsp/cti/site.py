@@ -19,12 +19,18 @@ from xsp.cti import refusal as refusals
 from xsp.cti.refusal import Refusal
 from xsp.cti.tlstransport import TLSServerProtocol
 
+# Connections the kernel queues before they are accepted. aiohttp's 128 drops part of a
+# burst (clients reconnecting after a failover): a dropped connection's client believes
+# it is connected, and one that waits for the server first never learns otherwise. The
+# kernel caps this at net.core.somaxconn.
+DEFAULT_BACKLOG = 1024
+
 
 class TLSSite(web.BaseSite):
     def __init__(self, runner: web.BaseRunner, host: str, port: int,
                  ssl_context: ssl.SSLContext | None, *, label: str,
                  on_refusal: Callable[[Refusal], None] | None = None,
-                 handshake_timeout: float = 10.0, backlog: int = 128,
+                 handshake_timeout: float = 10.0, backlog: int = DEFAULT_BACKLOG,
                  reuse_address: bool = True) -> None:
         """``ssl_context`` None serves plain TCP (BroadWorks ``Secure false``).
 
