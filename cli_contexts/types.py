@@ -7,6 +7,7 @@ supplies, so this package imports nothing from the emulator.
 from __future__ import annotations
 
 import ipaddress
+import os
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
@@ -59,6 +60,16 @@ class StringType:
 class FileType(StringType):
     min_len: int = 1
     max_len: int = 255
+
+    def parse(self, word: str, sources: Sources) -> Parsed:
+        super().parse(word, sources)
+        if "\x00" in word:
+            raise ParamError("a file path cannot hold a NUL character")
+        try:
+            # ~ and ~user as a shell would; the value is the path to open.
+            return Parsed(os.path.expanduser(word))
+        except (RuntimeError, KeyError):
+            raise ParamError(f"{word.split('/')[0]} is not a known user's home directory") from None
 
     def complete(self, prefix: str, sources: Sources) -> list[str]:
         return sources("files:" + prefix)
@@ -120,6 +131,8 @@ class IPType:
             address = ipaddress.ip_address(word)
         except ValueError:
             raise ParamError(f"{word} is not an IP address; expected an IPv4 or IPv6 address") from None
+        if getattr(address, "scope_id", None):
+            raise ParamError(f"{word}: an interface address takes no %zone; expected an IPv4 or IPv6 address")
         canonical = str(address)
         if self.source is not None:
             configured = sources(self.source)

@@ -196,10 +196,8 @@ def test_load_key_and_cert_raises_one_line_trust_errors(material: CertMaterial, 
     assert "\n" not in str(caught.value)
 
 
-# -- known defects (trust/ and xsp/cli are not the hardening files; see the report) -----------
+# -- defects found here, pinned with the input that showed them ------------------------------
 
-@pytest.mark.xfail(strict=True, reason="BUG: certificate names are echoed raw; a CN with a "
-                   "newline splits the refusal (trust._classify.common_name callers)")
 @pytest.mark.parametrize("as_ca", [False, True], ids=["leaf refused as not a CA", "two certificates"])
 def test_a_newline_in_a_certificate_name_cannot_split_the_refusal(
         engine: Engine, tmp_path: Path, as_ca: bool) -> None:
@@ -213,7 +211,6 @@ def test_a_newline_in_a_certificate_name_cannot_split_the_refusal(
     _refused_without_a_trace(engine, f"cd {TRUSTS};updateTrust newalias {path}")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: trust verify prints the certificate name raw")
 def test_a_newline_in_a_certificate_name_cannot_split_trust_verify(
         material: CertMaterial, tmp_path: Path) -> None:
     """xsp trust verify names an untrusted certificate in one line whatever its CN holds."""
@@ -223,8 +220,6 @@ def test_a_newline_in_a_certificate_name_cannot_split_trust_verify(
     _one_line_failure(result, 1)
 
 
-@pytest.mark.xfail(strict=True, raises=subprocess.TimeoutExpired,
-                   reason="BUG: read_limited opens a FIFO and blocks forever (trust._bundle)")
 def test_a_fifo_instead_of_a_file_is_refused(tmp_path: Path) -> None:
     """A named pipe given as the bundle is refused at once rather than waited on."""
     fifo = tmp_path / "bundle.pem"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import stat
 import re
 from dataclasses import dataclass
 
@@ -48,10 +49,20 @@ class PemBlock:
 def read_limited(path: str | os.PathLike[str]) -> bytes:
     """The bytes of ``path``, refused with one line when unreadable or larger than 1 MiB."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
+        # O_NONBLOCK: a FIFO or device given by mistake is refused, not waited on.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
         raise TrustError(f"cannot read {os.fspath(path)}: {exc.strerror or exc}") from None
+    except ValueError:  # a NUL in the path
+        raise TrustError(f"cannot read {os.fspath(path)!r}: a path cannot hold a NUL character") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise TrustError(f"{os.fspath(path)} is not a regular file")
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            data = handle.read(MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            raise TrustError(f"cannot read {os.fspath(path)}: {exc.strerror or exc}") from None
     if len(data) > MAX_FILE_BYTES:
         raise TrustError(f"{os.fspath(path)} is larger than 1 MiB; "
                          "a certificate file is a few kilobytes")

@@ -58,9 +58,22 @@ def role(cert: x509.Certificate) -> Role:
 
 
 def common_name(name: x509.Name) -> str:
-    """The CN, which is what BroadWorks shows; the whole name when there is none."""
+    """The CN, which is what BroadWorks shows; the whole name when there is none.
+
+    Control characters are shown escaped: a name comes from whoever made the
+    certificate, and a newline in it must not split a message or forge a line.
+    """
     values = name.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
     if values:
         value = values[-1].value
-        return value if isinstance(value, str) else value.decode("utf-8", errors="replace")
-    return name.rfc4514_string() or "(empty name)"
+        text = value if isinstance(value, str) else value.decode("utf-8", errors="replace")
+    else:
+        text = name.rfc4514_string() or "(empty name)"
+    return printable(text)
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\n``, ``\\x1b``), the rest unchanged."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in text)

@@ -117,6 +117,11 @@ class Engine:
         return result
 
     def _execute(self, line: str) -> Result:
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError:
+            # Bytes that are not UTF-8 arrive as lone surrogates: nothing could store them.
+            return Result(["Error: the line is not valid UTF-8 text"], ok=False)
         if self._pending is not None:
             answer, self._pending = self._pending, None
             return answer(line.strip())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -131,6 +132,8 @@ class AsSettings:
 
 
 NodeKind = Literal["AS", "XSP", "ADP"]
+# Node names become parts of file names in the state.
+NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
 
 @dataclass
@@ -143,6 +146,8 @@ class Node:
     pending_restart: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        if not NODE_NAME.fullmatch(self.name):
+            raise ModelError("name", f"{self.name!r} is not a node name; expected letters, digits, '-' and '_'")
         if self.kind not in ("AS", "XSP", "ADP"):
             raise ModelError("kind", f"unknown node kind {self.kind!r}; expected AS, XSP or ADP")
         if self.kind == "AS" and self.as_ is None:

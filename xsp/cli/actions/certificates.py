@@ -1,7 +1,6 @@
 """Trust anchors (``Trusts``) and interface certificates (``SSLSettings/Certificates``)."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from cli_contexts.schema import Command
@@ -34,7 +33,7 @@ def trust_update(actx: ActionContext, command: Command, values: dict[str, Any]) 
 
     alias, path = values["alias"], values["trustCertificateFile"]
     try:
-        certificate = trust.load_single_ca(Path(path).expanduser())
+        certificate = trust.load_single_ca(path)
     except trust.TrustError as exc:
         # Name the file unless the message already does.
         message = str(exc) if path in str(exc) else f"{path}: {exc}"
@@ -85,9 +84,9 @@ def cert_update(actx: ActionContext, command: Command, values: dict[str, Any]) -
 
     ip = values["interfaceIp"]
     try:
-        credentials = trust.load_key_and_cert(Path(values["keyFile"]).expanduser(),
-                                              Path(values["certificateFile"]).expanduser(),
-                                              Path(values["chainFile"]).expanduser())
+        credentials = trust.load_key_and_cert(values["keyFile"],
+                                              values["certificateFile"],
+                                              values["chainFile"])
     except trust.TrustError as exc:
         raise CommandError(f"Error: {exc}") from None
     key_name = actx.store.write_private(

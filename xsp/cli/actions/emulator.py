@@ -39,6 +39,13 @@ def emu_nodes(actx: ActionContext, command: Command, values: dict[str, Any]) -> 
 
 @action("emu.addnode")
 def emu_addnode(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
+    import re
+
+    # The name is part of file names in the state: no separators, no surprises.
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", values["name"]):
+        raise CommandError(f"Error: name: {values['name']} is not a node name; "
+                           "expected letters, digits, '-' and '_'")
+
     def mutate(deployment, node):
         if any(n.name == values["name"] for n in deployment.nodes):
             raise CommandError(render.ALREADY_PRESENT)
@@ -113,7 +120,7 @@ def emu_record(actx: ActionContext, command: Command, values: dict[str, Any]) ->
             return ["Recording stopped."]
     elif target.lower() == "off":
         raise CommandError("Error: no recording is running")
-    path = Path(target).expanduser()
+    path = Path(target)
     try:
         engine.recorder = Recorder(path, actx.store.dir)
     except OSError as exc:
