@@ -207,6 +207,15 @@ def _check_answer(line: str, result: Result) -> None:
         assert is_refusal_line(last) or last == QUESTION_REFUSAL, (line, result.lines)
 
 
+def _is_text(line: str) -> bool:
+    """False for what undecodable input bytes become (lone surrogates)."""
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _normal(lines: list[str]) -> list[str]:
     return [_TIMESTAMP.sub("<minute>", line) for line in lines]
 
@@ -245,8 +254,15 @@ def test_structured_lines_are_answered_and_a_refused_step_changes_nothing(
         separator = data.draw(st.sampled_from([";", " ; ", ";  "]), label="separator")
         line = separator.join(steps)
         answering = joined_engine.awaiting_answer
+        before = snapshot(joined_engine.store.dir)
         joined = joined_engine.execute(line)
         _check_answer(line, joined)
+        if not _is_text(line):
+            # A line that is not UTF-8 is refused whole, as unreadable: no step of it runs.
+            assert not joined.ok and len(joined.lines) == 1, joined.lines
+            assert snapshot(joined_engine.store.dir) == before
+            event("undecodable line refused whole")
+            continue
         stepped = stepped_engine.execute(line) if answering else _run_steps(stepped_engine, steps)
         assert (joined.ok, _normal(joined.lines)) == (stepped.ok, _normal(stepped.lines)), line
         assert joined_engine.prompt == stepped_engine.prompt, line

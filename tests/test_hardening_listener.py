@@ -9,15 +9,17 @@ import logging
 import os
 import random
 import selectors
+import shutil
 import socket
 import ssl
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from _hardening_support import HOST, QuickNode, open_files_limit, proc_fd_count
+from _hardening_support import HOST, LineReader, QuickNode, open_files_limit, proc_fd_count
 from xsp.testing import WebexSession
 
 HANDSHAKE_TIMEOUT = 1.0
@@ -138,7 +140,7 @@ def test_random_bytes_are_refused_within_the_handshake_timeout(
 
 # -- handshakes that do not finish ---------------------------------------------------------------
 
-@pytest.mark.parametrize("sent", ["nothing", "half a ClientHello"])
+@pytest.mark.parametrize("sent", ["nothing", "half a ClientHello", "a whole ClientHello"])
 def test_a_stalled_handshake_times_out_while_the_good_client_carries_on(
         node: QuickNode, webex: WebexSession, caplog: pytest.LogCaptureFixture, sent: str) -> None:
     """A client that stops mid-handshake is closed after the handshake timeout, with the
@@ -148,7 +150,7 @@ def test_a_stalled_handshake_times_out_while_the_good_client_carries_on(
     with _open(node) as sock:
         started = time.monotonic()
         if sent != "nothing":
-            sock.sendall(hello[: len(hello) // 2])
+            sock.sendall(hello if sent.startswith("a whole") else hello[: len(hello) // 2])
         call_reaches_webex(node, webex)
         waited = time.monotonic() - started + seconds_until_closed(sock, HANDSHAKE_TIMEOUT + 4)
     assert HANDSHAKE_TIMEOUT * 0.9 <= waited < HANDSHAKE_TIMEOUT + 3
@@ -181,10 +183,67 @@ def test_a_trickled_handshake_gets_a_deadline_not_an_idle_timer(
     assert "handshake timed out" in line
 
 
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_a_renegotiation_request_is_refused(node: QuickNode, webex: WebexSession) -> None:
+    """A TLS 1.2 client that asks to renegotiate (a classic CPU-exhaustion lever) is
+    refused with the no_renegotiation alert and the connection ends."""
+    pki = node.pki
+    client = subprocess.Popen(
+        ["openssl", "s_client", "-connect", f"{HOST}:{node.port}", "-tls1_2",
+         "-cert", str(pki.webex_client_cert), "-key", str(pki.webex_client_key),
+         "-CAfile", str(pki.partner_ca)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        assert client.stdin is not None
+        reader = LineReader(client)
+        reader.wait_for(r"Verify return code: 0", 10)  # "R" before this would be data
+        client.stdin.write(b"R\n")
+        client.stdin.flush()
+        reader.wait_for(r"no renegotiation", 10)
+        assert client.wait(10) is not None  # the server ended the connection
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.wait(5)
+    call_reaches_webex(node, webex)
+
+
 # -- bad HTTP after a good handshake --------------------------------------------------------------
 
 def _authenticated(node: QuickNode) -> ssl.SSLSocket:
     return node.client_context().wrap_socket(_open(node), server_hostname=HOST)
+
+
+def _handshake_by_hand(node: QuickNode, sock: socket.socket) -> None:
+    """A good client handshake through memory BIOs, leaving ``sock`` to write raw bytes on."""
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = node.client_context().wrap_bio(incoming, outgoing, server_hostname=HOST)
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            tls.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            if outgoing.pending:
+                sock.sendall(outgoing.read())
+            assert time.monotonic() < deadline, "handshake did not finish"
+            data = sock.recv(65536)
+            assert data, "the server closed during a good handshake"
+            incoming.write(data)
+    if outgoing.pending:
+        sock.sendall(outgoing.read())
+
+
+def test_a_forged_record_after_the_handshake_ends_that_connection_only(
+        node: QuickNode, webex: WebexSession) -> None:
+    """Application data that does not decrypt (a forged or corrupted record, on the
+    TLSv1.2 the Webex procedure configures) ends that connection at once; the node and
+    the good client carry on."""
+    with _open(node) as sock:
+        _handshake_by_hand(node, sock)
+        sock.sendall(b"\x17\x03\x03\x00\x40" + random.Random(7).randbytes(0x40))
+        assert seconds_until_closed(sock, 5) < 2
+    call_reaches_webex(node, webex)
 
 
 def status_of_first_answer(sock: ssl.SSLSocket, payload: bytes, limit: float = 5.0) -> tuple[int, bytes, float]:
@@ -257,6 +316,34 @@ def test_an_oversized_body_gets_413_error_info_at_once(node: QuickNode, webex: W
         sock.sendall(rest)
     assert status == 413 and took < 2.0, (status, took)
     assert b"<ErrorInfo" in received and b"larger than 65536 bytes" in received, received
+    call_reaches_webex(node, webex)
+
+
+def test_an_oversized_websocket_message_closes_with_1009_at_once(
+        node: QuickNode, webex: WebexSession) -> None:
+    """A WebSocket frame announcing 10 MiB on the channel endpoint is answered with a
+    close frame, code 1009 (message too big), before the client has sent it all."""
+    upgrade = (f"GET {ASYNC_ROOT}/channel HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               "Sec-WebSocket-Version: 13\r\n\r\n").encode()
+    with _authenticated(node) as sock:
+        status, received, _ = status_of_first_answer(sock, upgrade)
+        assert status == 101
+        while b"\r\n\r\n" not in received:
+            received += sock.recv(4096)
+        frame = b"\x81\xff" + (10 * 1024 * 1024).to_bytes(8, "big") + b"\x00\x00\x00\x00"
+        started = time.monotonic()
+        try:
+            sock.sendall(frame + b"<" * (128 * 1024))
+        except OSError:
+            pass
+        tail = received.split(b"\r\n\r\n", 1)[1]
+        while len(tail) < 4:
+            chunk = sock.recv(4096)
+            assert chunk, "closed without a close frame"
+            tail += chunk
+    assert tail[0] == 0x88 and int.from_bytes(tail[2:4], "big") == 1009, tail[:8]
+    assert time.monotonic() - started < 2.0
     call_reaches_webex(node, webex)
 
 
