@@ -106,6 +106,30 @@ def test_ssl_update_with_good_files_is_accepted(engine: Engine, material: CertMa
     assert result.ok and "...Done" in result.lines, result.lines
 
 
+@pytest.mark.parametrize("command,what", [
+    ("updateTrust", "binary garbage"), ("updateTrust", "a huge file (> 1 MiB)"),
+    ("updateTrust", "a directory instead of a file"), ("sslUpdate", "a CRL (PEM)"),
+    ("sslUpdate", "truncated PEM (END line lost)")])
+def test_the_shell_prints_the_command_and_one_refusal_line(
+        configured: Path, material: CertMaterial, tmp_path: Path, command: str, what: str) -> None:
+    """Through `xsp shell -c`: the transcript is the prompt with the command, then one
+    `Error:` line; exit status 1, nothing on stderr, configuration and keys untouched."""
+    state = copy_state(configured, tmp_path / "state").dir
+    pki, bad = material.pki, _bad(material, what)
+    if command == "updateTrust":
+        line = f"cd {TRUSTS};updateTrust newalias {bad}"
+    else:
+        line = (f"cd {CERTIFICATES};sslUpdate 127.0.0.1 keyFile {pki.server_key} "
+                f"certificateFile {bad} chainFile {pki.server_chain}")
+    kept = {name: data for name, data in snapshot(state).items() if name != "xsp.log"}
+    result = _xsp("shell", "--state", str(state), "-c", line, cwd=tmp_path)
+    assert (result.returncode, result.stderr) == (1, "")
+    prompt, *answer = result.stdout.splitlines()
+    assert prompt == f"XSP_CLI> {line}"
+    assert len(answer) == 1 and answer[0].startswith("Error: "), answer
+    assert {n: d for n, d in snapshot(state).items() if n != "xsp.log"} == kept
+
+
 # -- the utilities, as processes -------------------------------------------------------------
 
 def _xsp(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
