@@ -181,7 +181,11 @@ class QuickNode(RunningNode):
     def start_quick(cls, base: Path, *, handshake_timeout: float) -> "QuickNode":
         node = cls(base, free_port(), handshake_timeout=handshake_timeout)
         node._thread.start()
-        node.apply_webex_configuration()
+        try:
+            node.apply_webex_configuration()
+        except BaseException:
+            node.stop()
+            raise
         return node
 
     @property
