@@ -155,3 +155,18 @@ def test_private_files_are_0600(tmp_path):
     relative = store.write_private("k.key", b"secret")
     assert (store.resolve(relative).stat().st_mode & 0o777) == 0o600
     assert (store.private_dir().stat().st_mode & 0o777) == 0o700
+
+
+def test_abandoned_private_temporaries_are_swept_but_fresh_ones_kept(tmp_path):
+    """A key or chain write killed mid-way leaves a temporary; a live one is never touched."""
+    store = Store(tmp_path)
+    store.load()
+    private = store.private_dir()
+    old, fresh = private / ".k.key.abc.tmp", private / ".c.pem.def.tmp"
+    old.write_bytes(b"x")
+    fresh.write_bytes(b"y")
+    an_hour_ago = time.time() - 3600
+    os.utime(old, (an_hour_ago, an_hour_ago))
+    with store.edit():
+        pass
+    assert not old.exists() and fresh.exists()

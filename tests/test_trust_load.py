@@ -79,7 +79,7 @@ def _single_ca_refusals(pki: dict, tmp: Path) -> dict[str, tuple[Path, str]]:
         path.write_bytes(data)
         result[name] = (path, expected[name])
     result["missing"] = (tmp / "nope.txt", "No such file or directory")
-    result["directory"] = (tmp, "Is a directory")
+    result["directory"] = (tmp, "is not a regular file")
     return result
 
 

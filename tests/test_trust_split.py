@@ -251,7 +251,7 @@ def test_missing_and_directory_inputs_are_refused(tmp_path: Path) -> None:
     """A path that does not exist or is a directory: 'cannot read' with the system's reason."""
     with pytest.raises(TrustError, match="cannot read .*nope.pem: No such file or directory"):
         split_bundle(tmp_path / "nope.pem", tmp_path / "out")
-    with pytest.raises(TrustError, match="Is a directory"):
+    with pytest.raises(TrustError, match="is not a regular file"):
         split_bundle(tmp_path, tmp_path / "out")
 
 

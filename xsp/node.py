@@ -34,6 +34,8 @@ from xsp.tls.suites import SuitePlan
 
 log = logging.getLogger("xsp.node")
 
+KEEPALIVE = 75.0
+
 
 def bind_address(ip: str) -> tuple[str, str | None]:
     """Where to listen for a configured interface IP, and why when it is not that IP.
@@ -140,7 +142,10 @@ class NodeHost:
         authorizer = Authorizer(self._identities, lambda: self._allow_client_app(runtime.name),
                                 require_certificate=server.secure and server.client_auth_req)
         app = create_app(self.hub, authorizer, label=f"{runtime.name} {server.ip}:{server.port}")
-        runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        # An idle connection is closed after KEEPALIVE seconds (aiohttp's default is an
+        # hour); the handshake timeout protects only the TLS phase.
+        runner = web.AppRunner(app, handle_signals=False, access_log=None,
+                               keepalive_timeout=KEEPALIVE)
         await runner.setup()
         listener = Listener(runtime.name, server, host, note, runner)
         runtime.listeners[server.ip] = listener

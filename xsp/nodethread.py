@@ -19,9 +19,10 @@ T = TypeVar("T")
 
 
 class NodeThread:
-    def __init__(self, store: Store, *, ack_timeout: float = 5.0) -> None:
+    def __init__(self, store: Store, *, ack_timeout: float = 5.0,
+                 handshake_timeout: float = 10.0) -> None:
         self.store = store
-        self.host = NodeHost(store, ack_timeout=ack_timeout)
+        self.host = NodeHost(store, ack_timeout=ack_timeout, handshake_timeout=handshake_timeout)
         self._lock = NodeLock(store.dir)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="xsp-node", daemon=True)

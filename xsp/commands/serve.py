@@ -22,6 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_state_argument(parser)
     parser.add_argument("--ack-timeout", type=float, default=5.0, metavar="S",
                         help="seconds before an unacknowledged event is sent again (default 5)")
+    parser.add_argument("--handshake-timeout", type=float, default=10.0, metavar="S",
+                        help="seconds a client has to finish the TLS handshake (default 10)")
     parser.set_defaults(run=run)
 
 
@@ -39,16 +41,16 @@ def run(args: argparse.Namespace) -> int:
     console.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
     logging.getLogger().addHandler(console)
     try:
-        asyncio.run(_serve(store, args.ack_timeout))
+        asyncio.run(_serve(store, args.ack_timeout, args.handshake_timeout))
     finally:
         lock.release()
     return 0
 
 
-async def _serve(store: Store, ack_timeout: float) -> None:
+async def _serve(store: Store, ack_timeout: float, handshake_timeout: float) -> None:
     from xsp.node import NodeHost
 
-    host = NodeHost(store, ack_timeout=ack_timeout)
+    host = NodeHost(store, ack_timeout=ack_timeout, handshake_timeout=handshake_timeout)
     await host.start()
     control = await serve_control(store.dir, lambda r: handle_request(host, r))
     for name in host.nodes:

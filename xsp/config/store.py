@@ -16,6 +16,7 @@ import fcntl
 import os
 import re
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -202,8 +203,19 @@ class Store:
             self._save(checked)
 
     def _remove_stale_temporaries(self) -> None:
-        """A save killed before its rename leaves a temporary file; under the lock none is live."""
-        for tmp in self.dir.glob(f".{CONFIG_NAME}.*.tmp"):
+        """A save killed before its rename leaves a temporary file behind.
+
+        Under the lock no configuration save is live, so those all go. Private files
+        (keys, chain files) are written without this lock, by shells and by the node:
+        only their temporaries older than a minute are certainly abandoned.
+        """
+        stale = list(self.dir.glob(f".{CONFIG_NAME}.*.tmp"))
+        cutoff = time.time() - 60
+        for tmp in (self.dir / PRIVATE_DIR).glob(".*.tmp"):
+            with contextlib.suppress(FileNotFoundError):
+                if tmp.stat().st_mtime < cutoff:
+                    stale.append(tmp)
+        for tmp in stale:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
 
