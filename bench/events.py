@@ -1,0 +1,470 @@
+"""Benchmark 2: event delivery, 100 channels and 1,000 subscriptions, against a bare stream.
+
+xsp: the node (``bench.nodeproc``) with 1,000 bench users added to the AS directory. Four
+client processes run 25 ``WebexClient``s each (the project's Webex-like client, over mTLS,
+one HTTP streaming channel per client, its own channel set); each client subscribes 10
+users to Advanced Call: 100 channels, 1,000 subscriptions. Calls run in the node by the
+call simulator (``CallSimulator``), caller ``user[i]`` and callee ``user[i + 500]`` so
+both parties sit on other channels, answered and released at once: 11 Advanced Call events per call,
+one subscription each. Every event is acknowledged (``EventResponse`` over HTTP, one at a
+time per client, as the client library does).
+
+Baseline: a bare aiohttp chunked stream (``aiohttp.web`` on asyncio's own TLS, same
+certificate and suite, no hub, no acknowledgement) in a process of its own, writing the
+same documents (rendered by ``xsp.cti.documents`` from the simulator's own events) to the
+same 100 connections, read by the same number of client processes that split and parse
+every document the way the Webex-like client does.
+
+Figures. Rate: a burst of calls published at once; events divided by the time from the
+first publish to the last acknowledgement (xsp) or the last receipt (baseline). Latency:
+calls paced at half the xsp burst rate measured in the same run, the same event rate
+for both; from the publish (the simulator's ``hub.publish`` call, or the bare server's
+enqueue) to the client reading the event off its stream. Both ends use CLOCK_MONOTONIC,
+which is one clock for every process of the machine, so no offset is estimated. The key
+is the event's (subscriptionId, sequenceNumber), which the node files at publish time.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import LoopThread, Row, Workers, cpu_seconds, log, median, percentile
+from bench.state import HOST12, free_port, node_state
+
+CLIENT_PROCESSES = 4
+CHANNELS = 100
+SUBSCRIPTIONS = 1000
+USERS_PER_CHANNEL = SUBSCRIPTIONS // CHANNELS
+# A basic answered call is 13 events, 11 of them in the Advanced Call package (not
+# the two CallHistoryEvents): 11 deliveries per call.
+EVENTS_PER_CALL = 11
+TARGET_RATE_RATIO = 0.5
+TARGET_P99_MS = 100.0
+
+# --- the client side (runs in the client worker processes) --------------------------------
+
+_loop: LoopThread | None = None
+_clients: list[Any] = []
+_tasks: list[asyncio.Task[None]] = []
+_receipts: list[tuple[str, int, float]] = []
+_bare_session: Any = None
+
+
+def _thread() -> LoopThread:
+    global _loop
+    if _loop is None:
+        _loop = LoopThread("bench-client")
+    return _loop
+
+
+def xsp_open(host: str, port: int, files: dict[str, str], groups: list[list[str]]) -> int:
+    """One WebexClient per group of users: a channel, a subscription per user. Returns once
+    every subscription's first event (CallSubscriptionEvent) has arrived (its
+    acknowledgement is on its way)."""
+    return _thread().run(_xsp_open(host, port, files, groups))
+
+
+async def _xsp_open(host: str, port: int, files: dict[str, str], groups: list[list[str]]) -> int:
+    from xsp.webex_client import WebexClient, tls_context
+    context = tls_context(files["cert"], files["key"], files["ca"])
+    for users in groups:
+        # auto_ack off: the receipt is timed when the event comes off the stream, and the
+        # acknowledgements go one at a time from a task of their own, as auto_ack would.
+        client = WebexClient(host, port, ssl_context=context, auto_ack=False,
+                             heartbeat_interval=3600)
+        await client.open()
+        for user in users:
+            await client.subscribe(user)
+        _clients.append(client)
+        _tasks.append(asyncio.ensure_future(_consume(client)))
+    expected = sum(len(g) for g in groups)
+    deadline = time.monotonic() + 60
+    while len(_receipts) < expected and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    return len(_receipts)
+
+
+async def _consume(client: Any) -> None:
+    acks: asyncio.Queue[Any] = asyncio.Queue()
+
+    async def acknowledge() -> None:
+        while True:
+            event = await acks.get()
+            await client.acknowledge(event)
+
+    acker = asyncio.ensure_future(acknowledge())
+    try:
+        async for event in client.events():
+            _receipts.append((event.subscription_id, event.sequence_number, time.monotonic()))
+            acks.put_nowait(event)
+    finally:
+        acker.cancel()
+
+
+def take_receipts() -> list[tuple[str, int, float]]:
+    async def take() -> list[tuple[str, int, float]]:
+        # On the loop's thread, so no receipt is appended between the copy and the clear.
+        taken = list(_receipts)
+        _receipts.clear()
+        return taken
+    return _thread().run(take())
+
+
+def xsp_close() -> None:
+    async def close() -> None:
+        for task in _tasks:
+            task.cancel()
+        for client in _clients:
+            await client.close()
+    _thread().run(close())
+    _clients.clear()
+
+
+def bare_open(host: str, port: int, files: dict[str, str], connections: list[int]) -> int:
+    return _thread().run(_bare_open(host, port, files, connections))
+
+
+async def _bare_open(host: str, port: int, files: dict[str, str], connections: list[int]) -> int:
+    import aiohttp
+    from xsp.webex_client import tls_context
+    global _bare_session
+    context = tls_context(files["cert"], files["key"], files["ca"])
+    _bare_session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context, limit=0))
+    opened = []
+    for index in connections:
+        response = await _bare_session.post(
+            f"https://{host}:{port}/channel?c={index}",
+            timeout=aiohttp.ClientTimeout(total=None, sock_read=None))
+        opened.append(response)
+        _tasks.append(asyncio.ensure_future(_bare_read(response)))
+    return len(opened)
+
+
+async def _bare_read(response: Any) -> None:
+    from xsp.cti.framing import DocumentSplitter
+    from xsp.cti.received import XsiEvent, read_document
+    splitter = DocumentSplitter()
+    async for data in response.content.iter_any():
+        for document in splitter.feed(data):
+            # The same parse as the Webex-like client's, so both clients cost the same.
+            event = read_document(document)
+            if isinstance(event, XsiEvent):
+                _receipts.append((event.subscription_id, event.sequence_number, time.monotonic()))
+
+
+def bare_close() -> None:
+    async def close() -> None:
+        for task in _tasks:
+            task.cancel()
+        if _bare_session is not None:
+            await _bare_session.close()
+    _thread().run(close())
+
+
+# --- the bare aiohttp stream (runs in its own worker process) -----------------------------
+
+_server: dict[str, Any] = {}
+_bare_published: dict[tuple[str, int], float] = {}
+
+
+def bare_start(files: dict[str, str], users: list[str]) -> dict[str, Any]:
+    """An aiohttp app with one route: POST /channel?c=N opens chunked stream N."""
+    import os
+    port = free_port(HOST12)
+    templates = _templates(users)  # before the loop thread: it runs a loop of its own
+    _thread().run(_bare_start(files, port, users))
+    _server["templates"] = templates
+    return {"pid": os.getpid(), "port": port}
+
+
+async def _bare_start(files: dict[str, str], port: int, users: list[str]) -> None:
+    import ssl
+
+    from aiohttp import web
+
+    from xsp.cti.streaming import CONTENT_TYPE
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers("ECDHE-RSA-AES128-GCM-SHA256")
+    context.load_cert_chain(files["server_chain"], files["server_key"])
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.load_verify_locations(cafile=files["anchors"])
+    queues: dict[int, asyncio.Queue[bytes | None]] = {}
+
+    async def channel(request: web.Request) -> web.StreamResponse:
+        index = int(request.query["c"])
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        queues[index] = queue
+        response = web.StreamResponse(status=200, headers={"Content-Type": CONTENT_TYPE})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        while (document := await queue.get()) is not None:
+            await response.write(document)
+        return response
+
+    app = web.Application()
+    app.router.add_post("/channel", channel)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, HOST12, port, ssl_context=context).start()
+    _server.update(runner=runner, queues=queues, sequence={}, users=users)
+
+
+def _templates(users: list[str]) -> list[tuple[int, list[str]]]:
+    """The documents of one call as the node sends them, with holes for what differs
+    between sends: (party 0 caller / 1 callee, the document split at its holes)."""
+    from xsp.cti import documents as docs
+    from xsp.cti.calls import CallSimulator
+    from xsp.cti.directory import UserDirectory
+    from xsp.cti.packages import package
+
+    class Recorder:  # what CallSimulator needs of a hub: a directory and publish()
+        directory = UserDirectory(lambda: users)
+        published: list[tuple[str, Any]] = []
+
+        async def publish(self, user_id: str, data: Any) -> None:
+            self.published.append((user_id, data))
+
+    recorder = Recorder()
+    asyncio.run(CallSimulator(recorder).run_call(users[0], users[500], answer_after=0,
+                                                 release_after=0))
+    carried = package("Advanced Call").carries  # what the node's subscriptions get
+    templates = []
+    for user_id, data in recorder.published:
+        if data.type not in carried:
+            continue
+        envelope = docs.Envelope(
+            event_id="\0E" + "0" * 34, sequence_number=0, subscription_id="\0S" + "0" * 34,
+            channel_id="c" * 36, target_id=user_id,
+            external_application_id="xsp-webex-client", client_id="bwcticlient.webex.com",
+            user_id=None)
+        text = docs.event_document(envelope, data)
+        text = text.replace("<xsi:sequenceNumber>0<", "<xsi:sequenceNumber>\0Q<")
+        templates.append((0 if user_id == users[0] else 1, text))
+    return [(party, _holes(text)) for party, text in templates]
+
+
+def _holes(text: str) -> list[str]:
+    import re
+    return re.split("\0E0{34}|\0S0{34}|\0Q", text)
+
+
+def bare_run_calls(calls: int, rate: float | None) -> dict[str, Any]:
+    _bare_published.clear()
+    return _thread().run(_bare_run_calls(calls, rate))
+
+
+async def _bare_run_calls(calls: int, rate: float | None) -> dict[str, Any]:
+    import uuid
+    queues, templates, sequence = _server["queues"], _server["templates"], _server["sequence"]
+    half = len(_server["users"]) // 2
+    started = time.monotonic()
+    sent = 0
+    for n in range(calls):
+        if rate is not None:
+            delay = started + n / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        pair = n % half
+        parties = (pair, pair + half)
+        for party, parts in templates:
+            user = parties[party]
+            connection = user // USERS_PER_CHANNEL
+            subscription = f"bare-{user:04d}".ljust(36, "0")
+            number = sequence.get(user, 0) + 1
+            sequence[user] = number
+            text = (parts[0] + str(uuid.uuid4()) + parts[1] + str(number) + parts[2]
+                    + subscription + parts[3])
+            _bare_published[(subscription, number)] = time.monotonic()
+            queues[connection].put_nowait(text.encode())
+            sent += 1
+    return {"started": started, "events": sent}
+
+
+def bare_publish_times() -> list[tuple[str, int, float]]:
+    return [(sub, seq, t) for (sub, seq), t in _bare_published.items()]
+
+
+def bare_stop() -> None:
+    async def stop() -> None:
+        for queue in _server["queues"].values():
+            queue.put_nowait(None)  # each stream handler ends, so cleanup has none to wait for
+        await asyncio.sleep(0.2)
+        await _server["runner"].cleanup()
+    _thread().run(stop())
+
+
+# --- orchestration ----------------------------------------------------------------------
+
+def _latencies(published: list[tuple[str, int, float]],
+               receipts: list[tuple[str, int, float]]) -> tuple[list[float], int]:
+    sent = {(sub, seq): t for sub, seq, t in published}
+    found = [(t - sent[(sub, seq)]) * 1000 for sub, seq, t in receipts if (sub, seq) in sent]
+    return found, len(sent)
+
+
+def _collect(clients: Workers) -> list[tuple[str, int, float]]:
+    return [r for part in clients.call_all(take_receipts, [{}] * CLIENT_PROCESSES) for r in part]
+
+
+def _wait_receipts(clients: Workers, expected: int, timeout: float = 60) -> list[tuple[str, int, float]]:
+    receipts: list[tuple[str, int, float]] = []
+    deadline = time.monotonic() + timeout
+    while len(receipts) < expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+        receipts += _collect(clients)
+    return receipts
+
+
+def _xsp_round(node: Workers, clients: Workers, node_pid: int, client_pids: list[int],
+               pairs: list[list[str]], calls: int, rate: float | None) -> dict[str, Any]:
+    from bench import nodeproc
+    node.call(0, nodeproc.reset_acks)
+    _collect(clients)
+    cpu0 = cpu_seconds(node_pid)
+    ccpu0 = sum(cpu_seconds(p) for p in client_pids)
+    info = node.call(0, nodeproc.run_calls, pairs=pairs, calls=calls, rate=None if rate is None
+                     else rate / EVENTS_PER_CALL)
+    # Deliveries, not simulator events: the two CallHistoryEvents of a call are not in
+    # the Advanced Call package, so no subscription gets them.
+    expected = info["published"]
+    acks = node.call(0, nodeproc.wait_acked, count=expected)
+    cpu = cpu_seconds(node_pid) - cpu0
+    client_cpu = sum(cpu_seconds(p) for p in client_pids) - ccpu0
+    receipts = _wait_receipts(clients, expected)
+    published = node.call(0, nodeproc.publish_times)
+    latencies, _ = _latencies(published, receipts)
+    first = min(t for _, _, t in published)
+    elapsed = acks["last"] - first
+    return {"events": expected, "acknowledged": acks["count"], "received": len(latencies),
+            "events_per_s": acks["count"] / elapsed, "seconds": elapsed,
+            "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99),
+            "max_ms": max(latencies), "server_cpu_s": cpu, "client_cpu_s": client_cpu,
+            "server_cpu_ms_per_event": cpu / expected * 1000}
+
+
+def _bare_round(server: Workers, clients: Workers, server_pid: int, client_pids: list[int],
+                calls: int, rate: float | None) -> dict[str, Any]:
+    _collect(clients)
+    cpu0 = cpu_seconds(server_pid)
+    ccpu0 = sum(cpu_seconds(p) for p in client_pids)
+    info = server.call(0, bare_run_calls, calls=calls,
+                       rate=None if rate is None else rate / EVENTS_PER_CALL)
+    receipts = _wait_receipts(clients, info["events"])
+    cpu = cpu_seconds(server_pid) - cpu0
+    client_cpu = sum(cpu_seconds(p) for p in client_pids) - ccpu0
+    published = server.call(0, bare_publish_times)
+    latencies, _ = _latencies(published, receipts)
+    first = min(t for _, _, t in published)
+    elapsed = max(t for _, _, t in receipts) - first
+    return {"events": info["events"], "received": len(latencies),
+            "events_per_s": len(latencies) / elapsed, "seconds": elapsed,
+            "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99),
+            "max_ms": max(latencies), "server_cpu_s": cpu, "client_cpu_s": client_cpu,
+            "server_cpu_ms_per_event": cpu / info["events"] * 1000}
+
+
+def run(work: Path, *, runs: int = 3, burst_calls: int = 150,
+        paced_seconds: float = 3.0) -> list[Row]:
+    from bench import nodeproc
+    state = node_state(work / "events", users=SUBSCRIPTIONS)
+    users = list(state.users)
+    half = len(users) // 2
+    pairs = [[users[i], users[i + half]] for i in range(half)]
+    groups = [users[i:i + USERS_PER_CHANNEL] for i in range(0, len(users), USERS_PER_CHANNEL)]
+    files = {"cert": str(state.pki.webex_client_cert), "key": str(state.pki.webex_client_key),
+             "ca": str(state.pki.partner_ca), "server_chain": "", "server_key":
+             str(state.pki.server_key), "anchors": str(state.anchors)}
+    chain = work / "events" / "server-with-chain.pem"
+    chain.write_bytes(state.pki.server_cert.read_bytes() + state.pki.server_chain.read_bytes())
+    files["server_chain"] = str(chain)
+    share = CHANNELS // CLIENT_PROCESSES
+
+    xsp_rounds: list[dict[str, Any]] = []
+    paced: dict[str, Any] = {}
+    node = Workers(1)
+    clients = Workers(CLIENT_PROCESSES)
+    try:
+        info = node.call(0, nodeproc.start, state_dir=str(state.dir))
+        node_pid, port = info["pid"], info["ports"][HOST12]
+        opened = clients.call_all(xsp_open, [
+            dict(host=HOST12, port=port, files=files, groups=groups[i * share:(i + 1) * share])
+            for i in range(CLIENT_PROCESSES)])
+        stats = node.call(0, nodeproc.stats)
+        log(f"xsp: {stats['channels']} channels, {stats['subscriptions']} subscriptions, "
+            f"{sum(opened)} first events received")
+        _xsp_round(node, clients, node_pid, clients.pids, pairs, 20, None)  # warm-up
+        for _ in range(runs):
+            xsp_rounds.append(_xsp_round(node, clients, node_pid, clients.pids, pairs,
+                                         burst_calls, None))
+            log(f"xsp burst: {xsp_rounds[-1]['events_per_s']:.0f} events/s")
+        xsp_rate = median(r["events_per_s"] for r in xsp_rounds)
+        paced_rate = xsp_rate / 2
+        paced_calls = max(10, int(paced_rate * paced_seconds / EVENTS_PER_CALL))
+        paced["xsp"] = _xsp_round(node, clients, node_pid, clients.pids, pairs, paced_calls,
+                                  paced_rate)
+        log(f"xsp paced at {paced_rate:.0f} events/s: p50 {paced['xsp']['p50_ms']:.1f} ms, "
+            f"p99 {paced['xsp']['p99_ms']:.1f} ms")
+        clients.call_all(xsp_close, [{}] * CLIENT_PROCESSES)
+        node.call(0, nodeproc.stop)
+    finally:
+        clients.close()
+        node.close()
+
+    bare_rounds: list[dict[str, Any]] = []
+    server = Workers(1)
+    clients = Workers(CLIENT_PROCESSES)
+    try:
+        info = server.call(0, bare_start, files=files, users=users)
+        server_pid, port = info["pid"], info["port"]
+        clients.call_all(bare_open, [
+            dict(host=HOST12, port=port, files=files,
+                 connections=list(range(i * share, (i + 1) * share)))
+            for i in range(CLIENT_PROCESSES)])
+        time.sleep(0.5)  # every stream's handler registered
+        _bare_round(server, clients, server_pid, clients.pids, 20, None)
+        for _ in range(runs):
+            bare_rounds.append(_bare_round(server, clients, server_pid, clients.pids,
+                                           burst_calls, None))
+            log(f"bare burst: {bare_rounds[-1]['events_per_s']:.0f} events/s")
+        paced["bare"] = _bare_round(server, clients, server_pid, clients.pids, paced_calls,
+                                    paced_rate)
+        log(f"bare paced at {paced_rate:.0f} events/s: p50 {paced['bare']['p50_ms']:.1f} ms, "
+            f"p99 {paced['bare']['p99_ms']:.1f} ms")
+        clients.call_all(bare_close, [{}] * CLIENT_PROCESSES)
+        server.call(0, bare_stop)
+    finally:
+        clients.close()
+        server.close()
+
+    bare_rate = median(r["events_per_s"] for r in bare_rounds)
+    details = {"xsp_bursts": xsp_rounds, "bare_bursts": bare_rounds, "paced": paced,
+               "paced_events_per_s": paced_rate, "burst_calls": burst_calls,
+               "channels": CHANNELS, "subscriptions": SUBSCRIPTIONS,
+               "client_processes": CLIENT_PROCESSES}
+    setup = (f"{CHANNELS} channels, {SUBSCRIPTIONS} subscriptions, {CLIENT_PROCESSES} client "
+             f"processes; {runs} bursts of {burst_calls} calls ({burst_calls * EVENTS_PER_CALL} "
+             f"events)")
+    return [
+        Row("Event delivery rate (delivered + acknowledged)", xsp_rate, "events/s",
+            bare_rate, "bare aiohttp stream", target=f">= {TARGET_RATE_RATIO}x baseline",
+            met=xsp_rate >= TARGET_RATE_RATIO * bare_rate, better="higher", note=setup,
+            details=details),
+        Row("Event delivery: server CPU per event (burst)",
+            median(r["server_cpu_ms_per_event"] for r in xsp_rounds), "ms",
+            median(r["server_cpu_ms_per_event"] for r in bare_rounds), "bare aiohttp stream",
+            target="-", met=None,
+            note="node process CPU over the burst / events; xsp's includes the "
+                 "acknowledgement request of each event, the bare stream has none; client "
+                 "processes used " + ", ".join(f"{r['client_cpu_s']:.2f}" for r in xsp_rounds)
+                 + " CPU s per xsp burst"),
+        Row(f"Event latency p50 at {paced_rate:.0f} events/s", paced["xsp"]["p50_ms"], "ms",
+            paced["bare"]["p50_ms"], "bare aiohttp stream", target="-", met=None,
+            note=f"calls paced for {paced_seconds:g} s at half the xsp burst rate"),
+        Row(f"Event latency p99 at {paced_rate:.0f} events/s", paced["xsp"]["p99_ms"], "ms",
+            paced["bare"]["p99_ms"], "bare aiohttp stream", target=f"< {TARGET_P99_MS:g} ms",
+            met=paced["xsp"]["p99_ms"] < TARGET_P99_MS,
+            note=f"calls paced for {paced_seconds:g} s at half the xsp burst rate"),
+    ]
