@@ -20,11 +20,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+import trust
 from trust import CertificateAuthority, IssuedCert
 from xsp.cti.refusal import Refusal
 from xsp.cti.site import TLSSite
@@ -49,20 +46,6 @@ class PKI:
     self_signed: IssuedCert
 
 
-def _self_signed_client(common_name: str) -> IssuedCert:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(hours=1))
-            .not_valid_after(now + dt.timedelta(days=30))
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]),
-                           critical=False)
-            .sign(key, hashes.SHA256()))
-    return IssuedCert(cert, key, ())
-
-
 @functools.cache
 def pki() -> PKI:
     """Minted once per test session; EC keys except the server's (ECDHE-RSA suites)."""
@@ -84,7 +67,7 @@ def pki() -> PKI:
         evil_root=evil_root,
         intruder=evil_root.issue_client("intruder", key_type="ec"),
         impostor=root.with_fresh_key().issue_client("impostor", key_type="ec"),
-        self_signed=_self_signed_client("self-made-client"),
+        self_signed=trust.self_signed_client("self-made-client"),
     )
 
 

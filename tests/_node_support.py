@@ -22,10 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 import trust
 from xsp.cli.engine import Engine
@@ -56,21 +52,6 @@ def free_port(host: str = HOST) -> int:
     with socket.socket() as probe:
         probe.bind((host, 0))
         return int(probe.getsockname()[1])
-
-
-def self_signed_client(common_name: str) -> trust.IssuedCert:
-    """A client certificate that is its own issuer (trust issues none such)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(hours=1))
-            .not_valid_after(now + dt.timedelta(days=30))
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]),
-                           critical=False)
-            .sign(key, hashes.SHA256()))
-    return trust.IssuedCert(cert, key, ())
 
 
 @dataclass(frozen=True)
@@ -119,7 +100,7 @@ def make_pki(directory: Path) -> MatrixPKI:
         partial_chain=test_issuing.issue_client(WEBEX_CLIENT_CN, key_type="ec"),
         unknown_ca=stranger.issue_client(WEBEX_CLIENT_CN, key_type="ec"),
         impostor=fake_issuing.issue_client(WEBEX_CLIENT_CN, key_type="ec"),
-        self_signed=self_signed_client(WEBEX_CLIENT_CN),
+        self_signed=trust.self_signed_client(WEBEX_CLIENT_CN),
     )
 
 

@@ -55,7 +55,7 @@ def test_whole_xsp_procedure_gives_broadworks_answers(xsp, state, pki, tmp_path)
 
         1 entry found.
         """) in out
-    assert textwrap.dedent(f"""\
+    assert textwrap.dedent("""\
         XSP_CLI/Interface/CTI/CTIServer/SSLSettings/Ciphers> add 127.0.0.1 TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305
         Notice: TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305 stored as its IANA name TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
         ...Done

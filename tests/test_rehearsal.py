@@ -1,7 +1,6 @@
 """The rehearsal tools: `xsp demo` end to end and the readiness check."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 

@@ -8,11 +8,9 @@ import sys
 import textwrap
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
-from xsp.config.model import new_deployment
 from xsp.config.store import ConfigFileError, Store
 
 

@@ -11,7 +11,7 @@ from trust._demo import FILES as DEMO_FILES
 from trust._demo import DemoPKI, make_demo_pki
 from trust._describe import CertInfo, describe
 from trust._errors import TrustError
-from trust._issue import CertificateAuthority, IssuedCert, self_signed_server
+from trust._issue import CertificateAuthority, IssuedCert, self_signed_client, self_signed_server
 from trust._keys import key_matches, load_private_key
 from trust._split import SplitFile, SplitPlan, bundle_year, plan_split, split_bundle
 from trust._verify import Purpose, Reason, Verification, parse_time, verify_chain, verify_files
@@ -41,6 +41,7 @@ __all__ = [
     "parse_certificates",
     "parse_time",
     "plan_split",
+    "self_signed_client",
     "self_signed_server",
     "split_bundle",
     "verify_chain",

@@ -205,6 +205,19 @@ def self_signed_server(common_name: str, *, ips: Sequence[str] = (),
     return IssuedCert(cert, key, ())
 
 
+def self_signed_client(common_name: str, *, key_type: KeyType = "ec",
+                       not_before: dt.datetime | None = None,
+                       not_after: dt.datetime | None = None) -> IssuedCert:
+    """A self-signed client certificate: what a trust store must refuse (no anchor issued it)."""
+    key = generate_key(key_type)
+    dns = [common_name] if _HOSTNAME.match(common_name) else []
+    start, end = _validity(not_before, not_after, _LEAF_LIFETIME)
+    subject = _name(common_name)
+    cert = _leaf_builder(subject, subject, key, key.public_key(), dns, [],
+                         ExtendedKeyUsageOID.CLIENT_AUTH, start, end).sign(key, hashes.SHA256())
+    return IssuedCert(cert, key, ())
+
+
 def is_hostname(text: str) -> bool:
     """A DNS name as a certificate's SAN carries it (letters, digits, hyphens; a leading ``*.``)."""
     return bool(_HOSTNAME.match(text))

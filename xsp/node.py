@@ -10,7 +10,6 @@ terminated, then close the applications.
 """
 from __future__ import annotations
 
-import asyncio
 import errno
 import ipaddress
 import logging
