@@ -7,6 +7,7 @@ dotted path of the offending value, which the store turns into a file line numbe
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 import re
 import types
@@ -237,12 +238,21 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
     return value
 
 
+@functools.cache
+def _schema(cls: type) -> tuple[dict[str, Any], dict[str, dataclasses.Field]]:
+    """Type hints and YAML field names of a model class, computed once per class.
+
+    ``typing.get_type_hints`` is slow, and a large state (a thousand trust anchors)
+    would otherwise call it once per object on every load.
+    """
+    return typing.get_type_hints(cls), {_yaml_name(f): f for f in dataclasses.fields(cls)}
+
+
 def from_data(cls: type, data: Any, path: str = "") -> Any:
     """Build ``cls`` from YAML data, checking every field; errors carry the dotted path."""
     if not isinstance(data, dict):
         raise ModelError(path, f"expected a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    fields = {_yaml_name(f): f for f in dataclasses.fields(cls)}
+    hints, fields = _schema(cls)
     unknown = [k for k in data if k not in fields]
     if unknown:
         raise ModelError(_join(path, str(unknown[0])), f"unknown setting; expected one of {', '.join(fields)}")

@@ -179,7 +179,9 @@ class Store:
         body = yaml.dump(to_data(deployment), Dumper=_Dumper, sort_keys=False,
                          default_flow_style=False, allow_unicode=True)
         atomic_write(self.path, (HEADER + body).encode("utf-8"))
-        self._cache = None
+        # What was just written is what the next read would parse: keep it. The object
+        # is a fresh copy that no caller holds, so readers share it safely.
+        self._cache = (self._stamp(), deployment)
 
     @contextlib.contextmanager
     def edit(self) -> Iterator[Deployment]:
@@ -190,12 +192,17 @@ class Store:
         """
         with self._locked():
             self._remove_stale_temporaries()
-            if self.path.exists():
-                deployment = self._parse(self.path.read_text(encoding="utf-8"))
-            else:
+            stamp = self._stamp()
+            if stamp is None:
                 deployment = new_deployment()
+            elif self._cache is not None and self._cache[0] == stamp:
+                # Unchanged on disk since we read it: a copy of the cache, cheaper than YAML.
+                deployment = from_data(Deployment, to_data(self._cache[1]))
+            else:
+                deployment = self._parse(self.path.read_text(encoding="utf-8"))
             yield deployment
-            # Re-validate: the caller changed plain dataclasses.
+            # Re-validate: the caller changed plain dataclasses. The copy this makes is
+            # also what readers get from the cache afterwards.
             try:
                 checked = from_data(Deployment, to_data(deployment))
             except ModelError as exc:

@@ -1,6 +1,8 @@
 """Trust anchors (``Trusts``) and interface certificates (``SSLSettings/Certificates``)."""
 from __future__ import annotations
 
+import functools
+
 from typing import Any
 
 from cli_contexts.schema import Command
@@ -10,18 +12,23 @@ from xsp.cli.actions.cti import key_file_name, remove_private
 from xsp.config.model import InterfaceCertificate, TrustAnchor
 
 
-def _load_pem(pem: str):
+@functools.lru_cache(maxsize=4096)
+def describe_pem(pem: str):
+    """``trust.describe`` of a stored certificate, parsed and checked once per content.
+
+    Listing a thousand anchors would otherwise parse each and verify its signature
+    (to say whether it is self-signed) on every ``get``.
+    """
+    import trust
     from cryptography import x509
-    return x509.load_pem_x509_certificate(pem.encode())
+    return trust.describe(x509.load_pem_x509_certificate(pem.encode()))
 
 
 @action("trust.get")
 def trust_get(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
-    import trust  # cryptography loads on first use, not at shell start-up
-
     rows = []
     for anchor in actx.node.xsp.trusts:
-        info = trust.describe(_load_pem(anchor.cert_pem))
+        info = describe_pem(anchor.cert_pem)
         issuer = info.issuer_cn + ("[self-signed]" if info.self_signed else "")
         rows.append([anchor.alias, info.subject_cn, issuer])
     return render.table(["Alias", "Owner", "Issuer"], rows)
@@ -65,14 +72,12 @@ def trust_delete(actx: ActionContext, command: Command, values: dict[str, Any]) 
 
 @action("cert.get")
 def cert_get(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
-    import trust  # cryptography loads on first use, not at shell start-up
-
     rows = []
     for server in actx.node.xsp.cti_servers:
         if server.certificate is None:
             rows.append([server.ip, "none", "", "", ""])
             continue
-        info = trust.describe(_load_pem(server.certificate.cert_pem))
+        info = describe_pem(server.certificate.cert_pem)
         rows.append([server.ip, info.subject_cn, info.issuer_cn,
                      info.not_after.strftime("%Y-%m-%d %H:%M UTC"), info.self_signed])
     return render.table(["Interface IP", "Subject", "Issuer", "Not After", "Self-Signed"], rows)
