@@ -49,13 +49,15 @@ def _revision() -> dict[str, Any]:
     def git(*args: str) -> str:
         try:
             return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
-                                  timeout=10).stdout.strip()
+                                  timeout=10).stdout
         except OSError:
             return ""
-    # The checkout is shared: record what the figures were measured on.
+    # The checkout is shared: record what the figures were measured on, including files
+    # others had changed and not yet committed. Porcelain lines are "XY path".
     changed = [line[3:] for line in git("status", "--porcelain").splitlines()
-               if not line[3:].startswith("bench/")]
-    return {"commit": git("rev-parse", "--short", "HEAD"), "changed_outside_bench": changed}
+               if line[3:] and not line[3:].startswith("bench/")]
+    return {"commit": git("rev-parse", "--short", "HEAD").strip(),
+            "changed_outside_bench": changed}
 
 
 def main(argv: list[str] | None = None) -> int:

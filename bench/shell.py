@@ -48,10 +48,18 @@ COMPLETIONS = [
 ]
 
 
+# Temporary files of the spawned shells. A shell killed while its background node start
+# builds an SSLContext leaves that build's temporary directory behind; under the
+# benchmark's own work directory it goes with it.
+_TMPDIR: Path | None = None
+
+
 def _spawn(args: list[str]) -> Any:
     import pexpect
     env = {k: v for k, v in os.environ.items() if k != "XSP_STATE"}
     env.update(TERM="xterm", PROMPT_TOOLKIT_NO_CPR="1")
+    if _TMPDIR is not None:
+        env["TMPDIR"] = str(_TMPDIR)
     child = pexpect.spawn(sys.executable, args, env=env, dimensions=(40, 200),
                           encoding="utf-8", timeout=30)
     child.delaybeforesend = None  # pexpect sleeps 50 ms before each send by default
@@ -175,6 +183,9 @@ def _completion_times(state_dir: Path, level: str, text: str,
 
 
 def run(work: Path, *, startup_runs: int = 7, repeat: int = 20) -> list[Row]:
+    global _TMPDIR
+    _TMPDIR = work / "shell-tmp"
+    _TMPDIR.mkdir(parents=True, exist_ok=True)
     built = shell_state(work / "shell")
     fresh = work / "shell-fresh" / "state"
     from xsp.config.store import Store
