@@ -78,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     raise_nofile()
     info = machine()
     log(f"machine: {info}")
+    # Others commit to this checkout while we run: note the revision at both ends.
+    revision_at_start = _revision()
     work = Path(tempfile.mkdtemp(prefix="xsp-bench-"))
     rows: list[Row] = []
     runs: dict[str, Any] = {}
@@ -101,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
     total = time.perf_counter() - started
 
+    revision = _revision()
+    if revision != revision_at_start:
+        print(f"WARNING: the checkout changed during the run ({revision_at_start} -> "
+              f"{revision}); figures may mix both", file=sys.stderr)
     text = table(rows)
     notes = "\n".join(f"- {row.benchmark}: {row.note}" for row in rows if row.note)
     print(text)
@@ -120,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if any("error" in r for r in runs.values()) else 0
     args.out.parent.mkdir(parents=True, exist_ok=True)
     document = {"generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": info,
-                "revision": _revision(), "seconds": total, "benchmarks": runs,
+                "revision": revision, "revision_at_start": revision_at_start,
+                "seconds": total, "benchmarks": runs,
                 "table": text, "notes": notes, "rows": [row.as_dict() for row in rows]}
     args.out.write_text(json.dumps(document, indent=1, default=str) + "\n")
     log(f"wrote {args.out}")
