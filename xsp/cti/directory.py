@@ -63,7 +63,11 @@ class UserDirectory:
         return [_entry(item) for item in self._source()]
 
     def get(self, user_id: str) -> DirectoryUser | None:
-        return next((u for u in self.users() if u.user_id == user_id), None)
+        # Compare ids first: building every entry for one lookup is what made it slow.
+        for item in self._source():
+            if (item if isinstance(item, str) else item.user_id) == user_id:
+                return _entry(item)
+        return None
 
     def in_enterprise(self, enterprise: str, group: str | None = None) -> list[DirectoryUser]:
         return [u for u in self.users()

@@ -82,6 +82,13 @@ class EventHub:
         self._sets: dict[SetKey, ChannelSet] = {}
         self._channels: dict[str, Channel] = {}
         self._subscriptions: dict[str, Subscription] = {}
+        # publish() looks subscriptions up by the user an event is about: a user
+        # subscription under its user, group and enterprise ones apart. The rank keeps
+        # the creation order when both kinds cover a user.
+        self._by_user: dict[str, dict[str, Subscription]] = {}
+        self._wide: dict[str, Subscription] = {}
+        self._rank: dict[str, int] = {}
+        self._created = 0
         self._pending: dict[str, Delivery] = {}
         self._acknowledged: OrderedDict[str, str] = OrderedDict()  # event id -> owner
         self._order = 0
@@ -214,6 +221,7 @@ class EventHub:
             request.application_id, self.clock() + granted)
         channel_set.subscriptions[subscription.id] = subscription
         self._subscriptions[subscription.id] = subscription
+        self._index(subscription)
         log.info("subscription %s: %s for %s (%s) by %s, expires in %ss", subscription.id,
                  event_package.name, target.label, request.channel_set_id, client.client_id, granted)
         if event_package.initial is not None:
@@ -249,10 +257,13 @@ class EventHub:
     async def publish(self, user_id: str, event_data: EventData) -> None:
         """An event about ``user_id``: to every subscription that covers them and carries it."""
         self._observe(user_id, event_data)
-        user = self.directory.get(user_id) or DirectoryUser(user_id)
-        for subscription in list(self._subscriptions.values()):
-            if (event_data.type in subscription.package.carries
-                    and subscription.target.covers(user)):
+        covering = list(self._by_user.get(user_id, {}).values())
+        if self._wide:
+            user = self.directory.get(user_id) or DirectoryUser(user_id)
+            covering += [s for s in self._wide.values() if s.target.covers(user)]
+            covering.sort(key=lambda s: self._rank[s.id])
+        for subscription in covering:
+            if event_data.type in subscription.package.carries:
                 self._enqueue(subscription, user_id, event_data)
 
     def acknowledge(self, client: Client, response: EventResponse) -> None:
@@ -311,6 +322,9 @@ class EventHub:
             self._sweeper = None
         self._channels.clear()
         self._subscriptions.clear()
+        self._by_user.clear()
+        self._wide.clear()
+        self._rank.clear()
         self._sets.clear()
         self._pending.clear()
 
@@ -435,8 +449,28 @@ class EventHub:
                  subscription.package.name, subscription.target.label, subscription.owner)
         self._remove_subscription(subscription)
 
+    def _index(self, subscription: Subscription) -> None:
+        self._created += 1
+        self._rank[subscription.id] = self._created
+        user_id = subscription.target.user_id
+        if user_id is not None:
+            self._by_user.setdefault(user_id, {})[subscription.id] = subscription
+        else:
+            self._wide[subscription.id] = subscription
+
+    def _unindex(self, subscription: Subscription) -> None:
+        self._rank.pop(subscription.id, None)
+        self._wide.pop(subscription.id, None)
+        user_id = subscription.target.user_id
+        watching = self._by_user.get(user_id) if user_id is not None else None
+        if watching is not None:
+            watching.pop(subscription.id, None)
+            if not watching:
+                del self._by_user[user_id]
+
     def _remove_subscription(self, subscription: Subscription) -> None:
         self._subscriptions.pop(subscription.id, None)
+        self._unindex(subscription)
         channel_set = self._sets.get(subscription.set_key)
         if channel_set is not None:
             channel_set.subscriptions.pop(subscription.id, None)
