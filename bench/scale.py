@@ -58,17 +58,14 @@ def open_channels(host: str, port: int, files: dict[str, str], count: int, tag: 
 async def _open_channels(host: str, port: int, files: dict[str, str], count: int, tag: str,
                          concurrency: int) -> dict[str, Any]:
     from xsp.webex_client import tls_context
-    global _session
     context = tls_context(files["cert"], files["key"], files["ca"])
     context.maximum_version = ssl.TLSVersion.TLSv1_2
     ids: list[str] = []
-    resumed = 0
     if _session is None:
         ids.append(await _open_one(host, port, context, None, f"{tag}-first"))
     gate = asyncio.Semaphore(concurrency)
 
     async def one(n: int) -> None:
-        nonlocal resumed
         async with gate:
             channel_id = await _open_one(host, port, context, _session, f"{tag}-{n}")
             ids.append(channel_id)
