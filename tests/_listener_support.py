@@ -319,3 +319,16 @@ def raw_exchange(port: int, payload: bytes, *, timeout: float = 5.0) -> bytes:
         while chunk := sock.recv(65536):
             received += chunk
         return received
+
+
+def bio_handshake(client: ssl.SSLObject, incoming: ssl.MemoryBIO, outgoing: ssl.MemoryBIO,
+                  sock: socket.socket) -> None:
+    """Drive a memory-BIO client's handshake over ``sock``, leaving its last flight unsent,
+    so a test can put application data in the same segment."""
+    while True:
+        try:
+            client.do_handshake()
+            return
+        except ssl.SSLWantReadError:
+            sock.sendall(outgoing.read())
+            incoming.write(sock.recv(65536))

@@ -16,7 +16,7 @@ import time
 import pytest
 from websockets.sync.client import connect as ws_connect
 
-from _listener_support import (
+from _listener_support import (bio_handshake, 
     FLOOD, HOST, REQUEST, TLS12, TLS13, LoopThread, client_context, get_whoami, pki,
     running_listener, server_context)
 from xsp.cti.tlstransport import TLSServerProtocol
@@ -125,13 +125,7 @@ def test_a_request_sent_with_the_client_s_finished_is_answered(listener):
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
     client = context.wrap_bio(incoming, outgoing, server_hostname=HOST)
     with socket.create_connection((HOST, port), timeout=5) as sock:
-        while True:
-            try:
-                client.do_handshake()
-                break
-            except ssl.SSLWantReadError:
-                sock.sendall(outgoing.read())
-                incoming.write(sock.recv(65536))
+        bio_handshake(client, incoming, outgoing, sock)
         client.write(REQUEST)
         sock.sendall(outgoing.read())  # Certificate, CertificateVerify, Finished + request
         response = b""
@@ -218,13 +212,7 @@ def test_paused_reading_holds_decrypted_records_then_delivers_them_in_order():
         incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
         client = context.wrap_bio(incoming, outgoing, server_hostname=HOST)
         with socket.create_connection((HOST, port), timeout=5) as sock:
-            while True:
-                try:
-                    client.do_handshake()
-                    break
-                except ssl.SSLWantReadError:
-                    sock.sendall(outgoing.read())
-                    incoming.write(sock.recv(65536))
+            bio_handshake(client, incoming, outgoing, sock)
             for word in ("one", "two", "three"):
                 client.write(word.encode())  # three records
             try:
