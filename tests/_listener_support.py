@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 from aiohttp import web
 
 import trust
@@ -332,3 +333,6 @@ def bio_handshake(client: ssl.SSLObject, incoming: ssl.MemoryBIO, outgoing: ssl.
         except ssl.SSLWantReadError:
             sock.sendall(outgoing.read())
             incoming.write(sock.recv(65536))
+
+
+BOTH = pytest.mark.parametrize("version", [TLS12, TLS13], ids=["TLSv1.2", "TLSv1.3"])

@@ -25,3 +25,11 @@ def run_xsp(*args: str, input: str | None = None, cwd: Path | None = None,
 @pytest.fixture
 def xsp():
     return run_xsp
+
+
+@pytest.fixture
+def listener():
+    """A CTI listener (TLSSite) with the listener tests' default server context: (host, port)."""
+    from _listener_support import running_listener, server_context  # the name the tests use
+    with running_listener(server_context()) as running:
+        yield running

@@ -16,16 +16,8 @@ from pathlib import Path
 import pytest
 
 from _listener_support import (
-    HOST, TLS12, TLS13, client_context, get_whoami, pki, raw_exchange, refused_reason,
-    running_listener, server_context)
-
-BOTH = pytest.mark.parametrize("version", [TLS12, TLS13], ids=["TLSv1.2", "TLSv1.3"])
-
-
-@pytest.fixture
-def listener():
-    with running_listener(server_context()) as running:
-        yield running
+    BOTH, HOST, TLS12, TLS13, client_context, get_whoami, pki, raw_exchange,
+    refused_reason, running_listener, server_context)
 
 
 def _single(version: ssl.TLSVersion) -> tuple[ssl.TLSVersion, ssl.TLSVersion]:

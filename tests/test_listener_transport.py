@@ -16,18 +16,10 @@ import time
 import pytest
 from websockets.sync.client import connect as ws_connect
 
-from _listener_support import (bio_handshake, 
-    FLOOD, HOST, REQUEST, TLS12, TLS13, LoopThread, client_context, get_whoami, pki,
-    running_listener, server_context)
+from _listener_support import (
+    BOTH, FLOOD, HOST, REQUEST, TLS12, TLS13, LoopThread, bio_handshake, client_context,
+    get_whoami, pki, running_listener, server_context)
 from xsp.cti.tlstransport import TLSServerProtocol
-
-BOTH = pytest.mark.parametrize("version", [TLS12, TLS13], ids=["TLSv1.2", "TLSv1.3"])
-
-
-@pytest.fixture
-def listener():
-    with running_listener(server_context()) as running:
-        yield running
 
 
 @BOTH
@@ -241,7 +233,6 @@ def test_paused_reading_holds_decrypted_records_then_delivers_them_in_order():
     finally:
         server.close()
         loop.close()
-
 
 
 def _s_client_command(lst, port: int, tmp_path, version: str, command: str) -> str:
