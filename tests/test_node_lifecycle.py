@@ -34,6 +34,15 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> MatrixPKI:
     return make_pki(tmp_path_factory.mktemp("node-lifecycle-pki"))
 
 
+async def subscribed_channel(client: WebexClient, user: str):
+    """Subscribe ``user`` and read its subscription event: (event stream, the one channel id)."""
+    await client.subscribe(user)
+    stream = client.events().__aiter__()
+    await asyncio.wait_for(anext(stream), 5)
+    (channel_id,) = client.channel_ids
+    return stream, channel_id
+
+
 def webex_client(node: ConfiguredNode, pki: MatrixPKI, *,
                  channel_set_id: str | None = None) -> WebexClient:
     """The demo Webex client as Webex runs it: its leaf certificate, the partner's CA."""
@@ -112,10 +121,7 @@ def test_a_restart_that_deletes_the_interface_ends_its_open_channel_with_channel
     with configured_node(tmp_path, pki, test_anchor=False) as node:
         async def scenario() -> None:
             async with webex_client(node, pki) as client:
-                await client.subscribe("alice@example.com")
-                stream = client.events().__aiter__()
-                await asyncio.wait_for(anext(stream), 5)
-                (channel_id,) = client.channel_ids
+                stream, channel_id = await subscribed_channel(client, "alice@example.com")
                 lines = await asyncio.to_thread(node.run, "cd /Interface/CTI/CTIServer",
                                                 f"delete {HOST}", "emu restart")
                 assert lines.endswith("Node xsp1 restarted.\n"
@@ -134,10 +140,7 @@ def test_shutdown_sends_channel_terminated_event_to_an_open_channel(
     with configured_node(tmp_path, pki, test_anchor=False) as node:
         async def scenario() -> None:
             async with webex_client(node, pki) as client:
-                await client.subscribe("alice@example.com")
-                stream = client.events().__aiter__()
-                await asyncio.wait_for(anext(stream), 5)
-                (channel_id,) = client.channel_ids
+                stream, channel_id = await subscribed_channel(client, "alice@example.com")
                 await asyncio.to_thread(node.close)
                 ended = await asyncio.wait_for(anext(stream), 5)
                 assert (ended.type, ended.channel_id, ended.event_id, ended.fields) == (
