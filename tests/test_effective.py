@@ -69,3 +69,9 @@ def test_emu_effective_says_when_nothing_can_be_negotiated(engine):
     engine.execute(f"cd /Interface/CTI/CTIServer/SSLSettings/Protocols;add {IP} TLSv1.3")
     lines = engine.execute(f"emu effective {IP}").lines
     assert lines[-1].startswith("Every handshake is refused: ")
+
+
+def test_emu_effective_on_the_application_server_names_no_interface(tmp_path):
+    engine = Engine(Store(tmp_path), "as1")
+    assert engine.execute("emu effective 10.0.0.1").lines == [
+        "Error: interfaceIp: 10.0.0.1 is not a configured CTIServer interface (none configured)"]

@@ -117,3 +117,12 @@ def test_an_edited_transcript_reports_the_difference(demo, xsp, tmp_path):
                          "  -entry is already present in list",
                          "  +...Done"]
     assert lines[-1] == f"1 of 22 answers differ from {edited}."
+
+
+@pytest.mark.parametrize("node,message", [
+    ("as1", "xsp: the doctor checks an XSP or ADP node; the AS is checked through it\n"),
+    ("nope", "xsp: no node named 'nope' in this state\n"),
+])
+def test_doctor_refuses_a_node_it_cannot_check(xsp, state, node, message):
+    result = xsp("doctor", "--state", str(state), "--node", node)
+    assert (result.returncode, result.stdout, result.stderr) == (1, "", message)

@@ -61,3 +61,11 @@ def test_replay_of_a_missing_file_is_one_line(xsp, tmp_path):
     result = xsp("replay", str(tmp_path / "nope.txt"), "--state", str(tmp_path / "s"))
     assert result.returncode == 2
     assert result.stderr == f"xsp: cannot read {tmp_path / 'nope.txt'}: No such file or directory\n"
+
+
+def test_emu_record_to_an_unwritable_place_is_one_line(tmp_path):
+    engine = Engine(Store(tmp_path / "s"))
+    target = tmp_path / "no-such-dir" / "mop.txt"
+    assert engine.execute(f"emu record {target}").lines == [
+        f"Error: cannot write {target}: No such file or directory"]
+    assert engine.recorder is None
