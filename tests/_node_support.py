@@ -26,6 +26,7 @@ import pytest
 import trust
 from xsp.cli.engine import Engine
 from xsp.config.store import Store
+from xsp.node import free_port as node_free_port
 from xsp.nodecontrol import ManagedNodeControl
 from xsp.nodethread import NodeThread
 from xsp.procedure import WEBEX_CLIENT_CN, Files, webex_procedure
@@ -49,9 +50,7 @@ TLS_VERSIONS = {"TLSv1": ssl.TLSVersion.TLSv1, "TLSv1.1": ssl.TLSVersion.TLSv1_1
 
 
 def free_port(host: str = HOST) -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
+    return node_free_port(0, host)
 
 
 @dataclass(frozen=True)

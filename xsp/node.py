@@ -36,6 +36,16 @@ log = logging.getLogger("xsp.node")
 KEEPALIVE = 75.0
 
 
+def free_port(preferred: int = 0, host: str = "127.0.0.1") -> int:
+    """``preferred`` when it is free on ``host``, else one the system picks (also for 0)."""
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, preferred))
+        except OSError:
+            probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
 def bind_address(ip: str) -> tuple[str, str | None]:
     """Where to listen for a configured interface IP, and why when it is not that IP.
 

@@ -12,7 +12,6 @@ The pytest fixtures in ``xsp.pytest_plugin`` are thin wrappers over these classe
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
 import threading
 from concurrent.futures import Future
@@ -25,6 +24,7 @@ from xsp.cli.engine import Engine, Result
 from xsp.config.store import Store
 from xsp.cti.calls import CallResult, CallSimulator
 from xsp.cti.received import XsiEvent
+from xsp.node import free_port
 from xsp.nodecontrol import ManagedNodeControl
 from xsp.nodethread import NodeThread
 from xsp.procedure import Files, webex_procedure
@@ -35,12 +35,6 @@ T = TypeVar("T")
 
 class CommandFailed(AssertionError):
     pass
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
 
 
 class _LoopThread:

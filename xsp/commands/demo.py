@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -31,16 +30,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def free_port(preferred: int, host: str = "127.0.0.1") -> int:
-    """``preferred`` when it is free, else one the system picks (also for 0)."""
-    with socket.socket() as probe:
-        try:
-            probe.bind((host, preferred))
-        except OSError:
-            probe.bind((host, 0))
-        return probe.getsockname()[1]
-
-
 def heading(text: str) -> None:
     print(f"\n### {text}")
 
@@ -61,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
     if (state / "config.yaml").exists():
         print(f"xsp: {state} already holds a state; the demo starts from a fresh one", file=sys.stderr)
         return 1
+    from xsp.node import free_port
+
     port = free_port(args.port)
 
     heading(f"Demo PKI in {pki_dir}")
