@@ -67,7 +67,7 @@ def xsp_open(host: str, port: int, files: dict[str, str], groups: list[list[str]
 
 
 async def _xsp_open(host: str, port: int, files: dict[str, str], groups: list[list[str]]) -> int:
-    from xsp.webex_client import WebexClient, tls_context
+    from xsp.webex.client import WebexClient, tls_context
     context = tls_context(files["cert"], files["key"], files["ca"])
     for users in groups:
         # auto_ack off: the receipt is timed when the event comes off the stream, and the
@@ -128,7 +128,7 @@ def bare_open(host: str, port: int, files: dict[str, str], connections: list[int
 
 async def _bare_open(host: str, port: int, files: dict[str, str], connections: list[int]) -> int:
     import aiohttp
-    from xsp.webex_client import tls_context
+    from xsp.webex.client import tls_context
     global _bare_session
     context = tls_context(files["cert"], files["key"], files["ca"])
     _bare_session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context, limit=0))
@@ -143,8 +143,8 @@ async def _bare_open(host: str, port: int, files: dict[str, str], connections: l
 
 
 async def _bare_read(response: Any) -> None:
-    from xsp.cti.framing import DocumentSplitter
-    from xsp.cti.received import XsiEvent, read_document
+    from xsp.webex.framing import DocumentSplitter
+    from xsp.webex.received import XsiEvent, read_document
     splitter = DocumentSplitter()
     async for data in response.content.iter_any():
         for document in splitter.feed(data):

@@ -45,7 +45,7 @@ _sessions: dict[tuple[str, int], ssl.SSLSession | None] = {}
 def _context(files: dict[str, str], version: str) -> ssl.SSLContext:
     key = (files["cert"], version)
     if key not in _contexts:
-        from xsp.webex_client import tls_context
+        from xsp.webex.client import tls_context
         context = tls_context(files["cert"], files["key"], files["ca"])
         pinned = ssl.TLSVersion.TLSv1_2 if version == "1.2" else ssl.TLSVersion.TLSv1_3
         context.minimum_version = context.maximum_version = pinned

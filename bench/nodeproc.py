@@ -1,6 +1,6 @@
 """The node under test, in a process of its own (run by ``common.Workers``).
 
-The node is ``xsp.nodethread.NodeThread`` on a state the engine configured: the CTI
+The node is ``xsp.node.background.NodeThread`` on a state the engine configured: the CTI
 listeners of the configuration, on their memory-BIO TLS transport, with the shared event
 hub, exactly as ``xsp serve`` and the shell run them. Its loop runs in the node thread;
 the worker's main thread only waits for the parent's next request, so it costs no CPU
@@ -37,7 +37,7 @@ def start(state_dir: str, ack_timeout: float = 5.0, log_level: int = logging.WAR
     # inside the measured loop, which an operator would not run with at scale.
     logging.basicConfig(level=log_level)
     from xsp.config.store import Store
-    from xsp.nodethread import NodeThread
+    from xsp.node.background import NodeThread
     _node = NodeThread(Store(Path(state_dir)), ack_timeout=ack_timeout).start()
     _instrument(_node.host.hub)
     return ports()

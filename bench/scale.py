@@ -57,7 +57,7 @@ def open_channels(host: str, port: int, files: dict[str, str], count: int, tag: 
 
 async def _open_channels(host: str, port: int, files: dict[str, str], count: int, tag: str,
                          concurrency: int) -> dict[str, Any]:
-    from xsp.webex_client import tls_context
+    from xsp.webex.client import tls_context
     context = tls_context(files["cert"], files["key"], files["ca"])
     context.maximum_version = ssl.TLSVersion.TLSv1_2
     ids: list[str] = []
@@ -134,7 +134,7 @@ def close_channels() -> int:
 
 def _request_latencies(host: str, port: int, files: dict[str, str], channel_id: str,
                        count: int = 20, spacing: float = 0.05) -> list[float]:
-    from xsp.webex_client import tls_context
+    from xsp.webex.client import tls_context
     context = tls_context(files["cert"], files["key"], files["ca"])
     connection = http.client.HTTPSConnection(host, port, context=context, timeout=30)
     path = f"{ROOT}/channel/{channel_id}/heartbeat"
@@ -158,7 +158,7 @@ def _request_latencies(host: str, port: int, files: dict[str, str], channel_id: 
 
 def _cold_request(host: str, port: int, files: dict[str, str], channel_id: str) -> float:
     """A new mTLS connection (full handshake) and one request, as a new client would."""
-    from xsp.webex_client import tls_context
+    from xsp.webex.client import tls_context
     context = tls_context(files["cert"], files["key"], files["ca"])
     started = time.perf_counter()
     connection = http.client.HTTPSConnection(host, port, context=context, timeout=30)

@@ -5,7 +5,7 @@ this file uses nothing but them.
 """
 import pytest
 
-from xsp.webex_client import WebexClientError
+from xsp.webex.client import WebexClientError
 
 
 def test_a_call_reaches_the_webex_subscriber(xsp_node, webex_client, call_driver):

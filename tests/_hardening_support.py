@@ -32,7 +32,7 @@ import trust
 from xsp.cli.actions import CommandError
 from xsp.cli.engine import Engine
 from xsp.config.store import Store
-from xsp.node import NodeHost
+from xsp.node.host import NodeHost
 from xsp.procedure import Files, webex_procedure
 from xsp.testing import RunningNode, free_port
 

@@ -24,8 +24,8 @@ from aiohttp import web
 
 import trust
 from trust import CertificateAuthority, IssuedCert
-from xsp.cti.refusal import Refusal
-from xsp.cti.site import TLSSite
+from xsp.listener.refusal import Refusal
+from xsp.listener.site import TLSSite
 
 T = TypeVar("T")
 HOST = "127.0.0.1"

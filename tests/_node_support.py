@@ -26,9 +26,9 @@ import pytest
 import trust
 from xsp.cli.engine import Engine
 from xsp.config.store import Store
-from xsp.node import free_port as node_free_port
-from xsp.nodecontrol import ManagedNodeControl
-from xsp.nodethread import NodeThread
+from xsp.node.host import free_port as node_free_port
+from xsp.node.managed import ManagedNodeControl
+from xsp.node.background import NodeThread
 from xsp.procedure import WEBEX_CLIENT_CN, Files, webex_procedure
 from xsp.tls import tls13
 

@@ -24,8 +24,8 @@ from xsp.cti.channels import Channel
 from xsp.cti.directory import DirectoryUser
 from xsp.cti.documents import ChannelRequest, SubscriptionRequest
 from xsp.cti.hub import EventHub
-from xsp.cti.received import Received, read_document
-from xsp.webex_client import WebexClient
+from xsp.webex.received import Received, read_document
+from xsp.webex.client import WebexClient
 
 T = TypeVar("T")
 HOST = "127.0.0.1"

@@ -8,7 +8,7 @@ import stat
 import pytest
 
 from xsp.config.store import Store
-from xsp.control import NodeAlreadyRunning, NodeLock, NodeUnavailable, request, serve_control, socket_path
+from xsp.node.control import NodeAlreadyRunning, NodeLock, NodeUnavailable, request, serve_control, socket_path
 
 
 def test_second_node_on_a_state_is_refused_with_the_holder_pid(tmp_path):

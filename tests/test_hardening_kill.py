@@ -20,7 +20,7 @@ from _hardening_support import (HOST, LineReader, RefusingControl, child_env, co
                                 kill9, xsp_command)
 from xsp.cli.engine import Engine
 from xsp.config.store import CONFIG_NAME, Store
-from xsp.control import NodeUnavailable, request
+from xsp.node.control import NodeUnavailable, request
 from xsp.testing import free_port
 
 SHELL_KILLS = 150

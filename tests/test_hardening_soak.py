@@ -23,9 +23,9 @@ import pytest
 from _hardening_support import (HOST, MiB, LineReader, QuickNode, child_env,
                                 configure_webex_state, kill9, proc_fd_count, proc_rss_kib,
                                 xsp_command)
-from xsp.control import request
+from xsp.node.control import request
 from xsp.testing import free_port
-from xsp.webex_client import WebexClient, tls_context
+from xsp.webex.client import WebexClient, tls_context
 
 WARM_UP = 30
 CYCLES = 200

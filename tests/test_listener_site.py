@@ -12,7 +12,7 @@ from aiohttp import web
 from _listener_support import (
     HOST, LoopThread, Listener, client_context, get_whoami, make_app, pki, refused_reason,
     running_listener, server_context)
-from xsp.cti.site import TLSSite
+from xsp.listener.site import TLSSite
 
 
 def test_a_restart_with_a_new_context_refuses_what_the_old_one_accepted():

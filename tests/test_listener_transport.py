@@ -19,7 +19,7 @@ from websockets.sync.client import connect as ws_connect
 from _listener_support import (
     BOTH, FLOOD, HOST, REQUEST, TLS12, TLS13, LoopThread, bio_handshake, client_context,
     get_whoami, pki, running_listener, server_context)
-from xsp.cti.tlstransport import TLSServerProtocol
+from xsp.listener.tlstransport import TLSServerProtocol
 
 
 @BOTH

@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from _listener_support import TLS12, TLS13, client_context, pki, server_context
-from xsp.cti import tlswatch, tlswire
+from xsp.listener import tlswatch, tlswire
 
 
 def _client_hello(context: ssl.SSLContext) -> bytes:

@@ -20,10 +20,10 @@ import pytest
 from tests._node_support import (CIPHERS, HOST, NODE, PROTOCOLS, ConfiguredNode, MatrixPKI,
                                  attempt, client_context, configured_node, free_port, lines_about,
                                  make_pki)
-from xsp.control import NodeAlreadyRunning
-from xsp.nodethread import NodeThread
+from xsp.node.control import NodeAlreadyRunning
+from xsp.node.background import NodeThread
 from xsp.procedure import RECOMMENDED_CIPHER, WEBEX_CLIENT_CN
-from xsp.webex_client import WebexClient, tls_context
+from xsp.webex.client import WebexClient, tls_context
 
 UNLISTED_IP = "10.155.6.175"  # the guide's example interface
 MAPPED_IP = "127.155.6.175"

@@ -26,10 +26,10 @@ from tests._scan import client_certificate_required, scan
 from tests._node_support import (CERT_AUTH, CIPHERS, HOST, NODE, PROTOCOLS, TRUSTS,
                                  ConfiguredNode, MatrixPKI, attempt, capture, client_context,
                                  configured_node, lines_about, make_pki)
-from xsp.cti.received import ErrorReply, read_document
+from xsp.webex.received import ErrorReply, read_document
 from xsp.procedure import WEBEX_CLIENT_CN
 from xsp.tls.effective import plan_for
-from xsp.webex_client import RequestFailed, WebexClient, tls_context
+from xsp.webex.client import RequestFailed, WebexClient, tls_context
 
 TLS13_SUITE = "TLS_AES_128_GCM_SHA256"
 

@@ -5,7 +5,7 @@ import pytest
 
 from xsp.cli.engine import Engine
 from xsp.config.store import Store
-from xsp.transcript import TranscriptError, parse
+from xsp.cli.transcript import TranscriptError, parse
 
 PROCEDURE = "int;cti;ctis;add 10.0.0.1 8012 false false false\nget\ncd /\nbogus\n"
 

@@ -16,8 +16,8 @@ from websockets.asyncio.client import connect as ws_connect
 from tests._xsi_support import (HOST, NS, WEBEX_CN, FakeClock, Policy, client_context, make_hub,
                                 next_events, pki, run, serve, webex)
 from xsp.cti.calls import CallSimulator
-from xsp.cti.received import ChannelReply, ErrorReply, Heartbeat, read_document
-from xsp.webex_client import ASYNC_ROOT, ROOT, RequestFailed
+from xsp.webex.received import ChannelReply, ErrorReply, Heartbeat, read_document
+from xsp.webex.client import ASYNC_ROOT, ROOT, RequestFailed
 
 TRANSPORTS = pytest.mark.parametrize("transport", ["http", "ws"])
 CHANNEL = (f'<Channel xmlns="{NS}"><channelSetId>raw-set</channelSetId>'

@@ -12,8 +12,8 @@ import pytest
 from tests._xsi_support import (HOST, NS, WEBEX_CN, Policy, client_context, make_hub, next_events,
                                 pki, run, serve, server_context, webex)
 from xsp.cti.auth import subject_common_name
-from xsp.cti.received import ErrorReply, read_document
-from xsp.webex_client import ASYNC_ROOT, RequestFailed, WebexClient
+from xsp.webex.received import ErrorReply, read_document
+from xsp.webex.client import ASYNC_ROOT, RequestFailed, WebexClient
 
 CHANNEL = (f'<Channel xmlns="{NS}"><channelSetId>s</channelSetId>'
            "<expires>60</expires></Channel>")

@@ -14,7 +14,7 @@ from xsp.cti.calls import CallError, CallSimulator, UnknownUser
 from xsp.cti.channels import Target
 from xsp.cti.hub import EventHub
 from xsp.cti.identity import Client
-from xsp.cti.received import XsiEvent
+from xsp.webex.received import XsiEvent
 from xsp.cti.scenario import ScenarioError, run_scenario
 
 WEBEX = Client(WEBEX_CN, True)

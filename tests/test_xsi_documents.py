@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from xsp.cti import documents as docs
 from xsp.cti.documents import Envelope, EventData, leaf
 from xsp.cti.errors import ErrorCode, XsiError
-from xsp.cti.framing import DocumentSplitter, FramingError
-from xsp.cti.received import ChannelReply, ErrorReply, Heartbeat, XsiEvent, read_document
+from xsp.webex.framing import DocumentSplitter, FramingError
+from xsp.webex.received import ChannelReply, ErrorReply, Heartbeat, XsiEvent, read_document
 
 NS = docs.NS
 XSI1 = docs.XSI_INSTANCE

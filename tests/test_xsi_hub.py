@@ -13,7 +13,7 @@ from xsp.cti.documents import EventResponse
 from xsp.cti.errors import ErrorCode, XsiError
 from xsp.cti.eventdata import Call, RemoteParty, call_event, hook_status
 from xsp.cti.identity import Client
-from xsp.cti.received import ChannelReply, XsiEvent
+from xsp.webex.received import ChannelReply, XsiEvent
 
 WEBEX = Client(WEBEX_CN, True)
 OTHER = Client("other.example.com", True)

@@ -180,7 +180,7 @@ async def probe(host: str, port: int, cert: str, key: str, ca: str | None,
     """A real mTLS handshake and subscription, as Webex would make them."""
     import ssl
 
-    from xsp.webex_client import WebexClient, WebexClientError, tls_context
+    from xsp.webex.client import WebexClient, WebexClientError, tls_context
 
     name = f"a client with {cert} is accepted and subscribed"
     if ca:

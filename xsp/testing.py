@@ -23,12 +23,12 @@ import trust
 from xsp.cli.engine import Engine, Result
 from xsp.config.store import Store
 from xsp.cti.calls import CallResult, CallSimulator
-from xsp.cti.received import XsiEvent
-from xsp.node import free_port
-from xsp.nodecontrol import ManagedNodeControl
-from xsp.nodethread import NodeThread
+from xsp.webex.received import XsiEvent
+from xsp.node.host import free_port
+from xsp.node.managed import ManagedNodeControl
+from xsp.node.background import NodeThread
 from xsp.procedure import Files, webex_procedure
-from xsp.webex_client import WebexClient, tls_context
+from xsp.webex.client import WebexClient, tls_context
 
 T = TypeVar("T")
 

@@ -22,7 +22,7 @@ from xsp.config.model import Node
 from xsp.config.store import Store
 
 if TYPE_CHECKING:
-    from xsp.transcript import Recorder
+    from xsp.cli.transcript import Recorder
 
 log = logging.getLogger("xsp.cli")
 
@@ -40,7 +40,7 @@ class Result:
 
 
 class NodeControl(Protocol):
-    """What the emulator commands ask of the running node (``xsp.nodecontrol``)."""
+    """What the emulator commands ask of the running node (``xsp.node.managed``)."""
 
     def restart(self, store: Store, node_name: str) -> list[str]: ...
 
@@ -61,7 +61,7 @@ class Engine:
             raise ValueError(f"no node named {node_name!r} in this state (nodes: {known})") from None
         self.node_name = node_name
         if control is None:
-            from xsp.nodecontrol import ManagedNodeControl
+            from xsp.node.managed import ManagedNodeControl
             control = ManagedNodeControl(store)
         self.control = control
         self.tree: Tree = load_tree(self.node.kind)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import trust
-    from xsp.nodecontrol import ManagedNodeControl
+    from xsp.node.managed import ManagedNodeControl
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,16 +41,16 @@ def run(args: argparse.Namespace) -> int:
     from xsp.cli.engine import Engine
     from xsp.cli.session import run_interactive
     from xsp.config.store import Store
-    from xsp.nodecontrol import ManagedNodeControl
+    from xsp.node.managed import ManagedNodeControl
     from xsp.procedure import Files, webex_procedure
-    from xsp.transcript import Recorder
+    from xsp.cli.transcript import Recorder
 
     base = args.state or Path(tempfile.mkdtemp(prefix="xsp-demo-"))
     state, pki_dir = base / "state", base / "pki"
     if (state / "config.yaml").exists():
         print(f"xsp: {state} already holds a state; the demo starts from a fresh one", file=sys.stderr)
         return 1
-    from xsp.node import free_port
+    from xsp.node.host import free_port
 
     port = free_port(args.port)
 
@@ -112,7 +112,7 @@ QUIET = 0.5  # once the call has ended, the stream is done after this long witho
 async def _webex_and_call(control: "ManagedNodeControl", pki: "trust.DemoPKI", port: int) -> int:
     import trust
     from xsp.commands.webex import format_event
-    from xsp.webex_client import WebexClient, tls_context
+    from xsp.webex.client import WebexClient, tls_context
 
     context = tls_context(str(pki.webex_client_cert), str(pki.webex_client_key), str(pki.partner_ca))
     users = ("alice@example.com", "bob@example.com")

@@ -58,10 +58,10 @@ def _probe(store, node, args):
     """Probe the first secure interface, through the running node or one started for it."""
     import asyncio
 
-    from xsp.control import node_running
+    from xsp.node.control import node_running
     from xsp.doctor import Finding, probe
-    from xsp.node import bind_address
-    from xsp.nodethread import NodeThread
+    from xsp.node.host import bind_address
+    from xsp.node.background import NodeThread
 
     servers = [s for s in node.xsp.cti_servers if s.secure]
     if not servers:

@@ -23,8 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from xsp.cli.engine import Engine
-    from xsp.nodecontrol import ManagedNodeControl
-    from xsp.transcript import TranscriptError, parse, replay
+    from xsp.node.managed import ManagedNodeControl
+    from xsp.cli.transcript import TranscriptError, parse, replay
 
     try:
         entries = parse(args.file.read_text(encoding="utf-8"))

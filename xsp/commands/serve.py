@@ -9,8 +9,8 @@ import sys
 
 from xsp.commands.shell import add_state_argument, log_to_state, open_store
 from xsp.config.store import ConfigFileError, Store
-from xsp.control import NodeAlreadyRunning, NodeLock, close_control, serve_control
-from xsp.nodecontrol import handle_request
+from xsp.node.control import NodeAlreadyRunning, NodeLock, close_control, serve_control
+from xsp.node.managed import handle_request
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(store: Store, ack_timeout: float, handshake_timeout: float) -> None:
-    from xsp.node import NodeHost
+    from xsp.node.host import NodeHost
 
     host = NodeHost(store, ack_timeout=ack_timeout, handshake_timeout=handshake_timeout)
     await host.start()

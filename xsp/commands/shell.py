@@ -9,8 +9,8 @@ from pathlib import Path
 from xsp.cli.engine import Engine
 from xsp.cli.session import run_interactive, run_script
 from xsp.config.store import ConfigFileError, Store, default_state_dir
-from xsp.control import NodeAlreadyRunning
-from xsp.nodecontrol import ManagedNodeControl
+from xsp.node.control import NodeAlreadyRunning
+from xsp.node.managed import ManagedNodeControl
 
 
 def add_state_argument(parser: argparse.ArgumentParser) -> None:
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         log_to_state(store)
         recorder = None
         if args.record:
-            from xsp.transcript import Recorder
+            from xsp.cli.transcript import Recorder
             recorder = Recorder(args.record, store.dir)
         interactive = not args.commands and sys.stdin.isatty()
         # On a terminal the node runs while the shell is open, as on a real XSP; a

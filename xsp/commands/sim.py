@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from xsp.commands.shell import add_state_argument, open_store
-from xsp.control import NodeUnavailable, request
+from xsp.node.control import NodeUnavailable, request
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -17,8 +17,8 @@ import signal
 import sys
 from typing import TextIO
 
-from xsp.cti.received import XsiEvent
-from xsp.webex_client import TRANSPORTS, WebexClient, WebexClientError, tls_context
+from xsp.webex.received import XsiEvent
+from xsp.webex.client import TRANSPORTS, WebexClient, WebexClientError, tls_context
 
 DESCRIPTION = """\
 Connect to an XSP|ADP CTI interface the way Webex does: mutual TLS (presenting --cert,

@@ -109,7 +109,7 @@ def emu_effective(actx: ActionContext, command: Command, values: dict[str, Any])
 def emu_record(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
     from pathlib import Path
 
-    from xsp.transcript import Recorder
+    from xsp.cli.transcript import Recorder
 
     engine, target = actx.engine, values["file"]
     if engine.recorder is not None:

@@ -7,7 +7,7 @@ from xsp.cti.calls import CallError, CallResult, CallSimulator
 from xsp.cti.scenario import ScenarioError, run_scenario
 
 if TYPE_CHECKING:
-    from xsp.node import NodeHost
+    from xsp.node.host import NodeHost
 
 TIMINGS = ("answer_after", "hold_after", "retrieve_after", "transfer_to", "transfer_after",
            "release_after", "released_by")

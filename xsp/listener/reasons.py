@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from xsp.cti import tlswire
-from xsp.cti.tlswatch import HandshakeWatch
+from xsp.listener import tlswire
+from xsp.listener.tlswatch import HandshakeWatch
 
 _VERSIONS = ((ssl.TLSVersion.TLSv1, ssl.Options.OP_NO_TLSv1),
              (ssl.TLSVersion.TLSv1_1, ssl.Options.OP_NO_TLSv1_1),

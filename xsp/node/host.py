@@ -25,8 +25,8 @@ from xsp.config.store import Store
 from xsp.cti.app import create_app
 from xsp.cti.auth import Authorizer
 from xsp.cti.hub import EventHub
-from xsp.cti.refusal import Refusal
-from xsp.cti.site import TLSSite
+from xsp.listener.refusal import Refusal
+from xsp.listener.site import TLSSite
 from xsp.tls.context import build_server_context
 from xsp.tls.effective import plan_for
 from xsp.tls.suites import SuitePlan

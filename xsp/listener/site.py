@@ -15,9 +15,9 @@ from collections.abc import Callable
 from aiohttp import web
 from yarl import URL
 
-from xsp.cti import refusal as refusals
-from xsp.cti.refusal import Refusal
-from xsp.cti.tlstransport import TLSServerProtocol
+from xsp.listener import refusal as refusals
+from xsp.listener.refusal import Refusal
+from xsp.listener.tlstransport import TLSServerProtocol
 
 # Connections the kernel queues before they are accepted. aiohttp's 128 drops part of a
 # burst (clients reconnecting after a failover): a dropped connection's client believes

@@ -11,9 +11,9 @@ from concurrent.futures import Future
 from typing import Any, Coroutine, TypeVar
 
 from xsp.config.store import Store
-from xsp.control import NodeLock, close_control, serve_control
-from xsp.node import NodeHost
-from xsp.nodecontrol import handle_request
+from xsp.node.control import NodeLock, close_control, serve_control
+from xsp.node.host import NodeHost
+from xsp.node.managed import handle_request
 
 T = TypeVar("T")
 

@@ -33,8 +33,8 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 
-from xsp.cti.framing import DocumentSplitter, FramingError
-from xsp.cti.received import (ChannelReply, ErrorReply, Heartbeat, UnexpectedDocument, XsiEvent,
+from xsp.webex.framing import DocumentSplitter, FramingError
+from xsp.webex.received import (ChannelReply, ErrorReply, Heartbeat, UnexpectedDocument, XsiEvent,
                               read_document)
 
 log = logging.getLogger("xsp.webex")

@@ -23,9 +23,9 @@ from asyncio import constants, transports
 from collections.abc import Callable
 from typing import Any
 
-from xsp.cti import reasons as explain
-from xsp.cti import tlswatch, tlswire
-from xsp.cti.refusal import Refusal
+from xsp.listener import reasons as explain
+from xsp.listener import tlswatch, tlswire
+from xsp.listener.refusal import Refusal
 
 log = logging.getLogger("xsp.cti")
 

@@ -13,13 +13,13 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from xsp.config.store import Store
-from xsp.control import NodeAlreadyRunning, NodeUnavailable, node_running, request
+from xsp.node.control import NodeAlreadyRunning, NodeUnavailable, node_running, request
 
 log = logging.getLogger("xsp.node")
 
 if TYPE_CHECKING:
-    from xsp.node import NodeHost
-    from xsp.nodethread import NodeThread
+    from xsp.node.host import NodeHost
+    from xsp.node.background import NodeThread
 
 
 async def handle_request(host: "NodeHost", req: dict[str, Any]) -> dict[str, Any]:
@@ -31,10 +31,10 @@ async def handle_request(host: "NodeHost", req: dict[str, Any]) -> dict[str, Any
     if op == "restart":
         return {"ok": True, "lines": await host.restart(req["node"])}
     if op == "call":
-        from xsp.simulation import run_call
+        from xsp.node.handlers import run_call
         return await run_call(host, req)
     if op == "scenario":
-        from xsp.simulation import run_scenario_request
+        from xsp.node.handlers import run_scenario_request
         return await run_scenario_request(host, req)
     return {"ok": False, "lines": [f"Error: unknown control request {op!r}"]}
 
@@ -62,7 +62,7 @@ class ManagedNodeControl:
                 return True
             if node_running(self.store.dir):
                 return True
-            from xsp.nodethread import NodeThread
+            from xsp.node.background import NodeThread
             try:
                 self.embedded = NodeThread(self.store).start()
             except NodeAlreadyRunning:

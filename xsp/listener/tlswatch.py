@@ -19,7 +19,7 @@ import logging
 import ssl
 from typing import Any
 
-from xsp.cti import tlswire
+from xsp.listener import tlswire
 
 _log = logging.getLogger("xsp.cti")
 
