@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from xsp.node.loop import LoopThread as _LoopThread
+
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
 
@@ -249,21 +251,8 @@ def log(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
-class LoopThread:
-    """An asyncio loop in a daemon thread, for worker processes whose main thread waits
-    on the parent's requests."""
+class LoopThread(_LoopThread):
+    """The node's loop-in-a-thread, with a benchmark's patience (10 minutes a batch)."""
 
     def __init__(self, name: str) -> None:
-        import asyncio
-        import threading
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
-        self._thread.start()
-
-    def run(self, coro: Any, timeout: float | None = 600) -> Any:
-        import asyncio
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(10)
+        super().__init__(name, timeout=600)

@@ -13,7 +13,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +26,7 @@ import trust
 from trust import CertificateAuthority, IssuedCert
 from xsp.listener.refusal import Refusal
 from xsp.listener.site import TLSSite
+from xsp.node.loop import LoopThread as _LoopThread
 
 T = TypeVar("T")
 HOST = "127.0.0.1"
@@ -191,27 +192,11 @@ def make_app(file: Path | None = None) -> web.Application:
 
 
 # -- the listener on its own loop ---------------------------------------------------------
-class LoopThread:
+class LoopThread(_LoopThread):
     """An event loop on a daemon thread; ``run`` a coroutine there and wait for it."""
 
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True,
-                                        name="listener-loop")
-        self._thread.start()
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def call(self, fn: Callable[[], T], timeout: float = 10.0) -> T:
-        async def wrapper() -> T:
-            return fn()
-        return self.run(wrapper(), timeout)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(10)
-        self.loop.close()
+        super().__init__("listener-loop", timeout=10.0)
 
 
 class Listener:

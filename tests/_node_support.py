@@ -26,7 +26,7 @@ import pytest
 import trust
 from xsp.cli.engine import Engine
 from xsp.config.store import Store
-from xsp.node.host import free_port as node_free_port
+from xsp.node.addresses import free_port as node_free_port
 from xsp.node.managed import ManagedNodeControl
 from xsp.node.background import NodeThread
 from xsp.procedure import WEBEX_CLIENT_CN, Files, webex_procedure

@@ -13,46 +13,29 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-import threading
-from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Coroutine, TypeVar
+from typing import Any
 
 import trust
 from xsp.cli.engine import Engine, Result
 from xsp.config.store import Store
 from xsp.cti.calls import CallResult, CallSimulator
 from xsp.webex.received import XsiEvent
-from xsp.node.host import free_port
+from xsp.node.addresses import free_port
 from xsp.node.managed import ManagedNodeControl
 from xsp.node.background import NodeThread
+from xsp.node.loop import LoopThread
 from xsp.procedure import Files, webex_procedure
 from xsp.webex.client import WebexClient, tls_context
 
-T = TypeVar("T")
+def shell_engine(store: Store, node_name: str | None = None) -> Engine:
+    """A CLI engine whose ``emu`` commands reach the state's node, started here on need."""
+    return Engine(store, node_name, ManagedNodeControl(store))
 
 
 class CommandFailed(AssertionError):
     pass
-
-
-class _LoopThread:
-    """An asyncio loop in a daemon thread, for running a client beside a sync test."""
-
-    def __init__(self, name: str) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
-        self._thread.start()
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = 30) -> T:
-        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        return future.result(timeout)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(5)
-        self.loop.close()
 
 
 class RunningNode:
@@ -129,7 +112,7 @@ class WebexSession:
     """A connected Webex-like client (one channel open), driven synchronously."""
 
     def __init__(self, host: str, port: int, context: ssl.SSLContext, **options: Any) -> None:
-        self._loop = _LoopThread("xsp-webex-client")
+        self._loop = LoopThread("xsp-webex-client")
         self.client = WebexClient(host, port, ssl_context=context, **options)
         try:
             self._loop.run(self.client.open())

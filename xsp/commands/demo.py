@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     if (state / "config.yaml").exists():
         print(f"xsp: {state} already holds a state; the demo starts from a fresh one", file=sys.stderr)
         return 1
-    from xsp.node.host import free_port
+    from xsp.node.addresses import free_port
 
     port = free_port(args.port)
 

@@ -58,9 +58,9 @@ def _probe(store, node, args):
     """Probe the first secure interface, through the running node or one started for it."""
     import asyncio
 
-    from xsp.node.control import node_running
     from xsp.doctor import Finding, probe
-    from xsp.node.host import bind_address
+    from xsp.node.addresses import bind_address
+    from xsp.node.control import node_running
     from xsp.node.background import NodeThread
 
     servers = [s for s in node.xsp.cti_servers if s.secure]

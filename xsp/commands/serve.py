@@ -8,9 +8,9 @@ import signal
 import sys
 
 from xsp.commands.shell import add_state_argument, log_to_state, open_store
-from xsp.config.store import ConfigFileError, Store
-from xsp.node.control import NodeAlreadyRunning, NodeLock, close_control, serve_control
-from xsp.node.managed import handle_request
+from xsp.config.store import ConfigFileError
+from xsp.node.control import NodeAlreadyRunning
+from xsp.node.service import NodeService
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,10 +29,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     store = open_store(args)
-    lock = NodeLock(store.dir)
+    service = NodeService(store, ack_timeout=args.ack_timeout,
+                          handshake_timeout=args.handshake_timeout)
     try:
         store.load()
-        lock.acquire()
+        service.acquire()
     except (ConfigFileError, NodeAlreadyRunning) as exc:
         print(f"xsp: {exc}", file=sys.stderr)
         return 1
@@ -41,27 +42,22 @@ def run(args: argparse.Namespace) -> int:
     console.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
     logging.getLogger().addHandler(console)
     try:
-        asyncio.run(_serve(store, args.ack_timeout, args.handshake_timeout))
+        asyncio.run(_serve(service))
     finally:
-        lock.release()
+        service.release()
     return 0
 
 
-async def _serve(store: Store, ack_timeout: float, handshake_timeout: float) -> None:
-    from xsp.node.host import NodeHost
-
-    host = NodeHost(store, ack_timeout=ack_timeout, handshake_timeout=handshake_timeout)
-    await host.start()
-    control = await serve_control(store.dir, lambda r: handle_request(host, r))
+async def _serve(service: NodeService) -> None:
+    await service.start()
+    host = service.host
     for name in host.nodes:
         print(f"Node {name}:", *host.status(name), sep="\n", flush=True)
-    print(f"Serving; control socket {store.dir / 'node.sock'}. Stop with Ctrl-C.", flush=True)
+    print(f"Serving; control socket {service.control_socket}. Stop with Ctrl-C.", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    # Ordered shutdown: no new control requests, then the node tells its channels.
-    await close_control(control, store.dir)
-    await host.stop()
+    await service.stop()  # no new control requests, then the node tells its channels
     print("Stopped.", flush=True)

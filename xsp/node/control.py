@@ -21,11 +21,15 @@ SOCKET_NAME = "node.sock"
 Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
-class NodeAlreadyRunning(RuntimeError):
+class NodeError(RuntimeError):
+    """The node refused or could not be reached; ``str()`` is the one line a user sees."""
+
+
+class NodeAlreadyRunning(NodeError):
     pass
 
 
-class NodeUnavailable(RuntimeError):
+class NodeUnavailable(NodeError):
     pass
 
 

@@ -1,6 +1,7 @@
-"""Calls and scenarios requested through the node's control channel."""
+"""What the node answers on its control socket: ping, status, restart, calls, scenarios."""
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from xsp.cti.calls import CallError, CallResult, CallSimulator
@@ -11,6 +12,21 @@ if TYPE_CHECKING:
 
 TIMINGS = ("answer_after", "hold_after", "retrieve_after", "transfer_to", "transfer_after",
            "release_after", "released_by")
+
+
+async def handle_request(host: "NodeHost", req: dict[str, Any]) -> dict[str, Any]:
+    op = req.get("op")
+    if op == "ping":
+        return {"ok": True, "lines": [], "pid": os.getpid()}
+    if op == "status":
+        return {"ok": True, "lines": host.status(req["node"])}
+    if op == "restart":
+        return {"ok": True, "lines": await host.restart(req["node"])}
+    if op == "call":
+        return await run_call(host, req)
+    if op == "scenario":
+        return await run_scenario_request(host, req)
+    return {"ok": False, "lines": [f"Error: unknown control request {op!r}"]}
 
 
 def _summary(result: CallResult) -> list[str]:

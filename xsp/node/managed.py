@@ -1,48 +1,31 @@
 """How the shell and the command line reach the node of a state.
 
-``handle_request`` answers control requests inside the node. ``ManagedNodeControl`` is
-what the CLI engine uses: it talks to the node already running on the state (``xsp
-serve`` or another shell), or, when none runs, starts one in this process on first
-need and keeps it until the shell ends.
+``ManagedNodeControl`` is the node control the CLI engine is given: it talks to the
+node already running on the state (``xsp serve`` or another shell), or, when none
+runs, starts one in this process on first need and keeps it until the shell ends.
+Refusals are ``NodeError`` (one line each); the emulator commands turn them into
+command errors.
 """
 from __future__ import annotations
 
 import logging
 import os
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from xsp.config.store import Store
-from xsp.node.control import NodeAlreadyRunning, NodeUnavailable, node_running, request
+from xsp.node.background import NodeThread
+from xsp.node.control import NodeAlreadyRunning, NodeError, NodeUnavailable, node_running, request
 
 log = logging.getLogger("xsp.node")
 
-if TYPE_CHECKING:
-    from xsp.node.host import NodeHost
-    from xsp.node.background import NodeThread
-
-
-async def handle_request(host: "NodeHost", req: dict[str, Any]) -> dict[str, Any]:
-    op = req.get("op")
-    if op == "ping":
-        return {"ok": True, "lines": [], "pid": os.getpid()}
-    if op == "status":
-        return {"ok": True, "lines": host.status(req["node"])}
-    if op == "restart":
-        return {"ok": True, "lines": await host.restart(req["node"])}
-    if op == "call":
-        from xsp.node.handlers import run_call
-        return await run_call(host, req)
-    if op == "scenario":
-        from xsp.node.handlers import run_scenario_request
-        return await run_scenario_request(host, req)
-    return {"ok": False, "lines": [f"Error: unknown control request {op!r}"]}
-
 
 class ManagedNodeControl:
+    errors: tuple[type[Exception], ...] = (NodeError,)
+
     def __init__(self, store: Store, *, start_now: bool = False) -> None:
         self.store = store
-        self.embedded: "NodeThread | None" = None
+        self.embedded: NodeThread | None = None
         self._starting = threading.Lock()
         if start_now:
             # In the background, so the first prompt does not wait for the node;
@@ -62,7 +45,6 @@ class ManagedNodeControl:
                 return True
             if node_running(self.store.dir):
                 return True
-            from xsp.node.background import NodeThread
             try:
                 self.embedded = NodeThread(self.store).start()
             except NodeAlreadyRunning:
@@ -71,14 +53,14 @@ class ManagedNodeControl:
 
     def send(self, payload: dict[str, Any]) -> list[str]:
         self._ensure()
-        from xsp.cli.actions import CommandError
         try:
             reply = request(self.store.dir, payload)
         except NodeUnavailable as exc:
-            raise CommandError(f"Error: {exc}") from None
+            raise NodeError(f"Error: {exc}") from None
         if not reply.get("ok"):
-            raise CommandError("\n".join(reply["lines"]))
-        return reply["lines"]
+            raise NodeError("\n".join(reply["lines"]))
+        lines: list[str] = reply["lines"]
+        return lines
 
     def restart(self, store: Store, node_name: str) -> list[str]:
         return self.send({"op": "restart", "node": node_name})
