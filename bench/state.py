@@ -27,6 +27,8 @@ class _NoNode:
     """The engine's node control for building states: ``emu restart`` starts nothing here,
     because each benchmark runs the node in a process of its own."""
 
+    errors: tuple[type[Exception], ...] = ()
+
     def restart(self, store: Store, node_name: str) -> list[str]:
         return []
 

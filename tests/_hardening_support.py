@@ -45,6 +45,8 @@ class RefusingControl:
     """A node control that never starts a node: ``emu restart`` and ``emu status`` are
     refused with one line, so generated input cannot start listeners."""
 
+    errors: tuple[type[Exception], ...] = ()
+
     def restart(self, store: Store, node_name: str) -> list[str]:
         raise CommandError("Error: no node in this test")
 

@@ -10,6 +10,7 @@ from prompt_toolkit.document import Document
 from xsp.cli.completer import CLICompleter
 from xsp.cli.engine import Engine
 from xsp.config.store import Store
+from xsp.testing import shell_engine
 
 IP = "127.0.0.1"
 ROOT_WORDS = ["System", "Interface", "cd", "help", "exit", "quit", "emu"]
@@ -20,7 +21,7 @@ EMU_COMMANDS = ["status", "restart", "nodes", "addnode", "users", "adduser", "de
 @pytest.fixture
 def engine(tmp_path: Path) -> Engine:
     """An XSP engine at the root, with one (plain) CTI interface configured."""
-    engine = Engine(Store(tmp_path / "state"))
+    engine = shell_engine(Store(tmp_path / "state"))
     result = engine.execute(f"cd /Interface/CTI/CTIServer;add {IP} 8012 false false false;cd /")
     assert result.ok, result.text
     return engine
@@ -68,7 +69,7 @@ def test_unknown_prefix_offers_nothing(engine):
 
 
 def test_as_node_root_offers_the_as_tree(tmp_path):
-    engine = Engine(Store(tmp_path / "state"), "as1")
+    engine = shell_engine(Store(tmp_path / "state"), "as1")
     assert completions(engine, "S") == ["System"]
     assert completions(engine, "sys;cli;") == ["get", "add", "delete", "cd", "help", "exit", "quit", "emu"]
 

@@ -55,9 +55,8 @@ def test_request_without_a_node_says_how_to_start_one(tmp_path):
 
 
 def test_status_names_a_node_running_in_this_process(tmp_path):
-    from xsp.cli.engine import Engine
-    from xsp.testing import RunningNode
+    from xsp.testing import RunningNode, shell_engine
 
     with RunningNode.start(tmp_path, configure=False) as node:
-        lines = Engine(node.store).execute("emu status").lines
+        lines = shell_engine(node.store).execute("emu status").lines
     assert lines[1] == "Node process: running in this process"

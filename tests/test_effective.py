@@ -5,6 +5,7 @@ import pytest
 
 from xsp.cli.engine import Engine
 from xsp.config.store import Store
+from xsp.testing import shell_engine
 from xsp.tls.effective import effective
 
 IP = "127.0.0.1"
@@ -12,7 +13,7 @@ IP = "127.0.0.1"
 
 @pytest.fixture
 def engine(tmp_path) -> Engine:
-    engine = Engine(Store(tmp_path))
+    engine = shell_engine(Store(tmp_path))
     assert engine.execute(f"cd /Interface/CTI/CTIServer;add {IP} 8012 true true true").ok
     return engine
 
@@ -72,6 +73,6 @@ def test_emu_effective_says_when_nothing_can_be_negotiated(engine):
 
 
 def test_emu_effective_on_the_application_server_names_no_interface(tmp_path):
-    engine = Engine(Store(tmp_path), "as1")
+    engine = shell_engine(Store(tmp_path), "as1")
     assert engine.execute("emu effective 10.0.0.1").lines == [
         "Error: interfaceIp: 10.0.0.1 is not a configured CTIServer interface (none configured)"]

@@ -5,10 +5,11 @@ import pytest
 
 from xsp.cli.engine import Engine
 from xsp.config.store import Store
+from xsp.testing import shell_engine
 
 @pytest.fixture
 def engine(tmp_path) -> Engine:
-    engine = Engine(Store(tmp_path))
+    engine = shell_engine(Store(tmp_path))
     assert engine.execute("cd /Interface/CTI/CTIServer;add 10.155.6.175 8012 false false false").ok
     engine.execute("cd /")
     return engine
@@ -75,7 +76,7 @@ def test_first_failing_step_stops_the_line(engine):
 
 
 def test_as_node_refuses_restart(tmp_path):
-    engine = Engine(Store(tmp_path), "as1")
+    engine = shell_engine(Store(tmp_path), "as1")
     result = engine.execute("emu restart")
     assert result.lines == ["Error: the Application Server has no CTI interface to restart; "
                             "use --node to pick an XSP or ADP node"]

@@ -5,11 +5,12 @@ import pytest
 
 from xsp.cli.engine import Engine
 from xsp.config.store import Store
+from xsp.testing import shell_engine
 
 
 @pytest.fixture
 def engine(tmp_path) -> Engine:
-    return Engine(Store(tmp_path))
+    return shell_engine(Store(tmp_path))
 
 
 @pytest.mark.parametrize("line,prompt", [

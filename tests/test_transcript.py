@@ -5,6 +5,7 @@ import pytest
 
 from xsp.cli.engine import Engine
 from xsp.config.store import Store
+from xsp.testing import shell_engine
 from xsp.cli.transcript import TranscriptError, parse
 
 PROCEDURE = "int;cti;ctis;add 10.0.0.1 8012 false false false\nget\ncd /\nbogus\n"
@@ -36,7 +37,7 @@ def test_replay_on_a_state_that_differs_names_each_difference(xsp, tmp_path):
 
 
 def test_emu_record_starts_and_stops_without_recording_itself(tmp_path):
-    engine = Engine(Store(tmp_path / "s"))
+    engine = shell_engine(Store(tmp_path / "s"))
     mop = tmp_path / "mop.txt"
     assert engine.execute(f"emu record {mop}").lines == [f"Recording to {mop} (emu record off stops)."]
     engine.execute("int")
@@ -64,7 +65,7 @@ def test_replay_of_a_missing_file_is_one_line(xsp, tmp_path):
 
 
 def test_emu_record_to_an_unwritable_place_is_one_line(tmp_path):
-    engine = Engine(Store(tmp_path / "s"))
+    engine = shell_engine(Store(tmp_path / "s"))
     target = tmp_path / "no-such-dir" / "mop.txt"
     assert engine.execute(f"emu record {target}").lines == [
         f"Error: cannot write {target}: No such file or directory"]

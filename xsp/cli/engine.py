@@ -17,6 +17,8 @@ from cli_contexts.schema import Command, Context, Tree, load_emulator_commands, 
 from cli_contexts.types import ParamError
 from xsp.cli import render
 from xsp.cli.actions import ACTIONS, ActionContext, CommandError
+# Each module registers its actions in ACTIONS as it is imported.
+from xsp.cli.actions import attrs, certificates, cti, emulator, lists  # noqa: F401
 from xsp.cli.binding import bind
 from xsp.config.model import Node
 from xsp.config.store import Store
@@ -40,7 +42,14 @@ class Result:
 
 
 class NodeControl(Protocol):
-    """What the emulator commands ask of the running node (``xsp.node.managed``)."""
+    """What the emulator commands ask of the running node.
+
+    The engine is given one (``xsp.node.managed`` for a real node); the CLI never builds
+    it. ``errors`` are the refusals it raises, each one line; the emulator commands turn
+    them into command errors.
+    """
+
+    errors: tuple[type[Exception], ...]
 
     def restart(self, store: Store, node_name: str) -> list[str]: ...
 
@@ -50,6 +59,9 @@ class NodeControl(Protocol):
 class Engine:
     def __init__(self, store: Store, node_name: str | None = None,
                  control: NodeControl | None = None, recorder: "Recorder | None" = None) -> None:
+        if control is None:
+            # The CLI does not know how to reach a node; its caller does.
+            raise TypeError("Engine needs its node control")
         self.store = store
         deployment = store.load()
         if node_name is None:
@@ -60,9 +72,6 @@ class Engine:
             known = ", ".join(n.name for n in deployment.nodes)
             raise ValueError(f"no node named {node_name!r} in this state (nodes: {known})") from None
         self.node_name = node_name
-        if control is None:
-            from xsp.node.managed import ManagedNodeControl
-            control = ManagedNodeControl(store)
         self.control = control
         self.tree: Tree = load_tree(self.node.kind)
         self.emulator: Context = load_emulator_commands()

@@ -95,6 +95,3 @@ def split_path(path: str) -> tuple[str, str]:
     parent, _, attribute = path.rpartition(".")
     return parent, attribute
 
-
-# Register the actions.
-from xsp.cli.actions import attrs, certificates, cti, emulator, lists  # noqa: E402,F401

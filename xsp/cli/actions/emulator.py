@@ -1,7 +1,7 @@
 """The emulator's own commands (``emu ...``): node status and restart, nodes, users."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from cli_contexts.schema import Command
 from xsp.cli import render
@@ -13,7 +13,7 @@ from xsp.config.model import Node, User
 def emu_status(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
     node = actx.node
     lines = [f"Node {node.name} ({node.kind}), state {actx.store.dir}"]
-    lines += actx.control.status(actx.store, node.name)
+    lines += _ask_node(actx, lambda: actx.control.status(actx.store, node.name))
     if node.pending_restart:
         lines.append(f"Awaiting restart ({len(node.pending_restart)}):")
         lines.extend(f"  {change}" for change in node.pending_restart)
@@ -27,7 +27,15 @@ def emu_restart(actx: ActionContext, command: Command, values: dict[str, Any]) -
     if actx.node.kind == "AS":
         raise CommandError("Error: the Application Server has no CTI interface to restart; "
                            "use --node to pick an XSP or ADP node")
-    return actx.control.restart(actx.store, actx.node_name)
+    return _ask_node(actx, lambda: actx.control.restart(actx.store, actx.node_name))
+
+
+def _ask_node(actx: ActionContext, ask: Callable[[], list[str]]) -> list[str]:
+    """The node's refusal, as the one line of a refused command."""
+    try:
+        return ask()
+    except actx.control.errors as exc:
+        raise CommandError(str(exc)) from None
 
 
 @action("emu.nodes")
