@@ -6,6 +6,7 @@ from typing import Any
 
 from cli_contexts.schema import Command, Param
 from cli_contexts.types import ParamError, Sources
+from xsp.cli.grammar import keyword_of
 from xsp.cli.render import usage
 
 
@@ -29,13 +30,8 @@ def _parse(param: Param, word: str, sources: Sources, bound: Bound) -> None:
 
 def _split_keyword(word: str, keywords: dict[str, Param]) -> tuple[Param, str | None] | None:
     """``keyFile`` alone, or glued to its value as the guide prints it (``keyFile/tmp/k``)."""
-    low = word.lower()
-    if low in keywords:
-        return keywords[low], None
-    for key, param in keywords.items():
-        if low.startswith(key) and word[len(key):].startswith(("/", ".", "~")):
-            return param, word[len(key):]
-    return None
+    hit = keyword_of(word, keywords)
+    return None if hit is None else (keywords[hit[0]], hit[1])
 
 
 def bind(command: Command, words: list[str], sources: Sources) -> Bound:

@@ -8,17 +8,16 @@ tree only, so TAB cannot change the configuration or the current level.
 from __future__ import annotations
 
 import shlex
-from typing import Iterable, Iterator, Union
+from typing import Iterator
 
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
 from cli_contexts.schema import Command, Context
-from xsp.cli.engine import GLOBALS, Engine, split_steps
-
-# What the first word of a step names: a level, a command of the level, or a global
-# command by its name ("cd", "help", "exit", "quit", "emu").
-Target = Union[Context, Command, str]
+from xsp.cli.actions import CommandError
+from xsp.cli.engine import Engine
+from xsp.cli.grammar import (Target, completions, globals_at, is_path, keyword_of,
+                             may_become_path, named_at, split_steps, unique, walk)
 
 
 class CLICompleter(Completer):
@@ -46,7 +45,7 @@ class CLICompleter(Completer):
             if not words:
                 continue
             head, args = words[0], words[1:]
-            if _is_path(head):
+            if is_path(head):
                 reached = _walk(context, head) if not args else None
             else:
                 target = _resolve(head, context)
@@ -67,11 +66,11 @@ class CLICompleter(Completer):
         """Values for the last of ``words`` (unquoted), at ``context``."""
         word = words[-1]
         if len(words) == 1:
-            if _is_path(word):
+            if may_become_path(word):
                 return self._paths(context, word)
-            return _match(word, [*context.children, *context.commands, *_globals(context)])
+            return completions(word, [*context.children, *context.commands, *globals_at(context)])
         head = words[0]
-        if _is_path(head):
+        if is_path(head):
             return []  # the engine takes a path alone as `cd PATH`
         target = _resolve(head, context)
         if target == "cd":
@@ -87,16 +86,16 @@ class CLICompleter(Completer):
     def _emulator(self, args: list[str]) -> list[str]:
         commands = self.engine.emulator.commands
         if len(args) == 1:
-            return _match(args[0], commands)
-        command = _pick(args[0], list(commands.items()))
+            return completions(args[0], commands)
+        command = unique(args[0], commands.items())
         return self._params(command, args[1:]) if isinstance(command, Command) else []
 
     def _help(self, context: Context, args: list[str]) -> list[str]:
         if len(args) == 1:
-            return _match(args[0], [*context.commands, *context.children, *_globals(context)])
+            return completions(args[0], [*context.commands, *context.children, *globals_at(context)])
         # As the engine reads it: only the exact word `emu` opens the emulator commands.
         if len(args) == 2 and args[0].lower() == "emu":
-            return _match(args[1], self.engine.emulator.commands)
+            return completions(args[1], self.engine.emulator.commands)
         return []
 
     def _params(self, command: Command, args: list[str]) -> list[str]:
@@ -108,9 +107,9 @@ class CLICompleter(Completer):
             if not done:
                 offered = param.type.complete(word, self.engine.sources)
                 if param.optional:
-                    offered += _match(word, [p.keyword for p in keywords.values()])
+                    offered += completions(word, [p.keyword for p in keywords.values()])
                 return offered
-            if param.optional and _keyword(done[0], keywords):
+            if param.optional and keyword_of(done[0], keywords):
                 continue  # an optional positional left out before the keywords
             done.pop(0)
         used: set[str] = set()
@@ -119,23 +118,24 @@ class CLICompleter(Completer):
             if expecting is not None:
                 expecting = None
                 continue
-            key = _keyword(typed, keywords)
-            if key is None:
+            hit = keyword_of(typed, keywords)
+            if hit is None:
                 return []  # a word the engine will refuse: nothing sensible follows
+            key, glued = hit
             used.add(key)
             # `keyFile/tmp/k`, glued as the guide prints it, carries its own value.
-            if typed.lower() == key:
+            if glued is None:
                 expecting = keywords[key]
         if expecting is not None:
             return expecting.type.complete(word, self.engine.sources)
-        return _match(word, [p.keyword for k, p in keywords.items() if k not in used])
+        return completions(word, [p.keyword for k, p in keywords.items() if k not in used])
 
     def _paths(self, context: Context, word: str) -> list[str]:
         head, slash, last = word.rpartition("/")
         base = _walk(context, head + slash) if slash else context
         if base is None:
             return []
-        return [head + slash + name for name in _match(last, [*base.children, ".."])]
+        return [head + slash + name for name in completions(last, [*base.children, ".."])]
 
 
 def _words(text: str) -> list[tuple[str, str]]:
@@ -169,60 +169,17 @@ def _words(text: str) -> list[tuple[str, str]]:
     return words
 
 
-def _match(word: str, names: Iterable[str]) -> list[str]:
-    low = word.lower()
-    return [n for n in names if n.lower().startswith(low)]
-
-
-def _globals(context: Context) -> list[str]:
-    return [g for g in GLOBALS if g not in context.commands]
-
-
 def _resolve(word: str, context: Context) -> Target | None:
     """What the engine runs for ``word`` at ``context``; None when unknown or ambiguous."""
-    named: list[tuple[str, Target]] = [*context.children.items(), *context.commands.items(),
-                                       *((g, g) for g in _globals(context))]
-    return _pick(word, named)
-
-
-def _pick(word: str, named: list[tuple[str, Target]]) -> Target | None:
-    # An exact name wins over longer names it prefixes, as in the engine.
-    low = word.lower()
-    hits = [t for n, t in named if n.lower() == low] or [t for n, t in named if n.lower().startswith(low)]
-    return hits[0] if len(hits) == 1 else None
-
-
-def _keyword(word: str, keywords: dict[str, object]) -> str | None:
-    """The keyword ``word`` gives, alone or glued to a path (binding accepts both)."""
-    low = word.lower()
-    if low in keywords:
-        return low
-    for key in keywords:
-        if low.startswith(key) and word[len(key):].startswith(("/", ".", "~")):
-            return key
-    return None
-
-
-def _is_path(word: str) -> bool:
-    # The engine runs `..`, `/` and anything with a slash as a cd.
-    return word in ("..", "/") or "/" in word or word.startswith(".")
+    return unique(word, named_at(context))
 
 
 def _walk(context: Context, path: str) -> Context | None:
-    """The level ``path`` names from ``context``, abbreviations allowed; None if none."""
-    if path.startswith("/"):
-        while context.parent is not None:
-            context = context.parent
-    for part in filter(None, path.split("/")):
-        if part == "..":
-            context = context.parent or context
-            continue
-        # A path names levels only, so a command sharing a prefix does not make it ambiguous.
-        target = _pick(part, list(context.children.items()))
-        if not isinstance(target, Context):
-            return None
-        context = target
-    return context
+    """The level ``path`` names from ``context``; None where the engine would refuse it."""
+    try:
+        return walk(context, path)
+    except CommandError:
+        return None
 
 
 def _tail(candidate: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import shlex
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from cli_contexts.schema import Command, Context, Tree, load_emulator_commands, load_tree
 from cli_contexts.types import ParamError
@@ -20,6 +20,7 @@ from xsp.cli.actions import ACTIONS, ActionContext, CommandError
 # Each module registers its actions in ACTIONS as it is imported.
 from xsp.cli.actions import attrs, certificates, cti, emulator, lists  # noqa: F401
 from xsp.cli.binding import bind
+from xsp.cli.grammar import is_path, named_at, pick, split_steps, walk
 from xsp.config.model import Node
 from xsp.config.store import Store
 
@@ -27,9 +28,6 @@ if TYPE_CHECKING:
     from xsp.cli.transcript import Recorder
 
 log = logging.getLogger("xsp.cli")
-
-GLOBALS = ("cd", "help", "exit", "quit", "emu")
-
 
 @dataclass
 class Result:
@@ -161,25 +159,19 @@ class Engine:
         if not words:
             return []
         head, args = words[0], words[1:]
-        if head in ("..", "/") or "/" in head:
+        if is_path(head):
             return self._cd([head, *args])
-        kind, target = self._resolve_word(head, self.context)
-        if kind == "context":
+        target = pick(head, named_at(self.context), "command or level")
+        if isinstance(target, Context):
             if args:
                 raise CommandError(f"Error: {target.name} is a level; to run a command there, "
                                    f"separate it with ';' (e.g. {target.name};get)")
             self.context = target
             return []
-        if kind == "command":
+        if isinstance(target, Command):
             return self._run(target, args, self.context)
-        return getattr(self, "_" + target)(args)
-
-    def _resolve_word(self, word: str, context: Context) -> tuple[str, Any]:
-        candidates: list[tuple[str, str, Any]] = (
-            [(name, "context", c) for name, c in context.children.items()]
-            + [(name, "command", c) for name, c in context.commands.items()]
-            + [(name, "global", name) for name in GLOBALS if name not in context.commands])
-        return _pick(word, candidates, "command or level")
+        handler: Callable[[list[str]], list[str]] = getattr(self, "_" + target)
+        return handler(args)
 
     def _run(self, command: Command, args: list[str], context: Context) -> list[str]:
         try:
@@ -198,16 +190,7 @@ class Engine:
     def _cd(self, args: list[str]) -> list[str]:
         if len(args) > 1:
             raise CommandError("Error: cd takes one level path, e.g. cd /Interface/CTI")
-        path = args[0] if args else "/"
-        context = self.tree.root if path.startswith("/") else self.context
-        for part in filter(None, path.split("/")):
-            if part == "..":
-                context = context.parent or context
-                continue
-            kind, target = _pick(part, [(n, "context", c) for n, c in context.children.items()],
-                                 f"level below {context.path or 'the root'}")
-            context = target
-        self.context = context
+        self.context = walk(self.context, args[0] if args else "/")
         return []
 
     def _help(self, args: list[str]) -> list[str]:
@@ -216,13 +199,12 @@ class Engine:
         if args[0].lower() == "emu":
             if len(args) == 1:
                 return render.emulator_help(self.emulator)
-            _, command = _pick(args[1], [(n, "command", c) for n, c in self.emulator.commands.items()],
-                               "emulator command")
+            command = pick(args[1], self.emulator.commands.items(), "emulator command")
             return render.command_help(command, prefix="emu ")
-        kind, target = self._resolve_word(args[0], self.context)
-        if kind == "context":
+        target = pick(args[0], named_at(self.context), "command or level")
+        if isinstance(target, Context):
             return render.context_help(target, self.emulator)
-        if kind == "command":
+        if isinstance(target, Command):
             return render.command_help(target)
         return [dict(render.GLOBAL_HELP).get(target, "Emulator commands: type help emu")]
 
@@ -244,41 +226,8 @@ class Engine:
     def _emu(self, args: list[str]) -> list[str]:
         if not args:
             return render.emulator_help(self.emulator)
-        _, command = _pick(args[0], [(n, "command", c) for n, c in self.emulator.commands.items()],
-                           "emulator command")
+        command = pick(args[0], self.emulator.commands.items(), "emulator command")
         return self._run(command, args[1:], self.context)
-
-
-def _pick(word: str, candidates: list[tuple[str, str, Any]], what: str) -> tuple[str, Any]:
-    low = word.lower()
-    exact = [c for c in candidates if c[0].lower() == low]
-    matches = exact or [c for c in candidates if c[0].lower().startswith(low)]
-    if len(matches) == 1:
-        return matches[0][1], matches[0][2]
-    if not matches:
-        names = ", ".join(c[0] for c in candidates)
-        raise CommandError(f"Error: unknown {what}: {word} (expected one of: {names})")
-    names = ", ".join(c[0] for c in matches)
-    raise CommandError(f"Error: ambiguous {what}: {word} (matches {names})")
-
-
-def split_steps(line: str, *, keep_empty: bool = False) -> list[str]:
-    """Split on ``;`` outside quotes. The completer keeps empty steps (the one being typed)."""
-    steps: list[str] = []
-    current: list[str] = []
-    quote = ""
-    for ch in line:
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch == ";":
-            steps.append("".join(current))
-            current = []
-            continue
-        current.append(ch)
-    steps.append("".join(current))
-    return steps if keep_empty else [s for s in steps if s.strip()]
 
 
 def _complete_path(prefix: str) -> list[str]:
