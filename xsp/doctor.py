@@ -44,7 +44,7 @@ def check(deployment: Deployment, node_name: str) -> list[Finding]:
     cli = node.prompt_name
     findings: list[Finding] = []
 
-    identities = deployment.application_server.as_.client_identities
+    identities = deployment.client_identities
     findings.append(Finding(
         "ClientIdentity holds the Webex client CN",
         WEBEX_CLIENT_CN in identities,

@@ -63,7 +63,7 @@ class Engine:
         self.store = store
         deployment = store.load()
         if node_name is None:
-            node_name = next(n.name for n in deployment.nodes if n.kind != "AS")
+            node_name = deployment.first_cti_node().name
         try:
             deployment.node(node_name)
         except KeyError:
@@ -106,9 +106,9 @@ class Engine:
         if name == "trust_aliases" and node.xsp:
             return [t.alias for t in node.xsp.trusts]
         if name == "client_identities":
-            return list(deployment.application_server.as_.client_identities)
+            return list(deployment.client_identities)
         if name == "users":
-            return [u.user_id for u in deployment.application_server.as_.users]
+            return [u.user_id for u in deployment.users]
         if name.startswith("files:"):
             return _complete_path(name[len("files:"):])
         return []

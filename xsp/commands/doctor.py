@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from xsp.commands.shell import add_state_argument, log_to_state, open_store
+from xsp.config.model import ModelError
 from xsp.config.store import ConfigFileError
 
 
@@ -30,10 +31,10 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(args)
     try:
         deployment = store.load()
-    except ConfigFileError as exc:
+        name = args.node or deployment.first_cti_node().name
+    except (ConfigFileError, ModelError) as exc:
         print(f"xsp: {exc}", file=sys.stderr)
         return 1
-    name = args.node or next(n.name for n in deployment.nodes if n.kind != "AS")
     try:
         node = deployment.node(name)
     except KeyError:

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from xsp.commands.shell import add_state_argument, log_to_state, open_store
+from xsp.config.model import ModelError
 from xsp.config.store import ConfigFileError
 
 
@@ -23,8 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from xsp.cli.engine import Engine
-    from xsp.node.managed import ManagedNodeControl
     from xsp.cli.transcript import TranscriptError, parse, replay
+    from xsp.node.managed import ManagedNodeControl
 
     try:
         entries = parse(args.file.read_text(encoding="utf-8"))
@@ -38,10 +39,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         log_to_state(store)
         deployment = store.load()
-    except ConfigFileError as exc:
+        xsp_node = args.node or deployment.first_cti_node().name
+    except (ConfigFileError, ModelError) as exc:
         print(f"xsp: {exc}", file=sys.stderr)
         return 2
-    xsp_node = args.node or next(n.name for n in deployment.nodes if n.kind != "AS")
     control = ManagedNodeControl(store)
     try:
         engine = Engine(store, xsp_node, control)

@@ -160,6 +160,20 @@ class Node:
     def prompt_name(self) -> str:
         return f"{self.kind}_CLI"
 
+    @property
+    def xsp_settings(self) -> XspSettings:
+        """The XSP|ADP settings; a ModelError naming the node on the AS."""
+        if self.xsp is None:
+            raise ModelError("", f"{self.name} is the Application Server; it has no CTI interface")
+        return self.xsp
+
+    @property
+    def as_settings(self) -> AsSettings:
+        """The Application Server's settings; a ModelError naming the node elsewhere."""
+        if self.as_ is None:
+            raise ModelError("", f"{self.name} is an {self.kind} node, not the Application Server")
+        return self.as_
+
 
 @dataclass
 class Deployment:
@@ -174,7 +188,23 @@ class Deployment:
 
     @property
     def application_server(self) -> Node:
-        return next(n for n in self.nodes if n.kind == "AS")
+        return next(n for n in self.nodes if n.kind == "AS")  # exactly one, see __post_init__
+
+    @property
+    def users(self) -> list[User]:
+        return self.application_server.as_settings.users
+
+    @property
+    def client_identities(self) -> list[str]:
+        return self.application_server.as_settings.client_identities
+
+    def first_cti_node(self) -> Node:
+        """The first XSP or ADP node, which commands open when no node is named."""
+        for node in self.nodes:
+            if node.kind != "AS":
+                return node
+        raise ModelError("", "this state has no XSP or ADP node (add one in the AS's shell "
+                             "with: emu addnode NAME XSP)")
 
     def __post_init__(self) -> None:
         names = [n.name for n in self.nodes]

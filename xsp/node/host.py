@@ -91,10 +91,10 @@ class NodeHost:
         return self.store.load()
 
     def _users(self):
-        return self._deployment().application_server.as_.users
+        return self._deployment().users
 
     def _identities(self) -> list[str]:
-        return self._deployment().application_server.as_.client_identities
+        return self._deployment().client_identities
 
     def _allow_client_app(self, node: str) -> bool:
         return self._deployment().node(node).xsp.allow_client_app

@@ -6,7 +6,7 @@ from typing import Any, Callable
 from cli_contexts.schema import Command
 from xsp.cli import render
 from xsp.cli.actions import ActionContext, CommandError, action
-from xsp.config.model import Node, User
+from xsp.config.model import NODE_NAME, Node, User
 
 
 @action("emu.status")
@@ -47,10 +47,8 @@ def emu_nodes(actx: ActionContext, command: Command, values: dict[str, Any]) -> 
 
 @action("emu.addnode")
 def emu_addnode(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
-    import re
-
     # The name is part of file names in the state: no separators, no surprises.
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", values["name"]):
+    if not NODE_NAME.fullmatch(values["name"]):
         raise CommandError(f"Error: name: {values['name']} is not a node name; "
                            "expected letters, digits, '-' and '_'")
 
@@ -64,7 +62,7 @@ def emu_addnode(actx: ActionContext, command: Command, values: dict[str, Any]) -
 
 @action("emu.users")
 def emu_users(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
-    users = actx.deployment.application_server.as_.users
+    users = actx.deployment.users
     return render.table(["User Id", "Group", "Enterprise"],
                         [[u.user_id, u.group, u.enterprise] for u in users])
 
@@ -76,7 +74,7 @@ def emu_adduser(actx: ActionContext, command: Command, values: dict[str, Any]) -
         raise CommandError(f"Error: userId: {user_id} is not a user id; expected user@domain")
 
     def mutate(deployment, node):
-        users = deployment.application_server.as_.users
+        users = deployment.users
         if any(u.user_id == user_id for u in users):
             raise CommandError(render.ALREADY_PRESENT)
         users.append(User(user_id))
@@ -87,7 +85,7 @@ def emu_adduser(actx: ActionContext, command: Command, values: dict[str, Any]) -
 @action("emu.deluser")
 def emu_deluser(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
     def mutate(deployment, node):
-        users = deployment.application_server.as_.users
+        users = deployment.users
         match = next((u for u in users if u.user_id == values["userId"]), None)
         if match is None:
             raise CommandError(render.NOT_FOUND)
