@@ -107,7 +107,7 @@ class CLICompleter(Completer):
             if not done:
                 offered = param.type.complete(word, self.engine.sources)
                 if param.optional:
-                    offered += completions(word, [p.keyword for p in keywords.values()])
+                    offered += completions(word, [p.keyword for p in keywords.values() if p.keyword])
                 return offered
             if param.optional and keyword_of(done[0], keywords):
                 continue  # an optional positional left out before the keywords
@@ -128,7 +128,8 @@ class CLICompleter(Completer):
                 expecting = keywords[key]
         if expecting is not None:
             return expecting.type.complete(word, self.engine.sources)
-        return completions(word, [p.keyword for k, p in keywords.items() if k not in used])
+        return completions(word, [p.keyword for k, p in keywords.items()
+                                  if k not in used and p.keyword])
 
     def _paths(self, context: Context, word: str) -> list[str]:
         head, slash, last = word.rpartition("/")

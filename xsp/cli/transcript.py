@@ -12,9 +12,12 @@ import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, Mapping, TextIO
 
 from xsp.cli import render
+
+if TYPE_CHECKING:
+    from xsp.cli.engine import Engine
 
 PROMPT = re.compile(r"^((AS|XSP|ADP)_CLI(?:/[^>\s]*)?> |Please confirm \(Yes, Y, No, N\): ?)(.*)$")
 
@@ -97,10 +100,10 @@ class Difference:
         return lines
 
 
-def replay(entries: list[Entry], engines: dict[str, "object"]) -> list[Difference]:
+def replay(entries: list[Entry], engines: Mapping[str, "Engine"]) -> list[Difference]:
     """Run each command on the engine of its CLI and collect the answers that differ."""
     differences = []
-    current = None
+    current: Engine | None = None
     for entry in entries:
         engine = engines.get(entry.cli) if entry.cli else current
         if engine is None:

@@ -24,6 +24,9 @@ class CommandError(Exception):
 
 
 Action = Callable[["ActionContext", Command, dict[str, Any]], list[str]]
+# What a command changes: called with a fresh copy of the deployment and this node,
+# saved only when it returns; lines it returns come before "...Done".
+Mutation = Callable[[Deployment, Node], "list[str] | None"]
 ACTIONS: dict[str, Action] = {}
 
 
@@ -51,8 +54,7 @@ class ActionContext:
     def node(self) -> Node:
         return self.deployment.node(self.node_name)
 
-    def change(self, command: Command, mutate: Callable[[Deployment, Node], list[str] | None],
-               ) -> list[str]:
+    def change(self, command: Command, mutate: Mutation) -> list[str]:
         """Apply ``mutate`` and save; a CommandError from it leaves everything unchanged."""
         try:
             with self.store.edit() as deployment:
@@ -66,6 +68,13 @@ class ActionContext:
         if command.restart:
             lines.append(render.RESTART_WARNING)
         return lines
+
+
+def declared_path(command: Command) -> str:
+    """The configuration path the command's YAML declares (its action needs one)."""
+    if command.path is None:
+        raise ValueError(f"the command {command.name} declares no path")
+    return command.path
 
 
 _SEGMENT = re.compile(r"^(\w+)(?:\[(\w+)\])?$")

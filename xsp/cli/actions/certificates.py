@@ -2,18 +2,20 @@
 from __future__ import annotations
 
 import functools
-
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cli_contexts.schema import Command
 from xsp.cli import render
 from xsp.cli.actions import ActionContext, CommandError, action
 from xsp.cli.actions.cti import key_file_name, remove_private
-from xsp.config.model import InterfaceCertificate, TrustAnchor
+from xsp.config.model import Deployment, InterfaceCertificate, Node, TrustAnchor
+
+if TYPE_CHECKING:
+    import trust
 
 
 @functools.lru_cache(maxsize=4096)
-def describe_pem(pem: str):
+def describe_pem(pem: str) -> "trust.CertInfo":
     """``trust.describe`` of a stored certificate, parsed and checked once per content.
 
     Listing a thousand anchors would otherwise parse each and verify its signature
@@ -27,7 +29,7 @@ def describe_pem(pem: str):
 @action("trust.get")
 def trust_get(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
     rows = []
-    for anchor in actx.node.xsp.trusts:
+    for anchor in actx.node.xsp_settings.trusts:
         info = describe_pem(anchor.cert_pem)
         issuer = info.issuer_cn + ("[self-signed]" if info.self_signed else "")
         rows.append([anchor.alias, info.subject_cn, issuer])
@@ -48,10 +50,10 @@ def trust_update(actx: ActionContext, command: Command, values: dict[str, Any]) 
     from cryptography.hazmat.primitives.serialization import Encoding
     pem = certificate.public_bytes(Encoding.PEM).decode()
 
-    def mutate(deployment, node):
-        existing = next((t for t in node.xsp.trusts if t.alias == alias), None)
+    def mutate(deployment: Deployment, node: Node) -> list[str]:
+        existing = next((t for t in node.xsp_settings.trusts if t.alias == alias), None)
         if existing is None:
-            node.xsp.trusts.append(TrustAnchor(alias, pem))
+            node.xsp_settings.trusts.append(TrustAnchor(alias, pem))
             return []
         existing.cert_pem = pem
         return [f"Trust anchor {alias} already existed: its certificate is replaced."]
@@ -61,19 +63,19 @@ def trust_update(actx: ActionContext, command: Command, values: dict[str, Any]) 
 
 @action("trust.delete")
 def trust_delete(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
-    def mutate(deployment, node):
-        existing = next((t for t in node.xsp.trusts if t.alias == values["alias"]), None)
+    def mutate(deployment: Deployment, node: Node) -> None:
+        existing = next((t for t in node.xsp_settings.trusts if t.alias == values["alias"]), None)
         if existing is None:
             raise CommandError(render.NOT_FOUND)
-        node.xsp.trusts.remove(existing)
+        node.xsp_settings.trusts.remove(existing)
 
     return actx.change(command, mutate)
 
 
 @action("cert.get")
 def cert_get(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
-    rows = []
-    for server in actx.node.xsp.cti_servers:
+    rows: list[list[object]] = []
+    for server in actx.node.xsp_settings.cti_servers:
         if server.certificate is None:
             rows.append([server.ip, "none", "", "", ""])
             continue
@@ -98,8 +100,8 @@ def cert_update(actx: ActionContext, command: Command, values: dict[str, Any]) -
         key_file_name(actx.node_name, ip, credentials.certificate.serial_number), credentials.key_pem)
     replaced: list[str] = []
 
-    def mutate(deployment, node):
-        server = node.xsp.cti_server(ip)
+    def mutate(deployment: Deployment, node: Node) -> list[str]:
+        server = node.xsp_settings.cti_server(ip)
         if server is None:
             raise CommandError(render.NOT_FOUND)
         if server.certificate is not None and server.certificate.key_file != key_name:

@@ -7,7 +7,7 @@ from typing import Any
 from cli_contexts.schema import Command
 from xsp.cli import render
 from xsp.cli.actions import ActionContext, CommandError, action
-from xsp.config.model import CTIServer, InterfaceCertificate
+from xsp.config.model import CTIServer, Deployment, InterfaceCertificate, Node
 
 HEADERS = ("Interface IP", "Port", "Secure", "Server Certificate", "Client Auth Req")
 
@@ -19,7 +19,7 @@ def key_file_name(node_name: str, ip: str, serial: int) -> str:
 @action("cti.get")
 def cti_get(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
     return render.table(HEADERS, [[s.ip, s.port, s.secure, s.server_certificate, s.client_auth_req]
-                                  for s in actx.node.xsp.cti_servers])
+                                  for s in actx.node.xsp_settings.cti_servers])
 
 
 @action("cti.add")
@@ -30,7 +30,7 @@ def cti_add(actx: ActionContext, command: Command, values: dict[str, Any]) -> li
     if not secure and (values["serverCertificate"] or values["clientAuthReq"]):
         raise CommandError("Error: serverCertificate and clientAuthReq need secure true "
                            "(an interface without TLS has neither)")
-    if actx.node.xsp.cti_server(ip) is not None:
+    if actx.node.xsp_settings.cti_server(ip) is not None:
         raise CommandError(render.ALREADY_PRESENT)
     certificate = None
     if secure:
@@ -41,10 +41,10 @@ def cti_add(actx: ActionContext, command: Command, values: dict[str, Any]) -> li
         certificate = InterfaceCertificate(cert_pem=issued.cert_pem.decode(), key_file=key_name,
                                            self_signed=True)
 
-    def mutate(deployment, node):
-        if node.xsp.cti_server(ip) is not None:
+    def mutate(deployment: Deployment, node: Node) -> None:
+        if node.xsp_settings.cti_server(ip) is not None:
             raise CommandError(render.ALREADY_PRESENT)
-        node.xsp.cti_servers.append(CTIServer(
+        node.xsp_settings.cti_servers.append(CTIServer(
             ip=ip, port=values["port"], secure=secure,
             server_certificate=values["serverCertificate"],
             client_auth_req=values["clientAuthReq"], certificate=certificate))
@@ -61,11 +61,11 @@ def cti_add(actx: ActionContext, command: Command, values: dict[str, Any]) -> li
 def cti_delete(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
     removed: list[CTIServer] = []
 
-    def mutate(deployment, node):
-        server = node.xsp.cti_server(values["interfaceIp"])
+    def mutate(deployment: Deployment, node: Node) -> None:
+        server = node.xsp_settings.cti_server(values["interfaceIp"])
         if server is None:
             raise CommandError(render.NOT_FOUND)
-        node.xsp.cti_servers.remove(server)
+        node.xsp_settings.cti_servers.remove(server)
         removed.append(server)
 
     lines = actx.change(command, mutate)

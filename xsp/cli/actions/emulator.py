@@ -6,7 +6,7 @@ from typing import Any, Callable
 from cli_contexts.schema import Command
 from xsp.cli import render
 from xsp.cli.actions import ActionContext, CommandError, action
-from xsp.config.model import NODE_NAME, Node, User
+from xsp.config.model import NODE_NAME, Deployment, Node, User
 
 
 @action("emu.status")
@@ -52,7 +52,7 @@ def emu_addnode(actx: ActionContext, command: Command, values: dict[str, Any]) -
         raise CommandError(f"Error: name: {values['name']} is not a node name; "
                            "expected letters, digits, '-' and '_'")
 
-    def mutate(deployment, node):
+    def mutate(deployment: Deployment, node: Node) -> None:
         if any(n.name == values["name"] for n in deployment.nodes):
             raise CommandError(render.ALREADY_PRESENT)
         deployment.nodes.append(Node(values["name"], values["kind"]))
@@ -73,7 +73,7 @@ def emu_adduser(actx: ActionContext, command: Command, values: dict[str, Any]) -
     if "@" not in user_id or user_id.startswith("@") or user_id.endswith("@"):
         raise CommandError(f"Error: userId: {user_id} is not a user id; expected user@domain")
 
-    def mutate(deployment, node):
+    def mutate(deployment: Deployment, node: Node) -> None:
         users = deployment.users
         if any(u.user_id == user_id for u in users):
             raise CommandError(render.ALREADY_PRESENT)
@@ -84,7 +84,7 @@ def emu_adduser(actx: ActionContext, command: Command, values: dict[str, Any]) -
 
 @action("emu.deluser")
 def emu_deluser(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
-    def mutate(deployment, node):
+    def mutate(deployment: Deployment, node: Node) -> None:
         users = deployment.users
         match = next((u for u in users if u.user_id == values["userId"]), None)
         if match is None:
@@ -100,15 +100,16 @@ def emu_effective(actx: ActionContext, command: Command, values: dict[str, Any])
     from xsp.tls.effective import effective, plan_for
 
     # The interface IP was checked against the configured ones (none on the AS).
-    node = actx.node
-    server = node.xsp.cti_server(values["interfaceIp"])
-    eff = effective(node.xsp, server)
+    settings = actx.node.xsp_settings
+    server = settings.cti_server(values["interfaceIp"])
+    assert server is not None
+    eff = effective(settings, server)
     lines = [f"Interface {server.ip}:{server.port}",
              f"Protocols from {eff.protocols_from}: {', '.join(eff.protocols) or 'none'}",
              f"Ciphers from {eff.ciphers_from}: {len(eff.ciphers)} suite(s)"]
     if not server.secure:
         return [*lines, "The interface is not secure (plain TCP): no TLS settings apply."]
-    return [*lines, *describe_effective(plan_for(node.xsp, server))]
+    return [*lines, *describe_effective(plan_for(settings, server))]
 
 
 @action("emu.record")
