@@ -36,7 +36,7 @@ def _cert(pem: str) -> x509.Certificate:
 
 
 def _secure_interfaces(node: Node) -> list[CTIServer]:
-    return [s for s in node.xsp.cti_servers if s.secure and s.client_auth_req]
+    return [s for s in node.xsp_settings.cti_servers if s.secure and s.client_auth_req]
 
 
 def check(deployment: Deployment, node_name: str) -> list[Finding]:
@@ -78,8 +78,8 @@ def check(deployment: Deployment, node_name: str) -> list[Finding]:
 
     findings.append(Finding(
         "certificate authentication is allowed (allowClientApp)",
-        node.xsp.allow_client_app,
-        f"allowClientApp = {str(node.xsp.allow_client_app).lower()}",
+        node.xsp_settings.allow_client_app,
+        f"allowClientApp = {str(node.xsp_settings.allow_client_app).lower()}",
         [f"{cli}{CERT_AUTH}> set allowClientApp true"]))
 
     findings.append(Finding(
@@ -95,7 +95,7 @@ def _interface_findings(node: Node, server: CTIServer, cli: str) -> list[Finding
     from xsp.tls.suites import plan
 
     findings = []
-    eff = effective(node.xsp, server)
+    eff = effective(node.xsp_settings, server)
     has_12 = "TLSv1.2" in eff.protocols
     findings.append(Finding(
         f"TLS 1.2 is effective on {server.ip}",
@@ -144,7 +144,7 @@ def _trust_finding(node: Node, cli: str) -> Finding:
     fix = ["xsp split-chain CombinedCertChain2023.txt",
            f"{cli}{TRUSTS}> updateTrust webexclientroot2023 root2023.txt",
            f"{cli}{TRUSTS}> updateTrust webexclientissuing2023 issuing2023.txt"]
-    anchors = [(t.alias, _cert(t.cert_pem)) for t in node.xsp.trusts]
+    anchors = [(t.alias, _cert(t.cert_pem)) for t in node.xsp_settings.trusts]
     if not anchors:
         return Finding(name, False, "no trust anchor is configured: every client certificate is refused", fix)
     now = _now()

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from cryptography import x509
+
     import trust
     from xsp.node.managed import ManagedNodeControl
 
@@ -140,6 +142,6 @@ async def _webex_and_call(control: "ManagedNodeControl", pki: "trust.DemoPKI", p
     return received
 
 
-def _certificate(path: Path):
+def _certificate(path: Path) -> "x509.Certificate":
     from cryptography import x509
     return x509.load_pem_x509_certificate(path.read_bytes())

@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from xsp.commands.shell import add_state_argument, log_to_state, open_store
-from xsp.config.model import ModelError
-from xsp.config.store import ConfigFileError
+from xsp.config.model import ModelError, Node
+from xsp.config.store import ConfigFileError, Store
+
+if TYPE_CHECKING:
+    from xsp.doctor import Finding
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -55,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     return 0 if all(f.ok for f in findings) else 1
 
 
-def _probe(store, node, args):
+def _probe(store: Store, node: Node, args: argparse.Namespace) -> "Finding":
     """Probe the first secure interface, through the running node or one started for it."""
     import asyncio
 
@@ -64,7 +68,7 @@ def _probe(store, node, args):
     from xsp.node.control import node_running
     from xsp.node.background import NodeThread
 
-    servers = [s for s in node.xsp.cti_servers if s.secure]
+    servers = [s for s in node.xsp_settings.cti_servers if s.secure]
     if not servers:
         return Finding("probe", False, "no secure CTI interface to probe", [])
     server = servers[0]

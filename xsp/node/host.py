@@ -10,6 +10,7 @@ terminated, then close the applications.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import ssl
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from xsp.config.model import CTIServer, Deployment, Node, XspSettings
+from xsp.config.model import CTIServer, Deployment, InterfaceCertificate, Node, User, XspSettings
 from xsp.config.store import Store
 from xsp.cti.app import create_app
 from xsp.cti.auth import Authorizer
@@ -90,14 +91,14 @@ class NodeHost:
     def _deployment(self) -> Deployment:
         return self.store.load()
 
-    def _users(self):
+    def _users(self) -> list[User]:
         return self._deployment().users
 
     def _identities(self) -> list[str]:
         return self._deployment().client_identities
 
     def _allow_client_app(self, node: str) -> bool:
-        return self._deployment().node(node).xsp.allow_client_app
+        return self._deployment().node(node).xsp_settings.allow_client_app
 
     # --- life cycle ------------------------------------------------------------------
 
@@ -109,8 +110,8 @@ class NodeHost:
     async def _start_node(self, node: Node) -> None:
         runtime = NodeRuntime(node.name)
         self.nodes[node.name] = runtime
-        for server in node.xsp.cti_servers:
-            await self._open(runtime, node.xsp, server)
+        for server in node.xsp_settings.cti_servers:
+            await self._open(runtime, node.xsp_settings, server)
         self._clear_pending(node.name)
 
     async def _open(self, runtime: NodeRuntime, xsp: XspSettings, server: CTIServer) -> None:
@@ -137,15 +138,14 @@ class NodeHost:
         if certificate is None:
             raise ValueError("the interface has no server certificate")
         listener.suite_plan = plan_for(xsp, server)
-        cert_file = self._chain_file(listener.node, server)
+        cert_file = self._chain_file(listener.node, server, certificate)
         return build_server_context(
             listener.suite_plan, cert_file, self.store.resolve(certificate.key_file),
             trust_anchor_pems=[t.cert_pem.encode() for t in xsp.trusts],
             require_client_cert=server.client_auth_req)
 
-    def _chain_file(self, node: str, server: CTIServer) -> Path:
+    def _chain_file(self, node: str, server: CTIServer, certificate: InterfaceCertificate) -> Path:
         """OpenSSL loads the certificate and its chain from one file."""
-        certificate = server.certificate
         pem = certificate.cert_pem.rstrip("\n") + "\n" + certificate.chain_pem
         name = f"{node}-{server.ip.replace(':', '_')}-chain.pem"
         return self.store.resolve(self.store.write_private(name, pem.encode()))
@@ -160,7 +160,7 @@ class NodeHost:
             return
         site = TLSSite(listener.runner, listener.host, listener.server.port, context,
                        label=f"{listener.node} {listener.label}", handshake_timeout=self.handshake_timeout,
-                       on_refusal=lambda r, l=listener: self._refused(l, r))
+                       on_refusal=functools.partial(self._refused, listener))
         try:
             await site.start()
         except OSError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xsp.config.model import CTIServer, SSLSettings, XspSettings
+from xsp.tls.suites import KeyType, SuitePlan
 
 LEVELS = (
     ("interface", "Interface/CTI/CTIServer/SSLSettings"),
@@ -48,7 +49,7 @@ def effective(xsp: XspSettings, server: CTIServer) -> Effective:
     return Effective(protocols, protocols_from, ciphers, ciphers_from)
 
 
-def server_key_type(server: CTIServer) -> str:
+def server_key_type(server: CTIServer) -> KeyType:
     """``"rsa"`` or ``"ec"``: which suites the interface's certificate can serve."""
     from cryptography import x509
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -59,7 +60,7 @@ def server_key_type(server: CTIServer) -> str:
     return "ec" if isinstance(key, ec.EllipticCurvePublicKey) else "rsa"
 
 
-def plan_for(xsp: XspSettings, server: CTIServer):
+def plan_for(xsp: XspSettings, server: CTIServer) -> SuitePlan:
     """The suite plan a restart would give this interface."""
     from xsp.tls.suites import plan
 
