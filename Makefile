@@ -21,6 +21,7 @@ demo: $(STAMP)
 # pytest exits 5 when it collected nothing; that must fail, and it does, since
 # make treats every non-zero status as failure.
 test: $(STAMP)
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from bench.common import LoopThread, Row, Workers, cpu_seconds, log, median, percentile
 from bench.state import HOST12, free_port, node_state
@@ -150,7 +150,9 @@ async def _bare_read(response: Any) -> None:
         for document in splitter.feed(data):
             # The same parse as the Webex-like client's, so both clients cost the same.
             event = read_document(document)
-            if isinstance(event, XsiEvent):
+            # An event without both could not be matched to its publication.
+            if (isinstance(event, XsiEvent) and event.subscription_id is not None
+                    and event.sequence_number is not None):
                 _receipts.append((event.subscription_id, event.sequence_number, time.monotonic()))
 
 
@@ -217,6 +219,7 @@ def _templates(users: list[str]) -> list[tuple[int, list[str]]]:
     between sends: (party 0 caller / 1 callee, the document split at its holes)."""
     from xsp.cti import documents as docs
     from xsp.cti.calls import CallSimulator
+    from xsp.cti.hub import EventHub
     from xsp.cti.directory import UserDirectory
     from xsp.cti.packages import package
 
@@ -228,9 +231,11 @@ def _templates(users: list[str]) -> list[tuple[int, list[str]]]:
             self.published.append((user_id, data))
 
     recorder = Recorder()
-    asyncio.run(CallSimulator(recorder).run_call(users[0], users[500], answer_after=0,
+    asyncio.run(CallSimulator(cast(EventHub, recorder)).run_call(users[0], users[500], answer_after=0,
                                                  release_after=0))
-    carried = package("Advanced Call").carries  # what the node's subscriptions get
+    advanced = package("Advanced Call")
+    assert advanced is not None
+    carried = advanced.carries  # what the node's subscriptions get
     templates = []
     for user_id, data in recorder.published:
         if data.type not in carried:

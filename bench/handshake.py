@@ -75,7 +75,7 @@ def _handshake(context: ssl.SSLContext, host: str, port: int,
             pass
     finally:
         tls.close()
-    return got, reused
+    return got, bool(reused)
 
 
 def client_batch(host: str, port: int, version: str, count: int, resume: bool,

@@ -55,7 +55,7 @@ def ports() -> dict[str, Any]:
 
 def _instrument(hub: Any) -> None:
     publish, enqueue, acknowledge = hub.publish, hub._enqueue, hub.acknowledge
-    now = {"publish": None}
+    now: dict[str, float | None] = {"publish": None}
 
     async def timed_publish(user_id: str, event_data: Any) -> None:
         now["publish"] = time.monotonic()

@@ -12,6 +12,7 @@ under ``templates:`` and instantiated with ``template: NAME`` plus ``vars:``; ev
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -73,7 +74,7 @@ class Context:
             node = node.parent
         return "/".join(reversed(names))
 
-    def walk(self):
+    def walk(self) -> Iterator[Context]:
         yield self
         for child in self.children.values():
             yield from child.walk()

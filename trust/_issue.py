@@ -19,7 +19,8 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
+from cryptography.hazmat.primitives.asymmetric.types import (CertificateIssuerPublicKeyTypes,
+                                                           CertificatePublicKeyTypes)
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from trust._files import StrPath, write_private, write_public
@@ -253,7 +254,7 @@ def _with_common_name(common_name: str, ips: Sequence[str], dns_names: Sequence[
 
 
 def _ca_builder(subject: x509.Name, issuer: x509.Name, public_key: CertificatePublicKeyTypes,
-                issuer_public_key: CertificatePublicKeyTypes,
+                issuer_public_key: CertificateIssuerPublicKeyTypes,
                 start: dt.datetime, end: dt.datetime, *, path_length: int | None,
                 ca: bool) -> x509.CertificateBuilder:
     usage = dict(digital_signature=not ca, content_commitment=False, key_encipherment=False,
@@ -272,7 +273,7 @@ def _ca_builder(subject: x509.Name, issuer: x509.Name, public_key: CertificatePu
 
 
 def _leaf_builder(subject: x509.Name, issuer: x509.Name, key: PrivateKey,
-                  issuer_public_key: CertificatePublicKeyTypes,
+                  issuer_public_key: CertificateIssuerPublicKeyTypes,
                   dns_names: Sequence[str],
                   ips: Sequence[ipaddress.IPv4Address | ipaddress.IPv6Address],
                   purpose: x509.ObjectIdentifier, start: dt.datetime,

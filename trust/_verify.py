@@ -106,8 +106,8 @@ def verify_chain(leaf: x509.Certificate, anchors: Sequence[x509.Certificate], *,
         return Verification(False, Reason.NAME_MISMATCH,
                             f"{Reason.NAME_MISMATCH.value}: {_who(leaf)} is not {name} "
                             f"(its names: {_names_text(leaf) or 'none'})")
-    chain = tuple(chain)
-    return Verification(True, Reason.OK, _ok_message(chain, purpose, name, at), chain)
+    verified = tuple(chain)
+    return Verification(True, Reason.OK, _ok_message(verified, purpose, name, at), verified)
 
 
 def verify_files(leaf_path: str | os.PathLike[str],

@@ -257,7 +257,7 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
             raise ModelError(path, f"expected a list, got {type(value).__name__}")
         (item,) = typing.get_args(tp)
         return [_convert(item, v, f"{path}[{i}]") for i, v in enumerate(value)]
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return from_data(tp, value, path)
     if tp is bool and not isinstance(value, bool):
         raise ModelError(path, f"expected true or false, got {value!r}")

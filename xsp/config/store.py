@@ -114,7 +114,7 @@ class Store:
     def __init__(self, state_dir: Path | str) -> None:
         self.dir = Path(state_dir)
         self.path = self.dir / CONFIG_NAME
-        self._cache: tuple[_Stamp, Deployment] | None = None
+        self._cache: tuple[_Stamp | None, Deployment] | None = None
 
     # --- reading ---------------------------------------------------------------------
 

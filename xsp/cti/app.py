@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -34,9 +34,13 @@ from xsp.cti.hub import INTERFACE_STOPPED, EventHub
 from xsp.cti.identity import Client
 from xsp.cti.streaming import CONTENT_TYPE, stream_http, websocket_channel
 
+if TYPE_CHECKING:
+    from aiohttp.typedefs import Middleware
+
 log = logging.getLogger("xsp.cti")
 
 ASYNC_ROOT = "/com.broadsoft.async/com.broadsoft.xsi-events/v2.0"
+
 ROOT = "/com.broadsoft.xsi-events/v2.0"
 MAX_BODY = 64 * 1024
 
@@ -75,7 +79,7 @@ def create_app(hub: EventHub, authorizer: Authorizer, *, label: str) -> web.Appl
     return app
 
 
-def _guard(authorizer: Authorizer, label: str) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def _guard(authorizer: Authorizer, label: str) -> Middleware:
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:

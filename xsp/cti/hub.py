@@ -463,7 +463,7 @@ class EventHub:
         self._wide.pop(subscription.id, None)
         user_id = subscription.target.user_id
         watching = self._by_user.get(user_id) if user_id is not None else None
-        if watching is not None:
+        if watching is not None and user_id is not None:
             watching.pop(subscription.id, None)
             if not watching:
                 del self._by_user[user_id]

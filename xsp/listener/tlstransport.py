@@ -61,6 +61,9 @@ class TLSAppTransport(transports._FlowControlMixin, asyncio.Transport):
     def __init__(self, tls: TLSServerProtocol, protocol: asyncio.BaseProtocol,
                  loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(None, loop)
+        # Set by the mixin; declared again because its stubs do not name them.
+        self._loop: asyncio.AbstractEventLoop = loop
+        self._protocol_paused: bool = False
         self._tls = tls
         self._protocol = protocol
 
@@ -174,7 +177,7 @@ class TLSServerProtocol(asyncio.Protocol):
         self._app_reading_paused = False
         self._raw_writing_paused = False
         self._eof_delivered = False
-        self._close_error: BaseException | None = None
+        self._close_error: Exception | None = None
         self._resume_handle: asyncio.Handle | None = None
         tlswatch.install(context)
 
@@ -450,7 +453,7 @@ class TLSServerProtocol(asyncio.Protocol):
     def raw_write_buffer_limits(self) -> tuple[int, int]:
         if self._raw is None:
             return (0, 0)
-        return self._raw.get_write_buffer_limits()  # type: ignore[attr-defined,no-any-return]
+        return self._raw.get_write_buffer_limits()
 
     def set_raw_write_buffer_limits(self, high: int | None, low: int | None) -> None:
         if self._raw is not None:

@@ -133,7 +133,7 @@ def build_server_context(plan: SuitePlan, cert_file: StrPath, key_file: StrPath,
     with tempfile.TemporaryDirectory(prefix="xsp-tls-") as tmp:
         dh_file = Path(tmp, "ffdhe2048.pem")
         dh_file.write_bytes(FFDHE2048_PEM)
-        context.load_dh_params(dh_file)
+        context.load_dh_params(str(dh_file))
         _load_credentials(context, plan, cert_file, key_file, chain_file, Path(tmp))
     if require_client_cert:
         _require_client_certificates(context, trust_anchor_pems)

@@ -377,7 +377,7 @@ class WebexClient:
 
     # --- requests --------------------------------------------------------------------
 
-    def _hostname(self) -> dict[str, str]:
+    def _hostname(self) -> dict[str, Any]:
         return {"server_hostname": self._server_hostname} if self._server_hostname else {}
 
     async def request(self, method: str, path: str, body: str | None = None, *,
@@ -533,10 +533,10 @@ class WebexClient:
             if isinstance(item, _Ended):
                 self._live -= 1
                 continue
-            if item.event_id is not None:
-                if item.event_id in self._seen:
+            if (event_id := item.event_id) is not None:
+                if event_id in self._seen:
                     item = replace(item, duplicate=True)
-                self._seen.add(item.event_id)
+                self._seen.add(event_id)
                 if self.auto_ack:
                     await self.acknowledge(item)
             yield item
@@ -579,7 +579,8 @@ def _subscription_reply(text: str, what: str) -> tuple[str, int]:
     expires = root.find(f"{{{NS}}}expires")
     if found is None or not (found.text or "").strip():
         raise WebexClientError(f"{what}: no subscriptionId in the answer")
-    granted = int(expires.text) if expires is not None and (expires.text or "").isdigit() else 0
+    text = (expires.text or "") if expires is not None else ""
+    granted = int(text) if text.isdigit() else 0
     return found.text.strip(), granted  # type: ignore[union-attr]
 
 
