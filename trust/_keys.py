@@ -67,12 +67,6 @@ def load_private_key(path: str | os.PathLike[str]) -> PrivateKey:
     return key
 
 
-def describe_key(key: PrivateKey) -> str:
-    if isinstance(key, rsa.RSAPrivateKey):
-        return f"RSA {key.key_size}"
-    return f"EC {key.curve.name}"
-
-
 def _pem_key(data: bytes, source: str) -> PrivateKeyTypes:
     blocks = scan_pem(data, source)
     keys = [b for b in blocks if b.is_private_key]

@@ -234,11 +234,6 @@ def to_data(obj: Any) -> Any:
     return obj
 
 
-def _type_name(tp: Any) -> str:
-    return {str: "a string", int: "a number", bool: "true or false", list: "a list"}.get(
-        tp, getattr(tp, "__name__", str(tp)))
-
-
 def _convert(tp: Any, value: Any, path: str) -> Any:
     origin = typing.get_origin(tp)
     if origin in (types.UnionType, typing.Union):

@@ -188,10 +188,6 @@ class WebexClient:
     def channel_ids(self) -> list[str]:
         return list(self._channels)
 
-    @property
-    def subscription_ids(self) -> list[str]:
-        return list(self._subscriptions)
-
     def _url(self, path: str, scheme: str = "http") -> str:
         secure = "s" if self._ssl is not None else ""
         host = f"[{self.host}]" if ":" in self.host else self.host
