@@ -15,9 +15,9 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-SCHEMA_VERSION = 1
+from cli_contexts.types import PROTOCOL_NAMES as PROTOCOLS
 
-PROTOCOLS = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+SCHEMA_VERSION = 1
 
 # The system cipher list of a fresh install (BroadWorks configuration guide).
 DEFAULT_SYSTEM_CIPHERS = (

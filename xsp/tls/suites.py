@@ -26,9 +26,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from cli_contexts import ciphers
+from cli_contexts.types import PROTOCOL_NAMES
 from xsp.tls import tls13
 
-PROTOCOLS = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")  # BroadWorks protocol names
+PROTOCOLS = PROTOCOL_NAMES  # BroadWorks protocol names
 KeyType = Literal["rsa", "ec"]
 
 # OpenSSL 3 only signs TLS 1.0/1.1 handshakes (MD5+SHA1) at security level 0.
