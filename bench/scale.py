@@ -29,13 +29,12 @@ from typing import Any
 from bench.common import (LoopThread, Row, Workers, cpu_seconds, log, median, percentile,
                           raise_nofile, rss_bytes)
 from bench.state import HOST12, node_state
+from xsp.cti.documents import NS
+from xsp.cti.paths import ASYNC_ROOT, ROOT
 
 CLIENT_PROCESSES = 2
 TARGET_KIB = 64
 TARGET_MS = 100.0
-ASYNC_ROOT = "/com.broadsoft.async/com.broadsoft.xsi-events/v2.0"
-ROOT = "/com.broadsoft.xsi-events/v2.0"
-NS = "http://schema.broadsoft.com/xsi"
 
 # --- the client side (runs in the client worker processes) --------------------------------
 

@@ -32,6 +32,7 @@ from xsp.cti.channels import Channel, Target
 from xsp.cti.errors import ErrorCode, XsiError
 from xsp.cti.hub import INTERFACE_STOPPED, EventHub
 from xsp.cti.identity import Client
+from xsp.cti.paths import ASYNC_ROOT, ROOT
 from xsp.cti.streaming import CONTENT_TYPE, stream_http, websocket_channel
 
 if TYPE_CHECKING:
@@ -39,9 +40,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("xsp.cti")
 
-ASYNC_ROOT = "/com.broadsoft.async/com.broadsoft.xsi-events/v2.0"
-
-ROOT = "/com.broadsoft.xsi-events/v2.0"
 MAX_BODY = 64 * 1024
 
 HUB = web.AppKey("xsp.cti.hub", EventHub)

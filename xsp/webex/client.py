@@ -33,15 +33,14 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 
+from xsp.cti.documents import HEARTBEAT, NS
+from xsp.cti.paths import ASYNC_ROOT, ROOT
 from xsp.webex.framing import DocumentSplitter, FramingError
 from xsp.webex.received import (ChannelReply, ErrorReply, Heartbeat, UnexpectedDocument, XsiEvent,
                               read_document)
 
 log = logging.getLogger("xsp.webex")
 
-NS = "http://schema.broadsoft.com/xsi"
-ASYNC_ROOT = "/com.broadsoft.async/com.broadsoft.xsi-events/v2.0"
-ROOT = "/com.broadsoft.xsi-events/v2.0"
 TRANSPORTS = ("http", "ws")
 _HEADERS = {"Content-Type": "text/xml; charset=UTF-8"}
 _SSL_LOCATION = re.compile(r"\s*\(_ssl\.c:\d+\)$")
@@ -448,7 +447,7 @@ class WebexClient:
     async def heartbeat(self) -> None:
         for channel in list(self._channels.values()):
             if channel.ws is not None:
-                await channel.ws.send(f'<ChannelHeartBeat xmlns="{NS}"/>')
+                await channel.ws.send(HEARTBEAT)
             else:
                 await self.request("PUT", f"{ROOT}/channel/{channel.id}/heartbeat",
                                     what=f"heartbeat on channel {channel.id}")
