@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -41,11 +42,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 def log_to_state(store: Store) -> None:
     """The node's and the shell's log lines go to ``xsp.log`` in the state, not the terminal."""
     store.dir.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(store.dir / "xsp.log", encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    path = os.path.abspath(store.dir / "xsp.log")
     root = logging.getLogger()
-    root.addHandler(handler)
     root.setLevel(logging.INFO)
+    # Idempotent: a second call (demo, then its shell) must not write every line twice.
+    if any(isinstance(h, logging.FileHandler) and h.baseFilename == path for h in root.handlers):
+        return
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    root.addHandler(handler)
 
 
 def run(args: argparse.Namespace) -> int:
