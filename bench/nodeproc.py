@@ -100,8 +100,7 @@ def run_calls(pairs: list[list[str]], calls: int, rate: float | None = None) -> 
 
 
 async def _run_calls(pairs: list[list[str]], calls: int, rate: float | None) -> dict[str, Any]:
-    from xsp.cti.calls import CallSimulator
-    simulator = CallSimulator(_node.host.hub)
+    simulator = _node.host.simulator
     cycle = itertools.cycle(pairs)
     tasks = []
     started = time.monotonic()

@@ -20,7 +20,7 @@ from typing import Any
 import trust
 from xsp.cli.engine import Engine, Result
 from xsp.config.store import Store
-from xsp.cti.calls import CallResult, CallSimulator
+from xsp.cti.calls import CallResult
 from xsp.webex.received import XsiEvent
 from xsp.node.addresses import free_port
 from xsp.node.managed import ManagedNodeControl
@@ -94,7 +94,7 @@ class RunningNode:
 
     def call(self, caller: str, callee: str, **timing: Any) -> CallResult:
         """A simulated call, run to its end; its events reach the subscribers."""
-        simulator = CallSimulator(self._thread.host.hub)
+        simulator = self._thread.host.simulator
         return self._thread.call(simulator.run_call(caller, callee, **timing))
 
     def stop(self) -> None:

@@ -41,7 +41,6 @@ from xsp.cti.eventdata import (OFF_HOOK, ON_HOOK, Call, RemoteParty, call_event,
 from xsp.cti.hub import EventHub
 
 _NUMBER = re.compile(r"^\+?[0-9][0-9*#-]{0,31}$")
-_call_numbers = itertools.count(1)
 
 
 class CallError(ValueError):
@@ -96,6 +95,8 @@ class CallSimulator:
         self.hub = hub
         self._now_ms = now_ms or (lambda: int(time.time() * 1000))
         self._sleep = sleep
+        # Numbers the call halves; one simulator per hub keeps call ids unique there.
+        self._call_numbers = itertools.count(1)
 
     # --- parties and plans -----------------------------------------------------------
 
@@ -162,6 +163,9 @@ class CallSimulator:
     def now_ms(self) -> int:
         return self._now_ms()
 
+    def next_call_number(self) -> int:
+        return next(self._call_numbers)
+
     async def sleep(self, seconds: float) -> None:
         if seconds > 0:
             await self._sleep(seconds)
@@ -173,7 +177,7 @@ class _CallRun:
     def __init__(self, simulator: CallSimulator, plan: CallPlan) -> None:
         self.sim = simulator
         self.plan = plan
-        number = next(_call_numbers)
+        number = simulator.next_call_number()
         self.result = CallResult(str(uuid.uuid4()), plan.answer_after is not None)
         self.call_ids = (f"callhalf-{number}:0", f"callhalf-{number}:1", f"callhalf-{number}:2")
         self.halves: dict[str, Call] = {}

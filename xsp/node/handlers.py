@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from xsp.cti.calls import CallError, CallResult, CallSimulator
+from xsp.cti.calls import CallError, CallResult
 from xsp.cti.scenario import ScenarioError, run_scenario
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def _summary(result: CallResult) -> list[str]:
 
 
 async def run_call(host: "NodeHost", req: dict[str, Any]) -> dict[str, Any]:
-    simulator = CallSimulator(host.hub)
+    simulator = host.simulator
     timing = {k: req[k] for k in TIMINGS if req.get(k) is not None}
     if "answer_after" in req and req["answer_after"] is None:
         timing["answer_after"] = None  # a call nobody answers
@@ -51,7 +51,8 @@ async def run_call(host: "NodeHost", req: dict[str, Any]) -> dict[str, Any]:
 
 async def run_scenario_request(host: "NodeHost", req: dict[str, Any]) -> dict[str, Any]:
     try:
-        result = await run_scenario(host.hub, req["path"], time_scale=req.get("time_scale"))
+        result = await run_scenario(host.hub, req["path"], time_scale=req.get("time_scale"),
+                                    simulator=host.simulator)
     except (ScenarioError, CallError, OSError) as exc:
         return {"ok": False, "lines": [f"Error: {exc}"]}
     lines = [f"Scenario {result.name}: {len(result.calls)} call(s), {result.events} event(s)"]

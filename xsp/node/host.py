@@ -22,6 +22,7 @@ from xsp.config.model import CTIServer, Deployment, InterfaceCertificate, Node, 
 from xsp.config.store import Store
 from xsp.cti.app import create_app
 from xsp.cti.auth import Authorizer
+from xsp.cti.calls import CallSimulator
 from xsp.cti.hub import EventHub
 from xsp.listener.refusal import Refusal
 from xsp.listener.site import TLSSite
@@ -84,6 +85,8 @@ class NodeHost:
         self.store = store
         self.handshake_timeout = handshake_timeout
         self.hub = EventHub(self._users, ack_timeout=ack_timeout)
+        # One simulator for the node, so call ids stay unique across requests.
+        self.simulator = CallSimulator(self.hub)
         self.nodes: dict[str, NodeRuntime] = {}
 
     # --- what the listeners read live ------------------------------------------------
