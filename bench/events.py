@@ -227,7 +227,7 @@ def _templates(users: list[str]) -> list[tuple[int, list[str]]]:
         directory = UserDirectory(lambda: users)
         published: list[tuple[str, Any]] = []
 
-        async def publish(self, user_id: str, data: Any) -> None:
+        def publish(self, user_id: str, data: Any) -> None:
             self.published.append((user_id, data))
 
     recorder = Recorder()

@@ -57,10 +57,10 @@ def _instrument(hub: Any) -> None:
     publish, enqueue, acknowledge = hub.publish, hub._enqueue, hub.acknowledge
     now: dict[str, float | None] = {"publish": None}
 
-    async def timed_publish(user_id: str, event_data: Any) -> None:
+    def timed_publish(user_id: str, event_data: Any) -> None:
         now["publish"] = time.monotonic()
         try:
-            await publish(user_id, event_data)
+            publish(user_id, event_data)
         finally:
             now["publish"] = None
 

@@ -48,9 +48,9 @@ def test_sequence_numbers_count_per_subscription():
         channel = hub.open_channel(WEBEX, channel_request())
         alice, _ = hub.subscribe(WEBEX, ALICE, subscription_request())
         bob, _ = hub.subscribe(WEBEX, BOB, subscription_request())
-        await hub.publish("alice@example.com", hook_status("Off-Hook"))
-        await hub.publish("alice@example.com", hook_status("On-Hook"))
-        await hub.publish("bob@example.com", hook_status("Off-Hook"))
+        hub.publish("alice@example.com", hook_status("Off-Hook"))
+        hub.publish("alice@example.com", hook_status("On-Hook"))
+        hub.publish("bob@example.com", hook_status("Off-Hook"))
         got = [(e.subscription_id, e.sequence_number) for e in events(await queued(channel))]
         assert got == [(alice.id, 1), (bob.id, 1), (alice.id, 2), (alice.id, 3), (bob.id, 2)]
     run(scenario())
@@ -171,8 +171,8 @@ def test_events_wait_while_the_set_has_no_channel_and_arrive_in_order_on_the_nex
         lost = hub.open_channel(WEBEX, channel_request())
         hub.subscribe(WEBEX, ALICE, subscription_request())
         hub.channel_gone(lost)  # its connection broke
-        await hub.publish("alice@example.com", hook_status("Off-Hook"))
-        await hub.publish("alice@example.com", hook_status("On-Hook"))
+        hub.publish("alice@example.com", hook_status("Off-Hook"))
+        hub.publish("alice@example.com", hook_status("On-Hook"))
         fresh = hub.open_channel(WEBEX, channel_request())
         got = [(e.type, e.fields.get("hookStatus"), e.sequence_number, e.channel_id)
                for e in events(await queued(fresh))]
@@ -187,7 +187,7 @@ def test_a_group_subscription_covers_the_users_of_that_group_and_no_others():
         channel = hub.open_channel(WEBEX, channel_request())
         hub.subscribe(WEBEX, Target(enterprise="Acme", group="Sales"), subscription_request())
         for user in ("carol@example.com", "dave@example.com", "bob@example.com"):
-            await hub.publish(user, hook_status("Off-Hook"))
+            hub.publish(user, hook_status("Off-Hook"))
         got = [(e.type, e.target_id, e.sequence_number) for e in events(await queued(channel))]
         assert got == [("CallSubscriptionEvent", "alice@example.com", 1),
                        ("CallSubscriptionEvent", "bob@example.com", 2),
@@ -252,8 +252,8 @@ def test_a_new_subscription_reports_the_call_in_progress():
         channel = hub.open_channel(WEBEX, channel_request())
         call = Call("callhalf-7:0", "x-1", "Originator", "Alerting",
                     RemoteParty("tel:+15551234567", "Network"), 1700000000000)
-        await hub.publish("alice@example.com", hook_status("Off-Hook"))
-        await hub.publish("alice@example.com", call_event("CallOriginatedEvent", call))
+        hub.publish("alice@example.com", hook_status("Off-Hook"))
+        hub.publish("alice@example.com", call_event("CallOriginatedEvent", call))
         hub.subscribe(WEBEX, ALICE, subscription_request())
         (first,) = events(await queued(channel))
         assert (first.fields["hookStatus"], first.fields["calls"],
@@ -287,7 +287,7 @@ def test_channels_of_better_priority_get_the_events_and_equal_ones_share_by_weig
         light = hub.open_channel(WEBEX, channel_request(weight=25))
         hub.subscribe(WEBEX, ALICE, subscription_request())
         for _ in range(7):
-            await hub.publish("alice@example.com", hook_status("Off-Hook"))
+            hub.publish("alice@example.com", hook_status("Off-Hook"))
         counts = [len(events(await queued(c))) for c in (backup, heavy, light)]
         assert counts == [0, 6, 2]
     run(scenario())

@@ -158,7 +158,7 @@ class CallSimulator:
         party = self.party(user_id)
         if party.user is None:
             raise UnknownUser(f"unknown user {user_id!r}: Do Not Disturb is a user's service")
-        await self.hub.publish(party.user.user_id, do_not_disturb(active))
+        self.hub.publish(party.user.user_id, do_not_disturb(active))
 
     def now_ms(self) -> int:
         return self._now_ms()
@@ -186,7 +186,7 @@ class _CallRun:
     async def publish(self, party: Party, data: EventData) -> None:
         if party.user is None:
             return
-        await self.sim.hub.publish(party.user.user_id, data)
+        self.sim.hub.publish(party.user.user_id, data)
         self.result.events.append((party.user.user_id, data.type))
 
     async def send(self, party: Party, event_type: str, **changes: object) -> None:

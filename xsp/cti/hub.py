@@ -254,7 +254,7 @@ class EventHub:
 
     # --- events ----------------------------------------------------------------------
 
-    async def publish(self, user_id: str, event_data: EventData) -> None:
+    def publish(self, user_id: str, event_data: EventData) -> None:
         """An event about ``user_id``: to every subscription that covers them and carries it."""
         self._observe(user_id, event_data)
         covering = list(self._by_user.get(user_id, {}).values())
