@@ -177,9 +177,20 @@ def test_client_without_san_is_accepted(pki) -> None:
     assert verify_chain(leaf.certificate, [pki["sub"].certificate]).ok
 
 
-def test_a_ca_as_the_leaf_is_not_a_leaf(pki) -> None:
-    """Verifying the issuing CA itself as if it were a client: 'not a leaf'."""
+def test_a_ca_as_a_client_leaf_is_judged_by_its_key_usage(pki) -> None:
+    """Verifying the issuing CA itself as if it were a client: as a Java TLS server does,
+    a CA is not refused for being one, but this one may not sign a handshake."""
     result = verify_chain(pki["sub"].certificate, [pki["root"].certificate])
+    assert result.reason is Reason.WRONG_USAGE
+    assert result.message == ("wrong key usage: CN=Internal Private TLS SubCA may not sign the "
+                              "handshake (CertificateVerify): its keyUsage lacks "
+                              "digitalSignature (it has keyCertSign, cRLSign)")
+
+
+def test_a_ca_as_a_server_leaf_is_not_a_leaf(pki) -> None:
+    """Verifying the issuing CA itself as if it were a server: 'not a leaf'."""
+    result = verify_chain(pki["sub"].certificate, [pki["root"].certificate], purpose="server",
+                          name="xsp1.example.com")
     assert result.reason is Reason.NOT_A_LEAF
 
 

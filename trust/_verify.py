@@ -1,10 +1,18 @@
 """Verifying a certificate chain for client or server authentication, and saying why it fails.
 
-The decision is cryptography's (``cryptography.x509.verification``: RFC 5280 path
-building with the web PKI profile). Its errors are terse ("candidates exhausted"), so
-after a refusal the chain is examined here to name the reason a person can act on:
-expired, not yet valid, unknown issuer, bad signature, not a CA, wrong key usage, name
-mismatch. The verifier decides; the diagnosis only explains.
+The path is cryptography's (``cryptography.x509.verification``: RFC 5280 path building,
+signatures, validity, the CA rules of the web PKI profile). A client certificate is
+judged as the CTI interface judges it, since this is the very function the listener
+calls during each handshake: the certificate the client presents is held to the rules
+of a Java TLS server (``trust._policy``: key and digest strength, clientAuth,
+digitalSignature, the CA's name constraints reaching the CN) rather than to the web
+PKI's rules for server certificates, so a leaf that is also a CA, or that has no
+authority key identifier or no extension at all, is accepted as Java accepts it.
+
+Errors of the path builder are terse ("candidates exhausted"), so after a refusal the
+chain is examined here to name the reason a person can act on: expired, not yet valid,
+unknown issuer, bad signature, weak digest, weak key, not a CA, wrong key usage, name
+constraints, name mismatch. The verifier decides; the diagnosis only explains.
 """
 from __future__ import annotations
 
@@ -21,22 +29,18 @@ from cryptography import x509
 from cryptography.x509 import verification
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from trust import _policy
 from trust._bundle import load_certificates
 from trust._classify import basic_constraints, common_name, is_ca, issued_by, is_self_signed
 from trust._errors import TrustError
 from trust._fingerprint import sha256_hex
+from trust._policy import Fault
 
 Purpose = Literal["client", "server"]
 
 _PURPOSE_OID = {"client": ExtendedKeyUsageOID.CLIENT_AUTH,
                 "server": ExtendedKeyUsageOID.SERVER_AUTH}
 _PURPOSE_WORDS = {"client": "client authentication", "server": "server authentication"}
-_EKU_WORDS = {ExtendedKeyUsageOID.CLIENT_AUTH: "clientAuth",
-              ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth",
-              ExtendedKeyUsageOID.CODE_SIGNING: "codeSigning",
-              ExtendedKeyUsageOID.EMAIL_PROTECTION: "emailProtection",
-              ExtendedKeyUsageOID.OCSP_SIGNING: "OCSPSigning",
-              ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE: "anyExtendedKeyUsage"}
 # Chains longer than this are not something a CTI peer sends; it also bounds the diagnosis.
 _MAX_DEPTH = 8
 
@@ -51,17 +55,44 @@ class Reason(enum.Enum):
     WRONG_USAGE = "wrong key usage"
     NAME_MISMATCH = "name mismatch"
     NOT_A_LEAF = "not a leaf"
+    WEAK_DIGEST = "weak digest"
+    WEAK_KEY = "weak key"
+    NAME_CONSTRAINTS = "name constraints"
     OTHER = "refused"
+
+
+# Which Reason each rule of the diagnosis and of trust._policy reports.
+_REASON_OF_CHECK = {
+    "leaf-expired": Reason.EXPIRED, "ca-expired": Reason.EXPIRED,
+    "anchor-expired": Reason.EXPIRED, "leaf-not-yet-valid": Reason.NOT_YET_VALID,
+    "ca-not-yet-valid": Reason.NOT_YET_VALID, "anchor-not-yet-valid": Reason.NOT_YET_VALID,
+    "unknown-issuer": Reason.UNKNOWN_ISSUER, "self-signed": Reason.UNKNOWN_ISSUER,
+    "issuer-key-mismatch": Reason.BAD_SIGNATURE, "bad-signature": Reason.BAD_SIGNATURE,
+    "weak-digest": Reason.WEAK_DIGEST, "leaf-weak-key": Reason.WEAK_KEY,
+    "ca-weak-key": Reason.WEAK_KEY, "not-a-ca": Reason.NOT_A_CA,
+    "ca-key-cert-sign": Reason.WRONG_USAGE, "ca-eku": Reason.WRONG_USAGE,
+    "leaf-eku": Reason.WRONG_USAGE, "leaf-key-usage": Reason.WRONG_USAGE,
+    "not-a-leaf": Reason.NOT_A_LEAF, "name-constraints": Reason.NAME_CONSTRAINTS,
+    "name-mismatch": Reason.NAME_MISMATCH, "other": Reason.OTHER,
+}
 
 
 @dataclass(frozen=True)
 class Verification:
-    """The outcome: ``ok``, the ``reason``, a one-line ``message``, and the chain when valid."""
+    """The outcome: ``ok``, the ``reason``, a one-line ``message``, and the chain when valid.
+
+    A refusal also says which rule failed (``check``, e.g. ``"weak-digest"``), about
+    which certificate (``subject``), and its words without the reason in front
+    (``detail``): what a TLS listener needs to pick its alert and log line.
+    """
 
     ok: bool
     reason: Reason
     message: str
     chain: tuple[x509.Certificate, ...] = ()  # leaf first, trust anchor last; empty on failure
+    check: str = ""
+    subject: x509.Certificate | None = None
+    detail: str = ""
 
     def __bool__(self) -> bool:
         return self.ok
@@ -90,24 +121,56 @@ def verify_chain(leaf: x509.Certificate, anchors: Sequence[x509.Certificate], *,
             raise TrustError("a server certificate is verified for a host name or IP "
                              "address; give one")
         server_verifier = _server_verifier(builder, name)
+    if purpose == "client":
+        return _verify_client(leaf, anchors, untrusted, builder, name, when, at)
     try:
-        if purpose == "server":
-            chain = server_verifier.verify(leaf, list(untrusted))
-        else:
-            policy = verification.ExtensionPolicy.webpki_defaults_ee().may_be_present(
-                x509.SubjectAlternativeName, verification.Criticality.AGNOSTIC, None)
-            chain = builder.extension_policies(
-                ca_policy=verification.ExtensionPolicy.webpki_defaults_ca(), ee_policy=policy,
-            ).build_client_verifier().verify(leaf, list(untrusted)).chain
+        chain = server_verifier.verify(leaf, list(untrusted))
     except verification.VerificationError as exc:
-        reason, detail = _diagnose(leaf, anchors, untrusted, purpose, name, when, str(exc))
-        return Verification(False, reason, f"{reason.value}: {detail}")
-    if purpose == "client" and name and not _client_has_name(leaf, name):
-        return Verification(False, Reason.NAME_MISMATCH,
-                            f"{Reason.NAME_MISMATCH.value}: {_who(leaf)} is not {name} "
-                            f"(its names: {_names_text(leaf) or 'none'})")
-    verified = tuple(chain)
-    return Verification(True, Reason.OK, _ok_message(verified, purpose, name, at), verified)
+        return _refused(_diagnose(leaf, anchors, untrusted, purpose, name, when, str(exc)))
+    chain = tuple(chain)
+    return Verification(True, Reason.OK, _ok_message(chain, purpose, name, at), chain)
+
+
+def _verify_client(leaf: x509.Certificate, anchors: Sequence[x509.Certificate],
+                   untrusted: Sequence[x509.Certificate], builder: verification.PolicyBuilder,
+                   name: str | None, when: dt.datetime, at: dt.datetime | None) -> Verification:
+    """The CTI interface's verdict on a client certificate (see the module docstring)."""
+    for check in (lambda: _validity(leaf, when, "certificate"),
+                  lambda: _policy.weak_key(leaf, "certificate"),
+                  lambda: _policy.client_usage(leaf)):
+        fault = check()
+        if fault is not None:
+            return _refused(fault)
+    # The leaf's extensions are judged above, as a Java TLS server judges them; the
+    # path builder judges the CAs and every signature.
+    verifier = builder.extension_policies(
+        ca_policy=verification.ExtensionPolicy.webpki_defaults_ca(),
+        ee_policy=verification.ExtensionPolicy.permit_all()).build_client_verifier()
+    try:
+        chain = tuple(verifier.verify(leaf, list(untrusted)).chain)
+    except verification.VerificationError as exc:
+        return _refused(_diagnose(leaf, anchors, untrusted, "client", name, when, str(exc)))
+    for index, cert in enumerate(chain[1:], start=1):
+        fault = _policy.weak_key(cert, _role(cert, index, chain))
+        if fault is not None:
+            return _refused(fault)
+    fault = _policy.cn_outside_name_constraints(chain)
+    if fault is not None:
+        return _refused(fault)
+    if name and not _client_has_name(leaf, name):
+        return _refused(Fault("name-mismatch", leaf, f"{_who(leaf)} is not {name} "
+                                                     f"(its names: {_names_text(leaf) or 'none'})"))
+    return Verification(True, Reason.OK, _ok_message(chain, "client", name, at), chain)
+
+
+def _role(cert: x509.Certificate, index: int, chain: tuple[x509.Certificate, ...]) -> str:
+    return "trust anchor" if index == len(chain) - 1 else "issuing CA"
+
+
+def _refused(fault: Fault) -> Verification:
+    reason = _REASON_OF_CHECK[fault.check]
+    return Verification(False, reason, f"{reason.value}: {fault.detail}", (), fault.check,
+                        fault.subject, fault.detail)
 
 
 def verify_files(leaf_path: str | os.PathLike[str],
@@ -169,12 +232,12 @@ def _pick_leaf(certs: list[x509.Certificate],
 
 def _diagnose(leaf: x509.Certificate, anchors: Sequence[x509.Certificate],
               untrusted: Sequence[x509.Certificate], purpose: Purpose, name: str | None,
-              when: dt.datetime, verifier_message: str) -> tuple[Reason, str]:
+              when: dt.datetime, verifier_message: str) -> Fault:
     leaf_checks = [lambda: _validity(leaf, when, "certificate"),
-                   lambda: _not_a_leaf(leaf),
+                   lambda: _not_a_leaf(leaf) if purpose == "server" else None,
                    lambda: _usage(leaf, purpose),
                    lambda: _server_name(leaf, name) if purpose == "server" else None]
-    path_check = [lambda: _path(leaf, anchors, untrusted, when)]
+    path_check = [lambda: _path(leaf, anchors, untrusted, when, purpose)]
     # cryptography checks the leaf before it builds a path; "candidates exhausted" means
     # the leaf passed and the path failed, so look at the path first then.
     order = (path_check + leaf_checks if "candidates exhausted" in verifier_message
@@ -183,58 +246,61 @@ def _diagnose(leaf: x509.Certificate, anchors: Sequence[x509.Certificate],
         found = check()
         if found is not None:
             return found
-    return Reason.OTHER, f"{_who(leaf)}: {_plain(verifier_message)}"
+    return Fault("other", leaf, f"{_who(leaf)}: {_plain(verifier_message)}")
 
 
-def _validity(cert: x509.Certificate, when: dt.datetime,
-              what: str) -> tuple[Reason, str] | None:
+def _validity(cert: x509.Certificate, when: dt.datetime, what: str) -> Fault | None:
+    kind = {"certificate": "leaf", "trust anchor": "anchor"}.get(what, "ca")
     if when > cert.not_valid_after_utc:
-        return Reason.EXPIRED, (f"{what} {_who(cert)} expired on "
-                                f"{_time(cert.not_valid_after_utc)} (checked at {_time(when)})")
+        return Fault(f"{kind}-expired", cert,
+                     f"{what} {_who(cert)} expired on {_time(cert.not_valid_after_utc)} "
+                     f"(checked at {_time(when)})")
     if when < cert.not_valid_before_utc:
-        return Reason.NOT_YET_VALID, (f"{what} {_who(cert)} is not valid before "
-                                      f"{_time(cert.not_valid_before_utc)} "
-                                      f"(checked at {_time(when)})")
+        return Fault(f"{kind}-not-yet-valid", cert,
+                     f"{what} {_who(cert)} is not valid before "
+                     f"{_time(cert.not_valid_before_utc)} (checked at {_time(when)})")
     return None
 
 
-def _not_a_leaf(cert: x509.Certificate) -> tuple[Reason, str] | None:
+def _not_a_leaf(cert: x509.Certificate) -> Fault | None:
     constraints = basic_constraints(cert)
     if constraints is not None and constraints.ca:
-        return Reason.NOT_A_LEAF, (f"{_who(cert)} is a CA certificate, not one that a client "
-                                   "or server presents; verify a certificate it issued")
+        return Fault("not-a-leaf", cert, f"{_who(cert)} is a CA certificate, not one that a "
+                                         "server presents; verify a certificate it issued")
     return None
 
 
-def _usage(cert: x509.Certificate, purpose: Purpose) -> tuple[Reason, str] | None:
+def _usage(cert: x509.Certificate, purpose: Purpose) -> Fault | None:
+    if purpose == "client":
+        return _policy.client_usage(cert)
     wanted = _PURPOSE_OID[purpose]
     try:
         usages = list(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
     except x509.ExtensionNotFound:
         usages = None
     if usages is not None and wanted not in usages:
-        listed = ", ".join(_EKU_WORDS.get(u, u.dotted_string) for u in usages) or "none"
-        return Reason.WRONG_USAGE, (f"{_who(cert)} is not for {_PURPOSE_WORDS[purpose]}: its "
-                                    f"extended key usage is {listed}, without "
-                                    f"{_EKU_WORDS[wanted]}")
+        listed = ", ".join(_policy.eku_word(u) for u in usages) or "none"
+        return Fault("leaf-eku", cert, f"{_who(cert)} is not for {_PURPOSE_WORDS[purpose]}: "
+                                       f"its extended key usage is {listed}, without "
+                                       f"{_policy.eku_word(wanted)}")
     try:
         key_usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
         return None
     if not key_usage.digital_signature:
-        return Reason.WRONG_USAGE, (f"{_who(cert)} may not sign a TLS handshake: its key usage "
-                                    "lacks digitalSignature")
+        return Fault("leaf-key-usage", cert, f"{_who(cert)} may not sign a TLS handshake: its "
+                                             "keyUsage lacks digitalSignature")
     return None
 
 
-def _server_name(cert: x509.Certificate, name: str | None) -> tuple[Reason, str] | None:
+def _server_name(cert: x509.Certificate, name: str | None) -> Fault | None:
     if not name:
         return None
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
-        return Reason.NAME_MISMATCH, (f"{_who(cert)} has no subjectAltName, so it names no "
-                                      f"host; {name} cannot match (the CN is not used)")
+        return Fault("name-mismatch", cert, f"{_who(cert)} has no subjectAltName, so it names "
+                                            f"no host; {name} cannot match (the CN is not used)")
     try:
         wanted_ip = ipaddress.ip_address(name)
     except ValueError:
@@ -243,12 +309,13 @@ def _server_name(cert: x509.Certificate, name: str | None) -> tuple[Reason, str]
         matched = wanted_ip in san.get_values_for_type(x509.IPAddress)
     if matched:
         return None
-    return Reason.NAME_MISMATCH, (f"{_who(cert)} is for {_names_text(cert) or 'no name'}, "
-                                  f"not {name}")
+    return Fault("name-mismatch", cert, f"{_who(cert)} is for {_names_text(cert) or 'no name'}, "
+                                        f"not {name}")
 
 
 def _path(leaf: x509.Certificate, anchors: Sequence[x509.Certificate],
-          untrusted: Sequence[x509.Certificate], when: dt.datetime) -> tuple[Reason, str] | None:
+          untrusted: Sequence[x509.Certificate], when: dt.datetime,
+          purpose: Purpose) -> Fault | None:
     """Walk up from the leaf through the given certificates, stopping at the first fault."""
     anchor_prints = {sha256_hex(a) for a in anchors}
     pool = list(anchors) + list(untrusted)
@@ -256,38 +323,70 @@ def _path(leaf: x509.Certificate, anchors: Sequence[x509.Certificate],
     for _ in range(_MAX_DEPTH):
         if sha256_hex(current) in anchor_prints:
             return None if current is leaf else _validity(current, when, "trust anchor")
+        role = "certificate" if current is leaf else "issuing CA"
+        weak = _policy.weak_digest(current, role)
+        if weak is not None:
+            return weak
         named = [c for c in pool if c.subject == current.issuer and c is not current]
         if not named:
             if is_self_signed(current):
-                return Reason.UNKNOWN_ISSUER, (f"{_who(current)} is self-signed and is not "
-                                               "one of the trust anchors")
-            return Reason.UNKNOWN_ISSUER, (f"no trust anchor or untrusted certificate is "
-                                           f"CN={common_name(current.issuer)}, the issuer of "
-                                           f"{_who(current)}")
+                return Fault("self-signed", current, f"{_who(current)} is self-signed and is "
+                                                     "not one of the trust anchors")
+            return Fault("unknown-issuer", current,
+                         f"no trust anchor or untrusted certificate is "
+                         f"CN={common_name(current.issuer)}, the issuer of {_who(current)}")
         signers = [c for c in named if issued_by(current, c)]
         if not signers:
-            return Reason.BAD_SIGNATURE, (f"the signature on {_who(current)} does not verify "
-                                          f"with the key of CN={common_name(current.issuer)} "
-                                          "given (a CA of the same name with another key)")
+            if any(_same_key_as_named(current, c) for c in named):
+                return Fault("bad-signature", current,
+                             f"the signature on {_who(current)} does not verify with the key "
+                             f"of CN={common_name(current.issuer)} that it names (damaged or "
+                             "forged)")
+            return Fault("issuer-key-mismatch", current,
+                         f"the signature on {_who(current)} does not verify "
+                         f"with the key of CN={common_name(current.issuer)} given (a CA of "
+                         "the same name with another key)")
         signer = next((s for s in signers if sha256_hex(s) in anchor_prints), signers[0])
+        role = "trust anchor" if sha256_hex(signer) in anchor_prints else "issuing CA"
         if not is_ca(signer):
             said = ("has no BasicConstraints" if basic_constraints(signer) is None
                     else "BasicConstraints ca=False")
-            return Reason.NOT_A_CA, (f"{_who(signer)} signed {_who(current)} but is not a CA "
-                                     f"({said})")
-        try:
-            signer_usage = signer.extensions.get_extension_for_class(x509.KeyUsage).value
-        except x509.ExtensionNotFound:
-            signer_usage = None
-        if signer_usage is not None and not signer_usage.key_cert_sign:
-            return Reason.WRONG_USAGE, (f"{_who(signer)} may not sign certificates: its key "
-                                        "usage lacks keyCertSign")
-        role = "trust anchor" if sha256_hex(signer) in anchor_prints else "issuing CA"
-        problem = _validity(signer, when, role)
-        if problem is not None:
-            return problem
+            return Fault("not-a-ca", signer, f"{_who(signer)} signed {_who(current)} but is "
+                                             f"not a CA ({said})")
+        found = (_policy.ca_usage(signer, role) if purpose == "client"
+                 else _ca_may_sign(signer, role))
+        found = found or _policy.weak_key(signer, role) or _validity(signer, when, role)
+        if found is not None:
+            return found
         current = signer
     return None
+
+
+def _ca_may_sign(signer: x509.Certificate, role: str) -> Fault | None:
+    try:
+        signer_usage = signer.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return None
+    if not signer_usage.key_cert_sign:
+        return Fault("ca-key-cert-sign", signer, f"{role} {_who(signer)} may not sign "
+                                                 "certificates: its keyUsage lacks keyCertSign")
+    return None
+
+
+def _same_key_as_named(child: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Whether ``child``'s authority key identifier is ``issuer``'s key: then a failing
+    signature is damage or forgery, not a CA re-keyed under the same name."""
+    try:
+        aki = child.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    except x509.ExtensionNotFound:
+        return False
+    if aki.key_identifier is None:
+        return False
+    try:
+        ski = issuer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    except x509.ExtensionNotFound:
+        ski = x509.SubjectKeyIdentifier.from_public_key(issuer.public_key()).digest
+    return aki.key_identifier == ski
 
 
 def _dns_matches(pattern: str, host: str) -> bool:
