@@ -182,8 +182,8 @@ def test_a_ca_as_a_client_leaf_is_judged_by_its_key_usage(pki) -> None:
     a CA is not refused for being one, but this one may not sign a handshake."""
     result = verify_chain(pki["sub"].certificate, [pki["root"].certificate])
     assert result.reason is Reason.WRONG_USAGE
-    assert result.message == ("wrong key usage: CN=Internal Private TLS SubCA may not sign the "
-                              "handshake (CertificateVerify): its keyUsage lacks "
+    assert result.message == ("wrong key usage: certificate CN=Internal Private TLS SubCA may "
+                              "not sign the handshake (CertificateVerify): its keyUsage lacks "
                               "digitalSignature (it has keyCertSign, cRLSign)")
 
 

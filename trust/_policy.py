@@ -89,12 +89,12 @@ def client_usage(leaf: x509.Certificate) -> Fault | None:
     has = _key_usage_words(key_usage)
     if isinstance(leaf.public_key(), rsa.RSAPublicKey) and has == ["keyAgreement"]:
         return Fault("leaf-key-usage", leaf,
-                     f"{who(leaf)} has an RSA key whose keyUsage is keyAgreement only: an "
-                     "RSA key cannot agree keys, and without digitalSignature it cannot sign "
-                     "the handshake (CertificateVerify)")
+                     f"certificate {who(leaf)} has an RSA key whose keyUsage is keyAgreement "
+                     "only: an RSA key cannot agree keys, and without digitalSignature it "
+                     "cannot sign the handshake (CertificateVerify)")
     return Fault("leaf-key-usage", leaf,
-                 f"{who(leaf)} may not sign the handshake (CertificateVerify): its keyUsage "
-                 f"lacks digitalSignature (it has {', '.join(has) or 'nothing'})")
+                 f"certificate {who(leaf)} may not sign the handshake (CertificateVerify): "
+                 f"its keyUsage lacks digitalSignature (it has {', '.join(has) or 'nothing'})")
 
 
 def ca_usage(ca: x509.Certificate, role: str) -> Fault | None:
@@ -143,12 +143,12 @@ def cn_outside_name_constraints(chain: tuple[x509.Certificate, ...]) -> Fault | 
         hit = next((e for e in excluded if _within(cn, e)), None)
         if hit is not None:
             return Fault("name-constraints", leaf,
-                         f"{who(leaf)} is outside the name constraints of {who(ca)}: its CN "
-                         f"is within the excluded {hit}")
+                         f"certificate {who(leaf)} is outside the name constraints of "
+                         f"{who(ca)}: its CN is within the excluded {hit}")
         if permitted and not any(_within(cn, p) for p in permitted):
             return Fault("name-constraints", leaf,
-                         f"{who(leaf)} is outside the name constraints of {who(ca)}: its CN "
-                         f"is not within {', '.join(permitted)}")
+                         f"certificate {who(leaf)} is outside the name constraints of "
+                         f"{who(ca)}: its CN is not within {', '.join(permitted)}")
     return None
 
 

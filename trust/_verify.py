@@ -134,14 +134,12 @@ def verify_chain(leaf: x509.Certificate, anchors: Sequence[x509.Certificate], *,
 def _verify_client(leaf: x509.Certificate, anchors: Sequence[x509.Certificate],
                    untrusted: Sequence[x509.Certificate], builder: verification.PolicyBuilder,
                    name: str | None, when: dt.datetime, at: dt.datetime | None) -> Verification:
-    """The CTI interface's verdict on a client certificate (see the module docstring)."""
-    for check in (lambda: _validity(leaf, when, "certificate"),
-                  lambda: _policy.weak_key(leaf, "certificate"),
-                  lambda: _policy.client_usage(leaf)):
-        fault = check()
-        if fault is not None:
-            return _refused(fault)
-    # The leaf's extensions are judged above, as a Java TLS server judges them; the
+    """The CTI interface's verdict on a client certificate (see the module docstring).
+
+    The path comes first, then what the leaf may do, as OpenSSL and Java order their
+    checks: a certificate from an unknown CA is refused as such, whatever else it is.
+    """
+    # The leaf's extensions are judged below, as a Java TLS server judges them; the
     # path builder judges the CAs and every signature.
     verifier = builder.extension_policies(
         ca_policy=verification.ExtensionPolicy.webpki_defaults_ca(),
@@ -150,20 +148,21 @@ def _verify_client(leaf: x509.Certificate, anchors: Sequence[x509.Certificate],
         chain = tuple(verifier.verify(leaf, list(untrusted)).chain)
     except verification.VerificationError as exc:
         return _refused(_diagnose(leaf, anchors, untrusted, "client", name, when, str(exc)))
-    for index, cert in enumerate(chain[1:], start=1):
-        fault = _policy.weak_key(cert, _role(cert, index, chain))
+    checks = [lambda: _policy.weak_key(leaf, "certificate"), lambda: _policy.client_usage(leaf)]
+    checks += [lambda cert=cert, index=index: _policy.weak_key(cert, _role(index, chain))
+               for index, cert in enumerate(chain[1:], start=1)]
+    checks.append(lambda: _policy.cn_outside_name_constraints(chain))
+    for check in checks:
+        fault = check()
         if fault is not None:
             return _refused(fault)
-    fault = _policy.cn_outside_name_constraints(chain)
-    if fault is not None:
-        return _refused(fault)
     if name and not _client_has_name(leaf, name):
         return _refused(Fault("name-mismatch", leaf, f"{_who(leaf)} is not {name} "
                                                      f"(its names: {_names_text(leaf) or 'none'})"))
     return Verification(True, Reason.OK, _ok_message(chain, "client", name, at), chain)
 
 
-def _role(cert: x509.Certificate, index: int, chain: tuple[x509.Certificate, ...]) -> str:
+def _role(index: int, chain: tuple[x509.Certificate, ...]) -> str:
     return "trust anchor" if index == len(chain) - 1 else "issuing CA"
 
 
@@ -238,10 +237,18 @@ def _diagnose(leaf: x509.Certificate, anchors: Sequence[x509.Certificate],
                    lambda: _usage(leaf, purpose),
                    lambda: _server_name(leaf, name) if purpose == "server" else None]
     path_check = [lambda: _path(leaf, anchors, untrusted, when, purpose)]
-    # cryptography checks the leaf before it builds a path; "candidates exhausted" means
-    # the leaf passed and the path failed, so look at the path first then.
-    order = (path_check + leaf_checks if "candidates exhausted" in verifier_message
-             else leaf_checks + path_check)
+    if purpose == "client":
+        # As OpenSSL orders it: a path that cannot be built first, then the times of
+        # the leaf and of the CAs, then the leaf's usage.
+        order = [lambda: _path(leaf, anchors, untrusted, None, purpose), leaf_checks[0],
+                 *path_check, *leaf_checks[1:]]
+    # cryptography checks a server's leaf before it builds a path; "candidates
+    # exhausted" means the leaf passed and the path failed, so look at the path first
+    # then.
+    elif "candidates exhausted" in verifier_message:
+        order = path_check + leaf_checks
+    else:
+        order = leaf_checks + path_check
     for check in order:
         found = check()
         if found is not None:
@@ -314,19 +321,18 @@ def _server_name(cert: x509.Certificate, name: str | None) -> Fault | None:
 
 
 def _path(leaf: x509.Certificate, anchors: Sequence[x509.Certificate],
-          untrusted: Sequence[x509.Certificate], when: dt.datetime,
+          untrusted: Sequence[x509.Certificate], when: dt.datetime | None,
           purpose: Purpose) -> Fault | None:
-    """Walk up from the leaf through the given certificates, stopping at the first fault."""
+    """Walk up from the leaf through the given certificates, stopping at the first fault;
+    the CAs' times are checked only when ``when`` is given."""
     anchor_prints = {sha256_hex(a) for a in anchors}
     pool = list(anchors) + list(untrusted)
     current = leaf
     for _ in range(_MAX_DEPTH):
         if sha256_hex(current) in anchor_prints:
-            return None if current is leaf else _validity(current, when, "trust anchor")
-        role = "certificate" if current is leaf else "issuing CA"
-        weak = _policy.weak_digest(current, role)
-        if weak is not None:
-            return weak
+            if current is leaf or when is None:
+                return None
+            return _validity(current, when, "trust anchor")
         named = [c for c in pool if c.subject == current.issuer and c is not current]
         if not named:
             if is_self_signed(current):
@@ -335,6 +341,9 @@ def _path(leaf: x509.Certificate, anchors: Sequence[x509.Certificate],
             return Fault("unknown-issuer", current,
                          f"no trust anchor or untrusted certificate is "
                          f"CN={common_name(current.issuer)}, the issuer of {_who(current)}")
+        weak = _policy.weak_digest(current, "certificate" if current is leaf else "issuing CA")
+        if weak is not None:
+            return weak
         signers = [c for c in named if issued_by(current, c)]
         if not signers:
             if any(_same_key_as_named(current, c) for c in named):
@@ -355,7 +364,9 @@ def _path(leaf: x509.Certificate, anchors: Sequence[x509.Certificate],
                                              f"not a CA ({said})")
         found = (_policy.ca_usage(signer, role) if purpose == "client"
                  else _ca_may_sign(signer, role))
-        found = found or _policy.weak_key(signer, role) or _validity(signer, when, role)
+        found = found or _policy.weak_key(signer, role)
+        if found is None and when is not None:
+            found = _validity(signer, when, role)
         if found is not None:
             return found
         current = signer

@@ -17,6 +17,7 @@ from cryptography.x509.oid import NameOID
 
 from xsp.listener import tlswire
 from xsp.listener.tlswatch import HandshakeWatch
+from xsp.tls import clientcheck
 
 _VERSIONS = ((ssl.TLSVersion.TLSv1, ssl.Options.OP_NO_TLSv1),
              (ssl.TLSVersion.TLSv1_1, ssl.Options.OP_NO_TLSv1_1),
@@ -141,6 +142,23 @@ def _anchor_names(context: ssl.SSLContext) -> list[x509.Name]:
     return names
 
 
+# Refusals whose words are drawn from the client's chain as sent, as they always were;
+# every other refusal is worded by the verifier that decided it.
+_WORDED_FROM_THE_CHAIN = {"leaf-expired", "ca-expired", "leaf-not-yet-valid",
+                          "ca-not-yet-valid", "unknown-issuer", "issuer-key-mismatch",
+                          "self-signed", "leaf-eku"}
+
+
+def _explain_verdict(error: ssl.SSLCertVerificationError, chain: list[x509.Certificate],
+                     anchors: list[x509.Name], now: dt.datetime,
+                     verdict: clientcheck.Verdict | None) -> str:
+    verification = verdict.verification if verdict is not None else None
+    if verification is None or verification.check in _WORDED_FROM_THE_CHAIN:
+        return _explain_verify(error, chain, anchors, now)
+    words = verification.detail
+    return f"client {words}" if words.startswith("certificate ") else words
+
+
 def _explain_verify(error: ssl.SSLCertVerificationError, chain: list[x509.Certificate],
                     anchors: list[x509.Name], now: dt.datetime) -> str:
     code, message = error.verify_code, error.verify_message
@@ -174,7 +192,7 @@ def _explain_verify(error: ssl.SSLCertVerificationError, chain: list[x509.Certif
                 f"{_name(leaf.issuer)}: same name, another key")
     if code == 26:  # X509_V_ERR_INVALID_PURPOSE
         return "client certificate is not for TLS client authentication (extendedKeyUsage)"
-    if code in (24, 79):  # X509_V_ERR_INVALID_CA, X509_V_ERR_INVALID_NON_CA
+    if code in (37, 79):  # X509_V_ERR_INVALID_NON_CA, X509_V_ERR_INVALID_CA
         return f"client chain uses a certificate as a CA that is not one: {message}"
     if code == 23:  # X509_V_ERR_CERT_REVOKED
         return f"client certificate {_name(leaf.subject)} is revoked"
@@ -196,7 +214,8 @@ def explain(error: ssl.SSLError, watch: HandshakeWatch, context: ssl.SSLContext,
             reason in _NOT_TLS_REASONS and watch.client_hello is None):
         return explain_not_tls(first_bytes)
     if isinstance(error, ssl.SSLCertVerificationError):
-        return _explain_verify(error, client_chain(watch), _anchor_names(context), now)
+        verdict = clientcheck.verdict_for(watch.client_chain[0] if watch.client_chain else None)
+        return _explain_verdict(error, client_chain(watch), _anchor_names(context), now, verdict)
     if reason in _SIMPLE_REASONS:
         return _SIMPLE_REASONS[reason]
     if reason in ("UNSUPPORTED_PROTOCOL", "VERSION_TOO_LOW", "VERSION_TOO_HIGH"):

@@ -25,7 +25,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from xsp.tls import tls13
+from xsp.tls import clientcheck, tls13
 from xsp.tls.suites import PROTOCOLS, SuitePlan
 
 StrPath = str | os.PathLike[str]
@@ -114,6 +114,9 @@ def _require_client_certificates(context: ssl.SSLContext, anchors: Sequence[byte
     # Every anchor is trusted as it is, as a Java trust store does: an issuing CA
     # alone is enough, without its root.
     context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    # The chain is judged by trust.verify_chain, not by OpenSSL at the security level
+    # the handshake needs (0 for TLSv1, TLSv1.1 or a NULL suite).
+    clientcheck.install(context, anchors)
 
 
 def build_server_context(plan: SuitePlan, cert_file: StrPath, key_file: StrPath, *,

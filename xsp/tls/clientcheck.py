@@ -1,0 +1,215 @@
+"""The client certificate check of a CTI listener: ``trust.verify_chain``, run inside
+OpenSSL's handshake in place of OpenSSL's own chain verification.
+
+Why: an interface that allows TLSv1, TLSv1.1 or a NULL suite needs OpenSSL security
+level 0 for its handshakes, and OpenSSL applies the same level to the certificates
+it verifies, so MD5, SHA-1 and 1024-bit client certificates would pass on every
+protocol. A Java TLS server (a real XSP) checks certificates with rules that do not
+depend on the protocol. Here the handshake keeps the level its protocols need, and the
+client's chain is judged by the one verifier that ``xsp trust verify --purpose client``
+also uses, so the two cannot disagree.
+
+How: ``SSL_CTX_set_cert_verify_callback`` (reached with ctypes, see ``xsp.tls.libssl``)
+makes OpenSSL hand the chain the client sent to ``_verify`` instead of building a path
+itself. A refusal sets the X.509 error that OpenSSL would set for the same fault, so
+OpenSSL sends the alert it sends for that fault (``certificate_expired``,
+``unknown_ca``, ``bad_certificate``...) and Python raises the usual
+``ssl.SSLCertVerificationError``. The verdict, with its words, is kept for the thread
+that ran the handshake; the listener reads it with ``verdict_for`` to log the reason.
+
+OpenSSL calls ``_verify`` from inside ``SSL_do_handshake``, in the thread that called
+it; ctypes takes the GIL for the call. ``_verify`` never raises: an unexpected error
+refuses the client with ``internal_error``.
+"""
+from __future__ import annotations
+
+import ctypes
+import datetime as dt
+import itertools
+import logging
+import ssl
+import threading
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cryptography import x509
+
+import trust
+from xsp.tls import libssl
+
+log = logging.getLogger("xsp.cti")
+
+# X.509 verify codes (OpenSSL's x509_vfy.h); OpenSSL turns each into its alert.
+X509_V_ERR_UNSPECIFIED = 1  # internal_error
+X509_V_ERR_CERT_SIGNATURE_FAILURE = 7  # decrypt_error
+X509_V_ERR_CERT_NOT_YET_VALID = 9  # bad_certificate
+X509_V_ERR_CERT_HAS_EXPIRED = 10  # certificate_expired
+X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT = 18  # unknown_ca
+X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN = 19  # unknown_ca
+X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY = 20  # unknown_ca
+X509_V_ERR_INVALID_CA = 79  # unknown_ca
+X509_V_ERR_INVALID_PURPOSE = 26  # unsupported_certificate
+X509_V_ERR_CERT_REJECTED = 28  # bad_certificate
+X509_V_ERR_PERMITTED_VIOLATION = 47  # certificate_unknown (OpenSSL 3.0)
+X509_V_ERR_EE_KEY_TOO_SMALL = 66  # bad_certificate
+X509_V_ERR_CA_KEY_TOO_SMALL = 67  # bad_certificate
+X509_V_ERR_CA_MD_TOO_WEAK = 68  # bad_certificate
+
+# The code OpenSSL itself gives each fault, so the alert is the one it would send.
+_CODE_OF_CHECK = {
+    "leaf-expired": X509_V_ERR_CERT_HAS_EXPIRED, "ca-expired": X509_V_ERR_CERT_HAS_EXPIRED,
+    "anchor-expired": X509_V_ERR_CERT_HAS_EXPIRED,
+    "leaf-not-yet-valid": X509_V_ERR_CERT_NOT_YET_VALID,
+    "ca-not-yet-valid": X509_V_ERR_CERT_NOT_YET_VALID,
+    "anchor-not-yet-valid": X509_V_ERR_CERT_NOT_YET_VALID,
+    "unknown-issuer": X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
+    # A CA named like the issuer but with another key is no issuer at all to OpenSSL.
+    "issuer-key-mismatch": X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
+    "bad-signature": X509_V_ERR_CERT_SIGNATURE_FAILURE,
+    "weak-digest": X509_V_ERR_CA_MD_TOO_WEAK,
+    "leaf-weak-key": X509_V_ERR_EE_KEY_TOO_SMALL, "ca-weak-key": X509_V_ERR_CA_KEY_TOO_SMALL,
+    "not-a-ca": X509_V_ERR_INVALID_CA, "ca-key-cert-sign": X509_V_ERR_INVALID_CA,
+    "ca-eku": X509_V_ERR_INVALID_PURPOSE, "leaf-eku": X509_V_ERR_INVALID_PURPOSE,
+    "leaf-key-usage": X509_V_ERR_INVALID_PURPOSE,
+    "name-constraints": X509_V_ERR_PERMITTED_VIOLATION,
+}
+
+_CALLBACK_TYPE = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+
+
+@dataclass(frozen=True)
+class _Functions:
+    set_cert_verify_callback: ctypes._CFuncPtr
+    get0_cert: ctypes._CFuncPtr
+    get0_untrusted: ctypes._CFuncPtr
+    set_error: ctypes._CFuncPtr
+    set_error_depth: ctypes._CFuncPtr
+    stack_count: ctypes._CFuncPtr
+    stack_value: ctypes._CFuncPtr
+    i2d_x509: ctypes._CFuncPtr
+
+
+def _functions() -> _Functions:
+    pointer, integer = ctypes.c_void_p, ctypes.c_int
+    return _Functions(
+        libssl.function("SSL_CTX_set_cert_verify_callback", None,
+                        [pointer, _CALLBACK_TYPE, pointer]),
+        libssl.function("X509_STORE_CTX_get0_cert", pointer, [pointer]),
+        libssl.function("X509_STORE_CTX_get0_untrusted", pointer, [pointer]),
+        libssl.function("X509_STORE_CTX_set_error", None, [pointer, integer]),
+        libssl.function("X509_STORE_CTX_set_error_depth", None, [pointer, integer]),
+        libssl.function("OPENSSL_sk_num", integer, [pointer]),
+        libssl.function("OPENSSL_sk_value", pointer, [pointer, integer]),
+        libssl.function("i2d_X509", integer,
+                        [pointer, ctypes.POINTER(ctypes.POINTER(ctypes.c_ubyte))]))
+
+
+_lib: _Functions | None = None
+_anchors_by_key: dict[int, tuple[x509.Certificate, ...]] = {}
+_keys = itertools.count(1)
+_recent = threading.local()
+# A chain longer than this is refused before anything is parsed (it bounds the work a
+# client can cause); OpenSSL's own default depth limit is 100.
+_MAX_CHAIN = 10
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the check decided for one client certificate: the X.509 ``code`` set (0 when
+    accepted), and the verifier's result (None when there was nothing to verify against)."""
+
+    leaf_der: bytes
+    code: int
+    verification: trust.Verification | None
+
+
+def install(context: ssl.SSLContext, anchor_pems: Sequence[bytes]) -> None:
+    """Judge the client certificates of ``context`` with ``trust.verify_chain`` against the
+    certificates in ``anchor_pems``. Raises ``libssl.Unreachable`` when it cannot."""
+    global _lib
+    if _lib is None:
+        _lib = _functions()
+    anchors = tuple(cert for pem in anchor_pems for cert in x509.load_pem_x509_certificates(pem))
+    key = next(_keys)
+    _anchors_by_key[key] = anchors
+    weakref.finalize(context, _anchors_by_key.pop, key, None)
+    _lib.set_cert_verify_callback(libssl.ssl_ctx(context), _CALLBACK, ctypes.c_void_p(key))
+
+
+def verdict_for(leaf_der: bytes | None) -> Verdict | None:
+    """The verdict of this thread's latest check, once, if it was about ``leaf_der`` (any
+    leaf when None: the handshake watch may not have seen the certificate)."""
+    verdict: Verdict | None = getattr(_recent, "verdict", None)
+    _recent.verdict = None
+    if verdict is None or (leaf_der is not None and verdict.leaf_der != leaf_der):
+        return None
+    return verdict
+
+
+def code_of(verification: trust.Verification, chain: Sequence[x509.Certificate]) -> int:
+    """The X.509 error OpenSSL would report for this refusal."""
+    if verification.check == "self-signed":
+        return (X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT if verification.subject == chain[0]
+                else X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN)
+    return _CODE_OF_CHECK.get(verification.check, X509_V_ERR_CERT_REJECTED)
+
+
+def judge(chain: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate],
+          at: dt.datetime | None = None) -> tuple[int, trust.Verification | None]:
+    """The X.509 code (0: accepted) and the verification of a chain a client sent."""
+    leaf = chain[0]
+    if not anchors:
+        self_signed = leaf.issuer == leaf.subject
+        return (X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT if self_signed
+                else X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY), None
+    result = trust.verify_chain(leaf, anchors, untrusted=chain[1:], purpose="client", at=at)
+    return (0 if result.ok else code_of(result, chain)), result
+
+
+def _chain_of(store_ctx: int, lib: _Functions) -> list[bytes]:
+    untrusted = lib.get0_untrusted(store_ctx)
+    count = lib.stack_count(untrusted) if untrusted else 0
+    if count <= 0:
+        leaf = lib.get0_cert(store_ctx)
+        return [_der(leaf, lib)] if leaf else []
+    if count > _MAX_CHAIN:
+        raise ValueError(f"the client sent {count} certificates")
+    return [_der(lib.stack_value(untrusted, i), lib) for i in range(count)]
+
+
+def _der(cert: int, lib: _Functions) -> bytes:
+    size = lib.i2d_x509(cert, None)
+    if size <= 0:
+        raise ValueError("OpenSSL could not encode the client certificate")
+    buffer = (ctypes.c_ubyte * size)()
+    cursor = ctypes.cast(buffer, ctypes.POINTER(ctypes.c_ubyte))
+    lib.i2d_x509(cert, ctypes.byref(cursor))
+    return bytes(buffer)
+
+
+def _verify(store_ctx: int, key: int) -> int:
+    lib = _lib
+    if lib is None:
+        return 0
+    leaf_der = b""
+    chain: list[x509.Certificate] = []
+    try:
+        ders = _chain_of(store_ctx, lib)
+        leaf_der = ders[0]
+        chain = [x509.load_der_x509_certificate(der) for der in ders]
+        code, verification = judge(chain, _anchors_by_key.get(key, ()))
+    except Exception:  # noqa: BLE001 - never raise into OpenSSL; refuse instead
+        log.exception("client certificate check failed")
+        code, verification = X509_V_ERR_UNSPECIFIED, None
+    _recent.verdict = Verdict(leaf_der, code, verification)
+    if code == 0:
+        return 1
+    lib.set_error(store_ctx, code)
+    if verification is not None and verification.subject is not None:
+        depth = next((i for i, cert in enumerate(chain) if cert == verification.subject), 0)
+        lib.set_error_depth(store_ctx, depth)
+    return 0
+
+
+_CALLBACK = _CALLBACK_TYPE(_verify)
