@@ -80,6 +80,13 @@ def create_app(hub: EventHub, authorizer: Authorizer, *, label: str) -> web.Appl
 def _guard(authorizer: Authorizer, label: str) -> Middleware:
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.transport is None:
+            # The client closed right after its request, before it was handled: its
+            # certificate went with the connection, so the request cannot be
+            # authorized, and there is no one to answer. Not a refusal.
+            log.info("%s: %s closed the connection before its request (%s %s) was "
+                     "handled; not run", label, _peer(request), request.method, request.path)
+            return web.Response(status=499)
         try:
             request[_CLIENT] = authorizer.authorize(request.transport)
         except Refusal as refusal:
@@ -120,9 +127,11 @@ def _http_error(request: web.Request, exc: web.HTTPException) -> web.Response:
 
 
 def _peer(request: web.Request) -> str:
+    # aiohttp keeps the address it saw when the request came (request.remote) after the
+    # connection is gone; the port comes only from a live transport.
     peer = request.transport.get_extra_info("peername") if request.transport else None
     if not peer:
-        return "unknown peer"
+        return request.remote or "unknown peer"
     host, port = peer[0], peer[1]
     return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
 
