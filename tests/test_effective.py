@@ -76,3 +76,16 @@ def test_emu_effective_on_the_application_server_names_no_interface(tmp_path):
     engine = shell_engine(Store(tmp_path), "as1")
     assert engine.execute("emu effective 10.0.0.1").lines == [
         "Error: interfaceIp: 10.0.0.1 is not a configured CTIServer interface (none configured)"]
+
+
+def test_emu_effective_says_plainly_what_tlsv1_and_a_null_suite_allow(engine):
+    """The legacy choices are named, with what they cost and what they do not."""
+    assert not any(line.startswith("Weak:") for line in engine.execute(f"emu effective {IP}").lines)
+    engine.execute(f"cd /Interface/CTI/CTIServer/SSLSettings/Protocols;add {IP} TLSv1;"
+                   f"add {IP} TLSv1.2")
+    engine.execute(f"cd /Interface/CTI/CTIServer/SSLSettings/Ciphers;"
+                   f"add {IP} TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA;add {IP} TLS_RSA_WITH_NULL_SHA256")
+    lines = engine.execute(f"emu effective {IP}").lines
+    assert ("Weak: TLSv1 is offered; TLS_RSA_WITH_NULL_SHA256 encrypts nothing. Handshakes run "
+            "at OpenSSL security level 0 to allow it; client certificates are still checked at "
+            "full strength") in lines

@@ -126,3 +126,30 @@ def test_an_edited_transcript_reports_the_difference(demo, xsp, tmp_path):
 def test_doctor_refuses_a_node_it_cannot_check(xsp, state, node, message):
     result = xsp("doctor", "--state", str(state), "--node", node)
     assert (result.returncode, result.stdout, result.stderr) == (1, "", message)
+
+
+def test_doctor_warns_when_tlsv1_or_a_null_suite_is_effective(demo, xsp, tmp_path):
+    """Offered TLSv1 and a NULL suite are a warning with the commands that remove them."""
+    import shutil
+    base, _ = demo
+    state = tmp_path / "state"
+    shutil.copytree(base / "state", state)
+    xsp("shell", "--state", str(state), "-c",
+        "cd /Interface/CTI/CTIServer/SSLSettings/Protocols;add 127.0.0.1 TLSv1;"
+        "cd /Interface/CTI/CTIServer/SSLSettings/Ciphers;"
+        "add 127.0.0.1 TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA;add 127.0.0.1 TLS_RSA_WITH_NULL_SHA256")
+    out = xsp("doctor", "--state", str(state)).stdout
+    assert (
+        "[WARN] no TLSv1, TLSv1.1 or NULL suite is effective on 127.0.0.1: TLSv1 is offered; "
+        "TLS_RSA_WITH_NULL_SHA256 encrypts nothing: a client may use it (client certificates "
+        "are still checked at full strength)\n"
+        "       fix: XSP_CLI/Interface/CTI/CTIServer/SSLSettings/Protocols> delete 127.0.0.1 TLSv1\n"
+        "       fix: XSP_CLI/Interface/CTI/CTIServer/SSLSettings/Ciphers> delete 127.0.0.1 "
+        "TLS_RSA_WITH_NULL_SHA256\n") in out
+
+
+def test_a_warning_alone_leaves_the_node_ready_and_is_counted():
+    from xsp.doctor import Finding, render
+    lines = render([Finding("a", True, "fine"), Finding("b", True, "weak", ["fix it"], warn=True)])
+    assert lines == ["[PASS] a: fine", "[WARN] b: weak", "       fix: fix it", "",
+                     "Ready for Webex, with 1 warning(s)."]

@@ -25,6 +25,7 @@ class Finding:
     ok: bool
     why: str
     fix: list[str] = field(default_factory=list)
+    warn: bool = False  # passes, but is shown with its fix: allowed, and weaker than it should be
 
 
 def _now() -> dt.datetime:
@@ -115,7 +116,35 @@ def _interface_findings(node: Node, server: CTIServer, cli: str) -> list[Finding
         [f"{cli}{CIPHERS}> add {server.ip} {RECOMMENDED_CIPHER if key_type == 'rsa' else 'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256'}"]))
 
     findings.append(_certificate_finding(node, server, cli))
+    weak = _weakness_finding(node, server, cli)
+    if weak is not None:
+        findings.append(weak)
     return findings
+
+
+def _weakness_finding(node: Node, server: CTIServer, cli: str) -> Finding | None:
+    """TLSv1, TLSv1.1 or a suite without encryption, offered: a warning, not a failure,
+    since a partner may need them for an old client; what each costs is said plainly."""
+    from xsp.tls.effective import plan_for
+
+    suite_plan = plan_for(node.xsp, server)
+    if not suite_plan.weaknesses:
+        return None
+    eff = effective(node.xsp, server)
+    weak_protocols = [p for p in suite_plan.protocols if p in ("TLSv1", "TLSv1.1")]
+    weak_suites = [w.split(" ", 1)[0] for w in suite_plan.weaknesses if not w.startswith("TLSv")]
+    fix = [_delete_command(cli, server, eff.protocols_from, "Protocols", p) for p in weak_protocols]
+    fix += [_delete_command(cli, server, eff.ciphers_from, "Ciphers", c) for c in weak_suites]
+    return Finding(
+        f"no TLSv1, TLSv1.1 or NULL suite is effective on {server.ip}", True,
+        f"{'; '.join(suite_plan.weaknesses)}: a client may use it (client certificates are "
+        "still checked at full strength)", fix, warn=True)
+
+
+def _delete_command(cli: str, server: CTIServer, level: str, what: str, name: str) -> str:
+    if level == "Interface/CTI/CTIServer/SSLSettings":
+        return f"{cli}/{level}/{what}> delete {server.ip} {name}"
+    return f"{cli}/{level}/{what}> delete {name}"
 
 
 def _certificate_finding(node: Node, server: CTIServer, cli: str) -> Finding:
@@ -165,13 +194,19 @@ def _trust_finding(node: Node, cli: str) -> Finding:
 def render(findings: list[Finding]) -> list[str]:
     lines = []
     for f in findings:
-        lines.append(f"[{'PASS' if f.ok else 'FAIL'}] {f.check}: {f.why}")
-        if not f.ok:
+        state = "FAIL" if not f.ok else "WARN" if f.warn else "PASS"
+        lines.append(f"[{state}] {f.check}: {f.why}")
+        if state != "PASS":
             lines.extend(f"       fix: {command}" for command in f.fix)
     failed = sum(not f.ok for f in findings)
+    warned = sum(f.ok and f.warn for f in findings)
     lines.append("")
-    lines.append("Ready for Webex." if not failed else
-                 f"Not ready: {failed} of {len(findings)} check(s) failed.")
+    if failed:
+        lines.append(f"Not ready: {failed} of {len(findings)} check(s) failed.")
+    elif warned:
+        lines.append(f"Ready for Webex, with {warned} warning(s).")
+    else:
+        lines.append("Ready for Webex.")
     return lines
 
 

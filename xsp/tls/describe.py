@@ -44,8 +44,10 @@ def describe_effective(plan: SuitePlan) -> list[str]:
     key = "RSA" if plan.server_key_type == "rsa" else "EC"
     lines = ["Protocols:", *_protocol_lines(plan),
              f"Cipher suites (server preference order, {key} server key):", *_suite_lines(plan)]
-    if plan.security_level == 0:
-        lines.append("OpenSSL security level 0 (needed for TLSv1/TLSv1.1 or NULL encryption)")
+    if plan.weaknesses:
+        lines.append(f"Weak: {'; '.join(plan.weaknesses)}. Handshakes run at OpenSSL "
+                     "security level 0 to allow it; client certificates are still checked "
+                     "at full strength")
     if plan.why_refusing:
         lines.append(f"Every handshake is refused: {plan.why_refusing}")
     else:

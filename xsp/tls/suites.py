@@ -103,6 +103,9 @@ class SuitePlan:
     protocols: tuple[str, ...]  # offered versions, in PROTOCOLS order
     security_level: int  # OpenSSL @SECLEVEL the context needs
     why_refusing: str | None  # set when no handshake can succeed
+    # What offered is weak, in plain words ("TLSv1 is offered", "... encrypts nothing");
+    # each needs security level 0 for the handshake (never for client certificates).
+    weaknesses: tuple[str, ...] = ()
 
     @property
     def negotiable(self) -> tuple[SuiteDecision, ...]:
@@ -249,16 +252,17 @@ def _protocol_decision(name: str, allowed: tuple[str, ...],
     return ProtocolDecision(name, True, False, reason)
 
 
-def _security_level(protocols: tuple[str, ...], suites: tuple[SuiteDecision, ...]) -> int:
-    if any(p in _LEGACY_PROTOCOLS for p in protocols):
-        return 0
+def _weaknesses(protocols: tuple[str, ...], suites: tuple[SuiteDecision, ...]) -> tuple[str, ...]:
+    found = [f"{p} is offered" for p in protocols if p in _LEGACY_PROTOCOLS]
     known = _openssl_suites()
     for decision in suites:
         suite = known.get(ciphers.code_point(decision.iana_name)) if decision.negotiable else None
         # NULL encryption has 0 bits of strength: below every level but 0.
-        if suite is not None and (not suite.encrypts or suite.strength_bits < 112):
-            return 0
-    return _DEFAULT_SECURITY_LEVEL
+        if suite is not None and not suite.encrypts:
+            found.append(f"{decision.iana_name} encrypts nothing")
+        elif suite is not None and suite.strength_bits < 112:
+            found.append(f"{decision.iana_name} has {suite.strength_bits}-bit strength")
+    return tuple(found)
 
 
 def plan(protocols: Sequence[str], iana_suites: Sequence[str], server_key_type: KeyType) -> SuitePlan:
@@ -285,5 +289,6 @@ def plan(protocols: Sequence[str], iana_suites: Sequence[str], server_key_type: 
         why = (f"no cipher overlap: none of the {len(suites)} configured suites can be "
                f"negotiated with {', '.join(allowed)} and an {_key_word(server_key_type)} "
                "server key")
+    weaknesses = _weaknesses(offered, suites)
     return SuitePlan(allowed, server_key_type, suites, protocol_decisions, offered,
-                     _security_level(offered, suites), why)
+                     0 if weaknesses else _DEFAULT_SECURITY_LEVEL, why, weaknesses)
