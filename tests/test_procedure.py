@@ -152,3 +152,28 @@ def test_sslupdate_warns_about_a_certificate_expiring_within_30_days(xsp, state,
     answer = result.stdout.splitlines()[1:]
     assert answer[0].startswith("Warning: ") and "expires" in answer[0] and "days" in answer[0]
     assert answer[-2:] == ["...Done", WARN]
+
+
+@pytest.mark.parametrize("when, said", [
+    ("expired", "expired on {end}; every client certificate it vouches for is refused"),
+    ("not yet valid", "is not valid before {start} UTC; until then every client certificate "
+                      "it vouches for is refused"),
+])
+def test_update_trust_warns_about_an_anchor_that_is_not_valid_now(xsp, state, tmp_path, when, said):
+    """The anchor is stored (a CA change may be prepared ahead), with a warning saying
+    what it means for the clients, as sslUpdate warns about an expiring certificate."""
+    import datetime as dt
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    day = dt.timedelta(days=1)
+    start, end = ((now - 400 * day, now - 2 * day) if when == "expired"
+                  else (now + 5 * day, now + 400 * day))
+    root = trust.CertificateAuthority.new_root("Odd Root", not_before=start, not_after=end)
+    (tmp_path / "odd.pem").write_bytes(root.cert_pem)
+    result = xsp("shell", "--state", str(state), "-c",
+                 f"cd /Interface/CTI/SSLCommonSettings/ClientAuthentication/Trusts;"
+                 f"updateTrust oddroot {tmp_path / 'odd.pem'};get")
+    assert result.returncode == 0, result.stdout
+    answer = result.stdout.splitlines()
+    expected = said.format(end=f"{end:%Y-%m-%d}", start=f"{start:%Y-%m-%d %H:%M}")
+    assert answer[1:4] == [f"Warning: trust anchor CN=Odd Root {expected}", "...Done", WARN]
+    assert any(line.split()[:1] == ["oddroot"] for line in answer[4:]), answer

@@ -3,7 +3,7 @@
 The public surface is re-exported here; the private modules behind it may change.
 Every refusal of bad input is a ``TrustError`` whose ``str()`` is one line.
 """
-from trust._anchors import load_single_ca
+from trust._anchors import anchor_warnings, load_single_ca
 from trust._bundle import load_certificates, parse_certificates
 from trust._classify import Role
 from trust._credentials import InterfaceCredentials, load_key_and_cert
@@ -30,6 +30,7 @@ __all__ = [
     "SplitPlan",
     "TrustError",
     "Verification",
+    "anchor_warnings",
     "bundle_year",
     "describe",
     "key_matches",

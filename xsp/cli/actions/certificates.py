@@ -50,13 +50,15 @@ def trust_update(actx: ActionContext, command: Command, values: dict[str, Any]) 
     from cryptography.hazmat.primitives.serialization import Encoding
     pem = certificate.public_bytes(Encoding.PEM).decode()
 
+    warnings = [f"Warning: {w}" for w in trust.anchor_warnings(certificate)]
+
     def mutate(deployment: Deployment, node: Node) -> list[str]:
         existing = next((t for t in node.xsp_settings.trusts if t.alias == alias), None)
         if existing is None:
             node.xsp_settings.trusts.append(TrustAnchor(alias, pem))
-            return []
+            return warnings
         existing.cert_pem = pem
-        return [f"Trust anchor {alias} already existed: its certificate is replaced."]
+        return [f"Trust anchor {alias} already existed: its certificate is replaced.", *warnings]
 
     return actx.change(command, mutate)
 
