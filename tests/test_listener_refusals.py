@@ -243,3 +243,17 @@ def test_a_client_that_hangs_up_mid_handshake_is_reported_without_an_alert(liste
     [refusal] = lst.wait_refusals(1)
     assert (refusal.reason, refusal.alert) == (
         "client closed the connection during the handshake", None)
+
+
+@openssl
+def test_a_tls13_client_offering_only_rsa_pkcs1_signatures_is_told_in_plain_words(
+        listener, tmp_path):
+    """OpenSSL's NO_SUITABLE_SIGNATURE_ALGORITHM, named with what the client offered."""
+    lst, port = listener
+    output = _s_client(port, tmp_path, "-tls1_3", "-sigalgs", "RSA+SHA256:RSA+SHA384")
+    assert "alert handshake failure" in output
+    [refusal] = lst.wait_refusals(1)
+    assert (refusal.reason, refusal.alert) == (
+        "no signature algorithm the client accepts can sign with the server's key: the client "
+        "offered rsa_pkcs1_sha256, rsa_pkcs1_sha384 (TLS 1.3 signs with an RSA key only by "
+        "RSA-PSS, rsa_pss_rsae_*)", "handshake_failure")

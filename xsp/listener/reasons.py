@@ -41,6 +41,15 @@ _SIMPLE_REASONS = {
     "INAPPROPRIATE_FALLBACK": "the client retried with a lower TLS version than it supports",
     "NO_PROTOCOLS_AVAILABLE": "no TLS version is enabled on this listener",
     "DECRYPTION_FAILED_OR_BAD_RECORD_MAC": "a record from the client failed to decrypt",
+    "WRONG_SIGNATURE_TYPE": "the client signed the handshake with a signature algorithm "
+                            "the server did not offer it",
+    "BAD_KEY_SHARE": "the client's key share is malformed",
+    "BAD_ECPOINT": "the client's key share is malformed",
+    "LENGTH_MISMATCH": "the client sent a malformed handshake message",
+    "BAD_PACKET_LENGTH": "the client sent a malformed handshake message",
+    "BAD_EXTENSION": "the client sent a malformed extension",
+    "UNSAFE_LEGACY_RENEGOTIATION_DISABLED": "the client does not support secure "
+                                            "renegotiation (RFC 5746), which is required",
 }
 # Values in a cipher suite list that are signals, not suites (RFC 5746, RFC 7507).
 _SIGNALLING_SUITES = {0x00FF, 0x5600}
@@ -130,6 +139,19 @@ def _explain_ciphers(watch: HandshakeWatch, context: ssl.SSLContext) -> str:
         return f"no cipher suite in common (allowed: {allowed})"
     return (f"no cipher suite in common: client offered {_suites(hello.cipher_suites)}; "
             f"allowed: {allowed}")
+
+
+def _explain_signature_algorithms(watch: HandshakeWatch) -> str:
+    hello = watch.client_hello
+    words = "no signature algorithm the client accepts can sign with the server's key"
+    if hello is None or not hello.signature_algorithms:
+        return words
+    offered = [tlswire.signature_scheme_name(s) for s in hello.signature_algorithms]
+    shown = ", ".join(offered[:8]) + (f" and {len(offered) - 8} more" if len(offered) > 8 else "")
+    hint = ""
+    if 0x0304 in hello.supported_versions and all(o.startswith("rsa_pkcs1") for o in offered):
+        hint = " (TLS 1.3 signs with an RSA key only by RSA-PSS, rsa_pss_rsae_*)"
+    return f"{words}: the client offered {shown}{hint}"
 
 
 def _anchor_names(context: ssl.SSLContext) -> list[x509.Name]:
@@ -222,6 +244,8 @@ def explain(error: ssl.SSLError, watch: HandshakeWatch, context: ssl.SSLContext,
         return _explain_versions(watch, context)
     if reason == "NO_SHARED_CIPHER":
         return _explain_ciphers(watch, context)
+    if reason == "NO_SUITABLE_SIGNATURE_ALGORITHM":
+        return _explain_signature_algorithms(watch)
     received = watch.last_received_alert
     if received is not None or "_ALERT_" in reason:
         name = (tlswire.alert_name(received) if received is not None

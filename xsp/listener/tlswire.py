@@ -18,7 +18,20 @@ HANDSHAKE_CLIENT_HELLO = 1
 HANDSHAKE_CERTIFICATE = 11
 
 _EXT_SERVER_NAME = 0
+_EXT_SIGNATURE_ALGORITHMS = 13
 _EXT_SUPPORTED_VERSIONS = 43
+
+# RFC 8446 4.2.3, with the TLS 1.2 (hash, signature) pairs of RFC 5246 a client may offer.
+SIGNATURE_SCHEME_NAMES: dict[int, str] = {
+    0x0401: "rsa_pkcs1_sha256", 0x0501: "rsa_pkcs1_sha384", 0x0601: "rsa_pkcs1_sha512",
+    0x0403: "ecdsa_secp256r1_sha256", 0x0503: "ecdsa_secp384r1_sha384",
+    0x0603: "ecdsa_secp521r1_sha512", 0x0804: "rsa_pss_rsae_sha256",
+    0x0805: "rsa_pss_rsae_sha384", 0x0806: "rsa_pss_rsae_sha512", 0x0807: "ed25519",
+    0x0808: "ed448", 0x0809: "rsa_pss_pss_sha256", 0x080A: "rsa_pss_pss_sha384",
+    0x080B: "rsa_pss_pss_sha512", 0x0201: "rsa_pkcs1_sha1", 0x0203: "ecdsa_sha1",
+    0x0202: "dsa_sha1", 0x0101: "rsa_pkcs1_md5", 0x0301: "rsa_pkcs1_sha224",
+    0x0303: "ecdsa_sha224", 0x0402: "dsa_sha256",
+}
 
 # RFC 8446 section 6 with the TLS 1.2 alerts it reserves (RFC 5246); the "_RESERVED"
 # suffix is dropped because a TLS 1.2 peer still sends some of them (no_renegotiation).
@@ -112,6 +125,7 @@ class ClientHello:
     supported_versions: tuple[int, ...]  # empty when the client sent no such extension
     cipher_suites: tuple[int, ...]
     server_name: str | None
+    signature_algorithms: tuple[int, ...] = ()
 
     @property
     def offered_versions(self) -> str:
@@ -137,6 +151,7 @@ def parse_client_hello(message: bytes) -> ClientHello | None:
         body.vector(1)  # compression methods
         versions: tuple[int, ...] = ()
         server_name: str | None = None
+        schemes: tuple[int, ...] = ()
         if body.remaining:
             extensions = _Reader(body.vector(2))
             while extensions.remaining:
@@ -146,6 +161,10 @@ def parse_client_hello(message: bytes) -> ClientHello | None:
                     listed = ext.vector(1)
                     versions = tuple(int.from_bytes(listed[i:i + 2], "big")
                                      for i in range(0, len(listed) - 1, 2))
+                elif ext_type == _EXT_SIGNATURE_ALGORITHMS:
+                    listed = ext.vector(2)
+                    schemes = tuple(int.from_bytes(listed[i:i + 2], "big")
+                                    for i in range(0, len(listed) - 1, 2))
                 elif ext_type == _EXT_SERVER_NAME:
                     names = _Reader(ext.vector(2))
                     if names.number(1) == 0:  # host_name
@@ -154,7 +173,12 @@ def parse_client_hello(message: bytes) -> ClientHello | None:
         return None
     return ClientHello(legacy_version,
                        tuple(v for v in versions if not _is_grease(v)),
-                       tuple(s for s in suites if not _is_grease(s)), server_name)
+                       tuple(s for s in suites if not _is_grease(s)), server_name,
+                       tuple(s for s in schemes if not _is_grease(s)))
+
+
+def signature_scheme_name(scheme: int) -> str:
+    return SIGNATURE_SCHEME_NAMES.get(scheme, f"0x{scheme:04X}")
 
 
 def parse_certificate_message(message: bytes, *, tls13: bool) -> list[bytes]:
