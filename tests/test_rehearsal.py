@@ -86,6 +86,8 @@ def test_doctor_passes_after_the_demo_and_probes_for_real(demo, xsp):
                   "--cert", str(pki / "server.pem"), "--key", str(pki / "server.key"))
     assert refused.returncode == 1
     assert "failed: TLSV1_ALERT_UNKNOWN_CA" in refused.stdout
+    assert ("(the node's verifier: unknown issuer: no trust anchor or untrusted certificate is "
+            "CN=Partner Demo TLS Issuing CA, the issuer of CN=localhost)") in refused.stdout
     assert refused.stderr == ""
 
 

@@ -210,9 +210,25 @@ def render(findings: list[Finding]) -> list[str]:
     return lines
 
 
+def client_verdict(cert_file: str, anchor_pems: list[str]) -> str | None:
+    """What the node's verifier says of the client certificate in ``cert_file`` (with
+    the chain after it) against these anchors, when it refuses it; None otherwise."""
+    try:
+        certs = trust.load_certificates(cert_file)
+        leaf, *chain = certs
+        anchors = [_cert(pem) for pem in anchor_pems]
+        if not anchors:
+            return None
+        result = trust.verify_chain(leaf, anchors, untrusted=chain, purpose="client")
+    except (trust.TrustError, ValueError):
+        return None
+    return None if result.ok else result.message
+
+
 async def probe(host: str, port: int, cert: str, key: str, ca: str | None,
-                user: str) -> Finding:
-    """A real mTLS handshake and subscription, as Webex would make them."""
+                user: str, anchor_pems: list[str] | None = None) -> Finding:
+    """A real mTLS handshake and subscription, as Webex would make them. A refusal says
+    why in the words of the node's verifier when it is the certificate's."""
     import ssl
 
     from xsp.webex.client import WebexClient, WebexClientError, tls_context
@@ -232,5 +248,9 @@ async def probe(host: str, port: int, cert: str, key: str, ca: str | None,
             async for event in client.events():
                 return Finding(name, True, f"handshake with {host}:{port}, then {event.type} for {user}")
     except WebexClientError as exc:
-        return Finding(name, False, str(exc), ["see the failed checks above"])
+        why = str(exc)
+        verdict = client_verdict(cert, anchor_pems or [])
+        if verdict is not None:
+            why += f" (the node's verifier: {verdict})"
+        return Finding(name, False, why, ["see the failed checks above"])
     return Finding(name, False, "the channel ended before the subscription event", [])

@@ -75,7 +75,8 @@ def _probe(store: Store, node: Node, args: argparse.Namespace) -> "Finding":
     host, _ = bind_address(server.ip)
     started = None if node_running(store.dir) else NodeThread(store).start()
     try:
-        return asyncio.run(probe(host, server.port, args.cert, args.key, args.ca, args.user))
+        return asyncio.run(probe(host, server.port, args.cert, args.key, args.ca, args.user,
+                                 [t.cert_pem for t in node.xsp.trusts]))
     finally:
         if started is not None:
             started.stop()
