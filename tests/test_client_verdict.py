@@ -107,9 +107,9 @@ def test_weak_client_certificates_are_refused_when_tlsv1_and_null_are_allowed(
     assert (alert, received) == ("bad_certificate", "SSLV3_ALERT_BAD_CERTIFICATE")
     assert reason == {
         "MD5 leaf": "client certificate CN=bwcticlient.webex.com is signed with a weak digest "
-                    "(MD5); SHA-256 or stronger is required",
+                    "(MD5); a SHA-2 digest is required",
         "SHA-1 leaf": "client certificate CN=bwcticlient.webex.com is signed with a weak "
-                      "digest (SHA-1); SHA-256 or stronger is required",
+                      "digest (SHA-1); a SHA-2 digest is required",
         "1024-bit RSA leaf": "client certificate CN=bwcticlient.webex.com has a 1024-bit RSA "
                              "key; at least 2048 bits are required",
     }[case.name]

@@ -47,7 +47,7 @@ def weak_digest(cert: x509.Certificate, role: str) -> Fault | None:
     if digest is not None and digest.name in _WEAK_DIGESTS:
         return Fault("weak-digest", cert,
                      f"{role} {who(cert)} is signed with a weak digest "
-                     f"({_WEAK_DIGESTS[digest.name]}); SHA-256 or stronger is required")
+                     f"({_WEAK_DIGESTS[digest.name]}); a SHA-2 digest is required")
     return None
 
 
