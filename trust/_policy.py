@@ -97,15 +97,23 @@ def client_usage(leaf: x509.Certificate) -> Fault | None:
                  f"its keyUsage lacks digitalSignature (it has {', '.join(has) or 'nothing'})")
 
 
-def ca_usage(ca: x509.Certificate, role: str) -> Fault | None:
-    """A CA above a client certificate may sign certificates and vouch for clients."""
+def ca_may_sign(ca: x509.Certificate, role: str) -> Fault | None:
+    """A CA's keyUsage, when present, must allow signing certificates."""
     try:
         key_usage = ca.extensions.get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
-        key_usage = None
-    if key_usage is not None and not key_usage.key_cert_sign:
-        return Fault("ca-key-cert-sign", ca, f"{role} {who(ca)} may not sign certificates: "
-                                             "its keyUsage lacks keyCertSign")
+        return None
+    if key_usage.key_cert_sign:
+        return None
+    return Fault("ca-key-cert-sign", ca, f"{role} {who(ca)} may not sign certificates: "
+                                         "its keyUsage lacks keyCertSign")
+
+
+def ca_usage(ca: x509.Certificate, role: str) -> Fault | None:
+    """A CA above a client certificate may sign certificates and vouch for clients."""
+    fault = ca_may_sign(ca, role)
+    if fault is not None:
+        return fault
     try:
         usages = list(ca.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
     except x509.ExtensionNotFound:

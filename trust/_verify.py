@@ -363,24 +363,13 @@ def _path(leaf: x509.Certificate, anchors: Sequence[x509.Certificate],
             return Fault("not-a-ca", signer, f"{_who(signer)} signed {_who(current)} but is "
                                              f"not a CA ({said})")
         found = (_policy.ca_usage(signer, role) if purpose == "client"
-                 else _ca_may_sign(signer, role))
+                 else _policy.ca_may_sign(signer, role))
         found = found or _policy.weak_key(signer, role)
         if found is None and when is not None:
             found = _validity(signer, when, role)
         if found is not None:
             return found
         current = signer
-    return None
-
-
-def _ca_may_sign(signer: x509.Certificate, role: str) -> Fault | None:
-    try:
-        signer_usage = signer.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        return None
-    if not signer_usage.key_cert_sign:
-        return Fault("ca-key-cert-sign", signer, f"{role} {_who(signer)} may not sign "
-                                                 "certificates: its keyUsage lacks keyCertSign")
     return None
 
 

@@ -126,15 +126,20 @@ class Verdict:
 
 def install(context: ssl.SSLContext, anchor_pems: Sequence[bytes]) -> None:
     """Judge the client certificates of ``context`` with ``trust.verify_chain`` against the
-    certificates in ``anchor_pems``. Raises ``libssl.Unreachable`` when it cannot."""
+    certificates in ``anchor_pems``. Raises ``ValueError`` when it cannot: a listener
+    whose clients OpenSSL alone would judge is not started."""
     global _lib
-    if _lib is None:
-        _lib = _functions()
+    try:
+        if _lib is None:
+            _lib = _functions()
+        pointer = libssl.ssl_ctx(context)
+    except libssl.Unreachable as exc:
+        raise ValueError(f"client certificates cannot be checked in this process: {exc}") from None
     anchors = tuple(cert for pem in anchor_pems for cert in x509.load_pem_x509_certificates(pem))
     key = next(_keys)
     _anchors_by_key[key] = anchors
     weakref.finalize(context, _anchors_by_key.pop, key, None)
-    _lib.set_cert_verify_callback(libssl.ssl_ctx(context), _CALLBACK, ctypes.c_void_p(key))
+    _lib.set_cert_verify_callback(pointer, _CALLBACK, ctypes.c_void_p(key))
 
 
 def verdict_for(leaf_der: bytes | None) -> Verdict | None:
