@@ -125,3 +125,16 @@ def test_a_good_client_certificate_is_served_over_tlsv1_and_the_null_suite(tmp_p
     with running_listener(context) as (_, port):
         assert get_whoami(port, client)["version"] == "TLSv1"
         assert get_whoami(port, null)["cipher"] == "NULL-SHA256"
+
+
+def test_a_chain_longer_than_ten_certificates_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    from trust import IssuedCert
+    good = cases()[0]
+    long = IssuedCert(good.client.certificate, good.client.private_key,
+                      good.client.chain * 11)
+    case = Case("eleven CAs", long, good.anchors, False)
+    context = _listener_context(tmp_path, case, MODERN)
+    accepted, reason, alert, received = _node_verdict(context, case, "TLSv1.2")
+    assert (accepted, reason, alert, received) == (
+        False, "the client sent 12 certificates; at most 10 are accepted", "unknown_ca",
+        "TLSV1_ALERT_UNKNOWN_CA")

@@ -175,6 +175,8 @@ def _explain_verdict(error: ssl.SSLCertVerificationError, chain: list[x509.Certi
                      anchors: list[x509.Name], now: dt.datetime,
                      verdict: clientcheck.Verdict | None) -> str:
     verification = verdict.verification if verdict is not None else None
+    if verdict is not None and verification is None and verdict.words:
+        return verdict.words
     if verification is None or verification.check in _WORDED_FROM_THE_CHAIN:
         return _explain_verify(error, chain, anchors, now)
     words = verification.detail

@@ -48,6 +48,7 @@ X509_V_ERR_CERT_HAS_EXPIRED = 10  # certificate_expired
 X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT = 18  # unknown_ca
 X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN = 19  # unknown_ca
 X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY = 20  # unknown_ca
+X509_V_ERR_CERT_CHAIN_TOO_LONG = 22  # unknown_ca
 X509_V_ERR_INVALID_CA = 79  # unknown_ca
 X509_V_ERR_INVALID_PURPOSE = 26  # unsupported_certificate
 X509_V_ERR_CERT_REJECTED = 28  # bad_certificate
@@ -117,11 +118,22 @@ _MAX_CHAIN = 10
 @dataclass(frozen=True)
 class Verdict:
     """What the check decided for one client certificate: the X.509 ``code`` set (0 when
-    accepted), and the verifier's result (None when there was nothing to verify against)."""
+    accepted), and the verifier's result (None when there was nothing to verify against,
+    or the chain could not be read: ``words`` then say why)."""
 
     leaf_der: bytes
     code: int
     verification: trust.Verification | None
+    words: str = ""
+
+
+class _Unreadable(Exception):
+    """A chain refused before it is verified, with the code and the words for it."""
+
+    def __init__(self, code: int, words: str) -> None:
+        super().__init__(words)
+        self.code = code
+        self.words = words
 
 
 def install(context: ssl.SSLContext, anchor_pems: Sequence[bytes]) -> None:
@@ -172,42 +184,56 @@ def judge(chain: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate]
     return (0 if result.ok else code_of(result, chain)), result
 
 
-def _chain_of(store_ctx: int, lib: _Functions) -> list[bytes]:
+def _chain_of(store_ctx: int, leaf_der: bytes, lib: _Functions) -> list[bytes]:
+    """The DER of the chain the client sent, leaf first."""
     untrusted = lib.get0_untrusted(store_ctx)
     count = lib.stack_count(untrusted) if untrusted else 0
     if count <= 0:
-        leaf = lib.get0_cert(store_ctx)
-        return [_der(leaf, lib)] if leaf else []
+        return [leaf_der] if leaf_der else []
     if count > _MAX_CHAIN:
-        raise ValueError(f"the client sent {count} certificates")
+        raise _Unreadable(X509_V_ERR_CERT_CHAIN_TOO_LONG,
+                          f"the client sent {count} certificates; at most {_MAX_CHAIN} are "
+                          "accepted")
     return [_der(lib.stack_value(untrusted, i), lib) for i in range(count)]
 
 
 def _der(cert: int, lib: _Functions) -> bytes:
     size = lib.i2d_x509(cert, None)
     if size <= 0:
-        raise ValueError("OpenSSL could not encode the client certificate")
+        raise _Unreadable(X509_V_ERR_CERT_REJECTED, "a certificate the client sent cannot be "
+                                                    "encoded again")
     buffer = (ctypes.c_ubyte * size)()
     cursor = ctypes.cast(buffer, ctypes.POINTER(ctypes.c_ubyte))
     lib.i2d_x509(cert, ctypes.byref(cursor))
     return bytes(buffer)
 
 
+def _parse(ders: list[bytes]) -> list[x509.Certificate]:
+    try:
+        return [x509.load_der_x509_certificate(der) for der in ders]
+    except ValueError as exc:
+        raise _Unreadable(X509_V_ERR_CERT_REJECTED,
+                          f"a certificate the client sent cannot be read: {exc}") from None
+
+
 def _verify(store_ctx: int, key: int) -> int:
     lib = _lib
     if lib is None:
         return 0
-    leaf_der = b""
+    leaf_der, words = b"", ""
     chain: list[x509.Certificate] = []
+    verification: trust.Verification | None = None
     try:
-        ders = _chain_of(store_ctx, lib)
-        leaf_der = ders[0]
-        chain = [x509.load_der_x509_certificate(der) for der in ders]
+        leaf = lib.get0_cert(store_ctx)
+        leaf_der = _der(leaf, lib) if leaf else b""
+        chain = _parse(_chain_of(store_ctx, leaf_der, lib))
         code, verification = judge(chain, _anchors_by_key.get(key, ()))
+    except _Unreadable as refused:
+        code, words = refused.code, refused.words
     except Exception:  # noqa: BLE001 - never raise into OpenSSL; refuse instead
         log.exception("client certificate check failed")
-        code, verification = X509_V_ERR_UNSPECIFIED, None
-    _recent.verdict = Verdict(leaf_der, code, verification)
+        code, words = X509_V_ERR_UNSPECIFIED, "the client certificate check failed"
+    _recent.verdict = Verdict(leaf_der, code, verification, words)
     if code == 0:
         return 1
     lib.set_error(store_ctx, code)
