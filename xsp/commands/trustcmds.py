@@ -34,14 +34,16 @@ certificate, a damaged block, a private key in the bundle, an unwritable directo
 
 
 VERIFY_DESCRIPTION = """\
-Verify LEAF up to one of the --anchor certificates, as the CTI interface would verify
-a client (or as Webex would verify the interface with --purpose server --name HOST).
-Every certificate in an --anchor file is trusted as it stands, as in a Java trust
-store: the issuing CA alone is enough.
+Verify LEAF up to one of the --anchor certificates, as the CTI interface verifies a
+client: with --purpose client (the default) this is the very check the listener runs
+in each handshake, whatever protocol it allows. With --purpose server --name HOST, as
+Webex would verify the interface. Every certificate in an --anchor file is trusted as
+it stands, as in a Java trust store: the issuing CA alone is enough.
 
 Exit status: 0 and one line starting "OK:" when valid; 1 and one line naming the
-reason when not (expired, not yet valid, unknown issuer, bad signature, not a CA,
-wrong key usage, name mismatch, not a leaf); 2 when a file or option cannot be used."""
+reason when not (expired, not yet valid, unknown issuer, bad signature, weak digest,
+weak key, not a CA, wrong key usage, name constraints, name mismatch, not a leaf); 2
+when a file or option cannot be used."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
