@@ -124,10 +124,9 @@ def verify_chain(leaf: x509.Certificate, anchors: Sequence[x509.Certificate], *,
     if purpose == "client":
         return _verify_client(leaf, anchors, untrusted, builder, name, when, at)
     try:
-        chain = server_verifier.verify(leaf, list(untrusted))
+        chain = tuple(server_verifier.verify(leaf, list(untrusted)))
     except verification.VerificationError as exc:
         return _refused(_diagnose(leaf, anchors, untrusted, purpose, name, when, str(exc)))
-    chain = tuple(chain)
     return Verification(True, Reason.OK, _ok_message(chain, purpose, name, at), chain)
 
 
@@ -148,22 +147,23 @@ def _verify_client(leaf: x509.Certificate, anchors: Sequence[x509.Certificate],
         chain = tuple(verifier.verify(leaf, list(untrusted)).chain)
     except verification.VerificationError as exc:
         return _refused(_diagnose(leaf, anchors, untrusted, "client", name, when, str(exc)))
-    checks = [lambda: _policy.weak_key(leaf, "certificate"), lambda: _policy.client_usage(leaf)]
-    checks += [lambda cert=cert, index=index: _policy.weak_key(cert, _role(index, chain))
-               for index, cert in enumerate(chain[1:], start=1)]
-    checks.append(lambda: _policy.cn_outside_name_constraints(chain))
-    for check in checks:
-        fault = check()
-        if fault is not None:
-            return _refused(fault)
+    fault = _chain_fault(chain)
+    if fault is not None:
+        return _refused(fault)
     if name and not _client_has_name(leaf, name):
         return _refused(Fault("name-mismatch", leaf, f"{_who(leaf)} is not {name} "
                                                      f"(its names: {_names_text(leaf) or 'none'})"))
     return Verification(True, Reason.OK, _ok_message(chain, "client", name, at), chain)
 
 
-def _role(index: int, chain: tuple[x509.Certificate, ...]) -> str:
-    return "trust anchor" if index == len(chain) - 1 else "issuing CA"
+def _chain_fault(chain: tuple[x509.Certificate, ...]) -> Fault | None:
+    """The first rule of trust._policy a built client chain breaks, leaf first."""
+    leaf = chain[0]
+    fault = _policy.weak_key(leaf, "certificate") or _policy.client_usage(leaf)
+    for index, cert in enumerate(chain[1:], start=1):
+        role = "trust anchor" if index == len(chain) - 1 else "issuing CA"
+        fault = fault or _policy.weak_key(cert, role)
+    return fault or _policy.cn_outside_name_constraints(chain)
 
 
 def _refused(fault: Fault) -> Verification:

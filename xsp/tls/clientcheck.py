@@ -30,8 +30,9 @@ import logging
 import ssl
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography import x509
 
@@ -81,14 +82,14 @@ _CALLBACK_TYPE = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p
 
 @dataclass(frozen=True)
 class _Functions:
-    set_cert_verify_callback: ctypes._CFuncPtr
-    get0_cert: ctypes._CFuncPtr
-    get0_untrusted: ctypes._CFuncPtr
-    set_error: ctypes._CFuncPtr
-    set_error_depth: ctypes._CFuncPtr
-    stack_count: ctypes._CFuncPtr
-    stack_value: ctypes._CFuncPtr
-    i2d_x509: ctypes._CFuncPtr
+    set_cert_verify_callback: Callable[..., Any]
+    get0_cert: Callable[..., Any]
+    get0_untrusted: Callable[..., Any]
+    set_error: Callable[..., Any]
+    set_error_depth: Callable[..., Any]
+    stack_count: Callable[..., Any]
+    stack_value: Callable[..., Any]
+    i2d_x509: Callable[..., Any]
 
 
 def _functions() -> _Functions:
