@@ -127,10 +127,10 @@ def _weakness_finding(node: Node, server: CTIServer, cli: str) -> Finding | None
     since a partner may need them for an old client; what each costs is said plainly."""
     from xsp.tls.effective import plan_for
 
-    suite_plan = plan_for(node.xsp, server)
+    suite_plan = plan_for(node.xsp_settings, server)
     if not suite_plan.weaknesses:
         return None
-    eff = effective(node.xsp, server)
+    eff = effective(node.xsp_settings, server)
     weak_protocols = [p for p in suite_plan.protocols if p in ("TLSv1", "TLSv1.1")]
     weak_suites = [w.split(" ", 1)[0] for w in suite_plan.weaknesses if not w.startswith("TLSv")]
     fix = [_delete_command(cli, server, eff.protocols_from, "Protocols", p) for p in weak_protocols]

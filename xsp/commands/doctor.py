@@ -76,7 +76,7 @@ def _probe(store: Store, node: Node, args: argparse.Namespace) -> "Finding":
     started = None if node_running(store.dir) else NodeThread(store).start()
     try:
         return asyncio.run(probe(host, server.port, args.cert, args.key, args.ca, args.user,
-                                 [t.cert_pem for t in node.xsp.trusts]))
+                                 [t.cert_pem for t in node.xsp_settings.trusts]))
     finally:
         if started is not None:
             started.stop()
