@@ -138,3 +138,26 @@ def test_a_chain_longer_than_ten_certificates_is_refused_before_it_is_read(tmp_p
     assert (accepted, reason, alert, received) == (
         False, "the client sent 12 certificates; at most 10 are accepted", "unknown_ca",
         "TLSV1_ALERT_UNKNOWN_CA")
+
+
+def test_anchors_in_a_hashed_directory_are_found_as_openssl_finds_them(tmp_path: Path) -> None:
+    """The check takes its anchors from the context's own store, so a ``capath``
+    directory (``<subject hash>.0`` files) serves as well as anchors loaded one by one."""
+    import subprocess
+    good = cases()[0]
+    anchor = tmp_path / "anchor.pem"
+    anchor.write_bytes(_pem(good.anchors))
+    subject_hash = subprocess.run(["openssl", "x509", "-hash", "-noout", "-in", str(anchor)],
+                                  capture_output=True, text=True, check=True).stdout.strip()
+    capath = tmp_path / "capath"
+    capath.mkdir()
+    (capath / f"{subject_hash}.0").write_bytes(anchor.read_bytes())
+    _, context = server_context(tmp_path, *MODERN, require_client_cert=True, anchors=[])
+    context.load_verify_locations(capath=str(capath))
+    weak = next(c for c in cases() if c.name == "SHA-1 leaf")
+    with running_listener(context) as (listener, port):
+        assert get_whoami(port, client_context(certificate=good.client))["version"] == "TLSv1.3"
+        assert refused_reason(port, client_context(certificate=weak.client)) == \
+            "SSLV3_ALERT_BAD_CERTIFICATE"
+        [refusal] = listener.wait_refusals(1)
+    assert "signed with a weak digest (SHA-1)" in refusal.reason

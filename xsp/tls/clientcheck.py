@@ -11,7 +11,11 @@ also uses, so the two cannot disagree.
 
 How: ``SSL_CTX_set_cert_verify_callback`` (reached with ctypes, see ``xsp.tls.libssl``)
 makes OpenSSL hand the chain the client sent to ``_verify`` instead of building a path
-itself. A refusal sets the X.509 error that OpenSSL would set for the same fault, so
+itself. The anchors are the context's own trust store, however it was loaded: for each
+issuer named in the client's chain (and the leaf's own name, for a pinned leaf),
+``X509_STORE_CTX_get1_certs`` returns the anchors of that name, which is how OpenSSL
+itself looks issuers up, from loaded certificates and hashed directories alike. A
+refusal sets the X.509 error that OpenSSL would set for the same fault, so
 OpenSSL sends the alert it sends for that fault (``certificate_expired``,
 ``unknown_ca``, ``bad_certificate``...) and Python raises the usual
 ``ssl.SSLCertVerificationError``. The verdict, with its words, is kept for the thread
@@ -25,11 +29,9 @@ from __future__ import annotations
 
 import ctypes
 import datetime as dt
-import itertools
 import logging
 import ssl
 import threading
-import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -85,10 +87,15 @@ class _Functions:
     set_cert_verify_callback: Callable[..., Any]
     get0_cert: Callable[..., Any]
     get0_untrusted: Callable[..., Any]
+    get1_certs: Callable[..., Any]
     set_error: Callable[..., Any]
     set_error_depth: Callable[..., Any]
+    issuer_name: Callable[..., Any]
+    subject_name: Callable[..., Any]
+    x509_free: Callable[..., Any]
     stack_count: Callable[..., Any]
     stack_value: Callable[..., Any]
+    stack_free: Callable[..., Any]
     i2d_x509: Callable[..., Any]
 
 
@@ -99,17 +106,20 @@ def _functions() -> _Functions:
                         [pointer, _CALLBACK_TYPE, pointer]),
         libssl.function("X509_STORE_CTX_get0_cert", pointer, [pointer]),
         libssl.function("X509_STORE_CTX_get0_untrusted", pointer, [pointer]),
+        libssl.function("X509_STORE_CTX_get1_certs", pointer, [pointer, pointer]),
         libssl.function("X509_STORE_CTX_set_error", None, [pointer, integer]),
         libssl.function("X509_STORE_CTX_set_error_depth", None, [pointer, integer]),
+        libssl.function("X509_get_issuer_name", pointer, [pointer]),
+        libssl.function("X509_get_subject_name", pointer, [pointer]),
+        libssl.function("X509_free", None, [pointer]),
         libssl.function("OPENSSL_sk_num", integer, [pointer]),
         libssl.function("OPENSSL_sk_value", pointer, [pointer, integer]),
+        libssl.function("OPENSSL_sk_free", None, [pointer]),
         libssl.function("i2d_X509", integer,
                         [pointer, ctypes.POINTER(ctypes.POINTER(ctypes.c_ubyte))]))
 
 
 _lib: _Functions | None = None
-_anchors_by_key: dict[int, tuple[x509.Certificate, ...]] = {}
-_keys = itertools.count(1)
 _recent = threading.local()
 # A chain longer than this is refused before anything is parsed (it bounds the work a
 # client can cause); OpenSSL's own default depth limit is 100.
@@ -137,10 +147,10 @@ class _Unreadable(Exception):
         self.words = words
 
 
-def install(context: ssl.SSLContext, anchor_pems: Sequence[bytes]) -> None:
+def install(context: ssl.SSLContext) -> None:
     """Judge the client certificates of ``context`` with ``trust.verify_chain`` against the
-    certificates in ``anchor_pems``. Raises ``ValueError`` when it cannot: a listener
-    whose clients OpenSSL alone would judge is not started."""
+    context's trust store. Raises ``ValueError`` when it cannot: a listener whose clients
+    OpenSSL alone would judge is not started."""
     global _lib
     try:
         if _lib is None:
@@ -148,11 +158,7 @@ def install(context: ssl.SSLContext, anchor_pems: Sequence[bytes]) -> None:
         pointer = libssl.ssl_ctx(context)
     except libssl.Unreachable as exc:
         raise ValueError(f"client certificates cannot be checked in this process: {exc}") from None
-    anchors = tuple(cert for pem in anchor_pems for cert in x509.load_pem_x509_certificates(pem))
-    key = next(_keys)
-    _anchors_by_key[key] = anchors
-    weakref.finalize(context, _anchors_by_key.pop, key, None)
-    _lib.set_cert_verify_callback(pointer, _CALLBACK, ctypes.c_void_p(key))
+    _lib.set_cert_verify_callback(pointer, _CALLBACK, None)
 
 
 def verdict_for(leaf_der: bytes | None) -> Verdict | None:
@@ -185,17 +191,40 @@ def judge(chain: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate]
     return (0 if result.ok else code_of(result, chain)), result
 
 
-def _chain_of(store_ctx: int, leaf_der: bytes, lib: _Functions) -> list[bytes]:
-    """The DER of the chain the client sent, leaf first."""
+def _chain_of(store_ctx: int, leaf: int, lib: _Functions) -> list[int]:
+    """The ``X509 *`` of the chain the client sent, leaf first (owned by OpenSSL)."""
     untrusted = lib.get0_untrusted(store_ctx)
     count = lib.stack_count(untrusted) if untrusted else 0
     if count <= 0:
-        return [leaf_der] if leaf_der else []
+        return [leaf] if leaf else []
     if count > _MAX_CHAIN:
         raise _Unreadable(X509_V_ERR_CERT_CHAIN_TOO_LONG,
                           f"the client sent {count} certificates; at most {_MAX_CHAIN} are "
                           "accepted")
-    return [_der(lib.stack_value(untrusted, i), lib) for i in range(count)]
+    return [lib.stack_value(untrusted, i) for i in range(count)]
+
+
+def _anchors_for(store_ctx: int, chain: list[int], lib: _Functions) -> list[bytes]:
+    """The DER of every anchor in the context's store named as an issuer in ``chain``, or
+    as its leaf (a client certificate trusted as it stands)."""
+    names = [lib.issuer_name(cert) for cert in chain]
+    if chain:
+        names.append(lib.subject_name(chain[0]))
+    found: dict[bytes, None] = {}
+    for name in names:
+        stack = lib.get1_certs(store_ctx, name) if name else None
+        if not stack:
+            continue
+        try:
+            for index in range(lib.stack_count(stack)):
+                cert = lib.stack_value(stack, index)
+                try:
+                    found.setdefault(_der(cert, lib))
+                finally:
+                    lib.x509_free(cert)  # get1: each is a reference of ours
+        finally:
+            lib.stack_free(stack)
+    return list(found)
 
 
 def _der(cert: int, lib: _Functions) -> bytes:
@@ -217,7 +246,7 @@ def _parse(ders: list[bytes]) -> list[x509.Certificate]:
                           f"a certificate the client sent cannot be read: {exc}") from None
 
 
-def _verify(store_ctx: int, key: int) -> int:
+def _verify(store_ctx: int, _arg: int | None) -> int:
     lib = _lib
     if lib is None:
         return 0
@@ -227,8 +256,10 @@ def _verify(store_ctx: int, key: int) -> int:
     try:
         leaf = lib.get0_cert(store_ctx)
         leaf_der = _der(leaf, lib) if leaf else b""
-        chain = _parse(_chain_of(store_ctx, leaf_der, lib))
-        code, verification = judge(chain, _anchors_by_key.get(key, ()))
+        pointers = _chain_of(store_ctx, leaf, lib)
+        chain = _parse([_der(cert, lib) for cert in pointers])
+        anchors = _parse(_anchors_for(store_ctx, pointers, lib))
+        code, verification = judge(chain, anchors)
     except _Unreadable as refused:
         code, words = refused.code, refused.words
     except Exception:  # noqa: BLE001 - never raise into OpenSSL; refuse instead

@@ -116,7 +116,7 @@ def _require_client_certificates(context: ssl.SSLContext, anchors: Sequence[byte
     context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
     # The chain is judged by trust.verify_chain, not by OpenSSL at the security level
     # the handshake needs (0 for TLSv1, TLSv1.1 or a NULL suite).
-    clientcheck.install(context, anchors)
+    clientcheck.install(context)
 
 
 def build_server_context(plan: SuitePlan, cert_file: StrPath, key_file: StrPath, *,
