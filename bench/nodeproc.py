@@ -93,7 +93,7 @@ async def _gc() -> None:
 
 def run_calls(pairs: list[list[str]], calls: int, rate: float | None = None) -> dict[str, Any]:
     """``calls`` basic calls between the ``pairs`` in turn, answered and released at once
-    (13 events each); all at once when ``rate`` is None, else ``rate`` calls a second.
+    (11 events each); all at once when ``rate`` is None, else ``rate`` calls a second.
     Returns when every call has published all its events."""
     _published.clear()
     return _node.call(_run_calls(pairs, calls, rate), timeout=600)

@@ -68,7 +68,7 @@ def test_a_restart_ends_the_open_channel_applies_the_new_cipher_list_and_keeps_s
         tmp_path: Path, pki: MatrixPKI) -> None:
     """As bwrestart, in the same process: the guide's suite is replaced by
     TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 and the node restarted with a channel open.
-    The channel is told ChannelTerminatedEvent (Interface stopped) and ends, so no client
+    The channel is told ChannelTerminatedEvent (ExplicitDelete) and ends, so no client
     keeps a session made under the old settings; new connections get the new list only;
     the hub and its subscriptions survive, so a new channel in the same channel set gets
     the events of a call made afterwards."""
@@ -88,7 +88,7 @@ def test_a_restart_ends_the_open_channel_applies_the_new_cipher_list_and_keeps_s
                 assert "Node xsp1 restarted." in restarted
                 ended = await asyncio.wait_for(anext(stream), 5)
                 assert (ended.type, ended.channel_id, ended.fields) == (
-                    "ChannelTerminatedEvent", channel_id, {"reason": "Interface stopped"})
+                    "ChannelTerminatedEvent", channel_id, {"reason": "ExplicitDelete"})
                 with pytest.raises(StopAsyncIteration):
                     await asyncio.wait_for(anext(stream), 5)
 
@@ -128,7 +128,7 @@ def test_a_restart_that_deletes_the_interface_ends_its_open_channel_with_channel
                                       "CTI listeners: none configured (Interface/CTI/CTIServer add)")
                 ended = await asyncio.wait_for(anext(stream), 5)
                 assert (ended.type, ended.channel_id, ended.fields) == (
-                    "ChannelTerminatedEvent", channel_id, {"reason": "Interface stopped"})
+                    "ChannelTerminatedEvent", channel_id, {"reason": "ExplicitDelete"})
                 with pytest.raises(StopAsyncIteration):
                     await asyncio.wait_for(anext(stream), 5)
         asyncio.run(scenario())
@@ -144,7 +144,7 @@ def test_shutdown_sends_channel_terminated_event_to_an_open_channel(
                 await asyncio.to_thread(node.close)
                 ended = await asyncio.wait_for(anext(stream), 5)
                 assert (ended.type, ended.channel_id, ended.event_id, ended.fields) == (
-                    "ChannelTerminatedEvent", channel_id, None, {"reason": "Server shutting down"})
+                    "ChannelTerminatedEvent", channel_id, None, {"reason": "ExplicitDelete"})
                 with pytest.raises(StopAsyncIteration):
                     await asyncio.wait_for(anext(stream), 5)
         asyncio.run(scenario())

@@ -13,6 +13,7 @@ from tests._xsi_support import WEBEX_CN, channel_request, make_hub, queued, run,
 from xsp.cti.calls import CallError, CallSimulator, UnknownUser
 from xsp.cti.channels import Target
 from xsp.cti.hub import EventHub
+from xsp.cti.errors import XsiError
 from xsp.cti.identity import Client
 from xsp.webex.received import XsiEvent
 from xsp.cti.scenario import ScenarioError, run_scenario
@@ -102,17 +103,24 @@ def test_an_answered_call_gives_both_parties_their_full_sequence_in_order():
     run(scenario())
 
 
-def test_call_history_subscribers_get_the_released_call_of_each_party():
+def test_there_is_no_call_history_event_the_released_call_tells_the_history():
     async def scenario():
-        hub, channel = watched("Call History")
+        hub, channel = watched()
+        with pytest.raises(XsiError) as refused:
+            hub.subscribe(WEBEX, Target(user_id="alice@example.com"),
+                          subscription_request(event="Call History"))
+        assert refused.value.summary == (
+            "Unknown event package 'Call History'; accepted: the 37 Xsi EventPackage names, "
+            "e.g. Advanced Call, Basic Call, Standard Call, Do Not Disturb")
         await simulator(hub).run_call("alice@example.com", "carol@example.com", release_after=1)
         seen = await by_user(channel)
         for user, remote, call_type in (("alice@example.com", "sip:carol@example.com", "Enterprise"),
                                         ("carol@example.com", "sip:alice@example.com", "Enterprise")):
-            (history,) = seen[user]
-            assert history.type == "CallHistoryEvent"
-            assert (history.fields["call.state"], history.fields["call.remoteParty.address"],
-                    history.fields["call.remoteParty.callType"]) == ("Released", remote, call_type)
+            assert all(e.type != "CallHistoryEvent" for e in seen[user])
+            released = next(e for e in seen[user] if e.type == "CallReleasedEvent")
+            assert (released.fields["call.state"], released.fields["call.remoteParty.address"],
+                    released.fields["call.remoteParty.callType"]) == ("Released", remote, call_type)
+            assert {"call.startTime", "call.answerTime", "call.releaseTime"} <= set(released.fields)
     run(scenario())
 
 
@@ -212,8 +220,9 @@ def test_do_not_disturb_subscribers_see_the_state_then_its_changes():
         with pytest.raises(UnknownUser):
             await sim.set_dnd("tel:+15551234567", True)
         items = [i for i in await queued(channel) if isinstance(i, XsiEvent)]
-        assert [(e.type, e.sequence_number, e.fields["active"]) for e in items] == [
-            ("DoNotDisturbEvent", 1, "false"), ("DoNotDisturbEvent", 2, "true")]
+        assert [(e.type, e.sequence_number, e.fields["info.active"], e.fields["info.ringSplash"])
+                for e in items] == [("DoNotDisturbEvent", 1, "false", "false"),
+                                    ("DoNotDisturbEvent", 2, "true", "false")]
     run(scenario())
 
 
@@ -240,7 +249,7 @@ def test_a_scenario_file_plays_its_calls_including_background_ones(tmp_path: Pat
         assert result.name == "two calls" and len(result.calls) == 2
         assert kinds(seen["carol@example.com"]) == ["CallReceivedEvent", "CallReleasedEvent"]
         assert kinds(seen["alice@example.com"])[-1] == "Hook:On-Hook"
-        assert result.events == 7 + 6 + 3  # published per user, CallHistoryEvents included
+        assert result.events == 6 + 5 + 2  # published per user
     run(scenario())
 
 

@@ -72,7 +72,7 @@ def test_json_lines_over_the_websocket_transport(tmp_path: Path):
         event = json.loads(line)
         assert (event["type"], event["sequenceNumber"], event["clientId"], event["targetId"],
                 event["fields"]) == ("DoNotDisturbEvent", 1, WEBEX_CN, "carol@example.com",
-                                     {"active": "false", "ringSplash": "false"})
+                                     {"info.active": "false", "info.ringSplash": "false"})
 
 
 def test_a_server_certificate_from_another_ca_fails_with_the_verification_reason(tmp_path: Path):

@@ -61,9 +61,9 @@ def test_channel_reply_heartbeat_and_termination_read_back():
     assert read_document(docs.channel_document("c-9", 600)) == ChannelReply("c-9", 600)
     assert docs.HEARTBEAT == f'<ChannelHeartBeat xmlns="{NS}"/>'
     assert read_document(docs.HEARTBEAT) == Heartbeat()
-    ended = read_document(docs.channel_terminated_document("c-9", "Channel expired"))
+    ended = read_document(docs.channel_terminated_document("c-9", "Expired"))
     assert isinstance(ended, XsiEvent) and ended.terminates_channel
-    assert (ended.channel_id, ended.fields["reason"], ended.event_id) == ("c-9", "Channel expired", None)
+    assert (ended.channel_id, ended.fields["reason"], ended.event_id) == ("c-9", "Expired", None)
 
 
 def test_a_channel_request_reads_its_fields_and_defaults():
@@ -116,7 +116,7 @@ def _stream() -> list[str]:
     event = docs.event_document(_envelope(), EventData("HookStatusEvent",
                                                        (leaf("hookStatus", "Off-Hook"),)))
     return [docs.channel_document("c-1", 3600), docs.HEARTBEAT, event,
-            docs.channel_terminated_document("c-1", "Server shutting down")]
+            docs.channel_terminated_document("c-1", "ExplicitDelete")]
 
 
 @given(st.lists(st.integers(min_value=1, max_value=2000), max_size=40))

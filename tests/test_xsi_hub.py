@@ -26,6 +26,7 @@ def events(found: list) -> list[XsiEvent]:
 
 
 def test_the_first_event_of_a_subscription_is_its_call_subscription_event():
+    """(and an expires below 3600 is raised to 3600)"""
     async def scenario():
         hub = make_hub()
         channel = hub.open_channel(WEBEX, channel_request())
@@ -38,7 +39,7 @@ def test_the_first_event_of_a_subscription_is_its_call_subscription_event():
         assert (first.client_id, first.target_id, first.subscription_id, first.channel_id,
                 first.external_application_id) == (WEBEX_CN, "alice@example.com",
                                                    subscription.id, channel.id, "test-app")
-        assert granted == 600
+        assert granted == 3600
     run(scenario())
 
 
@@ -116,7 +117,7 @@ def test_redelivery_gives_up_after_max_attempts_and_counts_the_event_undeliverab
 def test_a_channel_lives_while_refreshed_and_then_expires_with_channel_terminated_event():
     async def scenario():
         clock = FakeClock()
-        hub = make_hub(clock=clock)
+        hub = make_hub(clock=clock, min_expires=1)
         channel = hub.open_channel(WEBEX, channel_request(expires=10))
         clock.advance(8)
         assert hub.refresh_channel(WEBEX, channel.id, 10) == 10
@@ -128,7 +129,7 @@ def test_a_channel_lives_while_refreshed_and_then_expires_with_channel_terminate
         found = await queued(channel)
         ended = found[-2]
         assert isinstance(ended, XsiEvent) and ended.terminates_channel
-        assert (ended.channel_id, ended.fields["reason"]) == (channel.id, "Channel expired")
+        assert (ended.channel_id, ended.fields["reason"]) == (channel.id, "Expired")
         assert found[-1] is None  # the stream ends after it
         assert (hub.channel_count, hub.stats.channels_expired) == (0, 1)
         with pytest.raises(XsiError) as gone:
@@ -140,7 +141,7 @@ def test_a_channel_lives_while_refreshed_and_then_expires_with_channel_terminate
 def test_a_subscription_not_refreshed_ends_with_subscription_terminated_event_in_sequence():
     async def scenario():
         clock = FakeClock()
-        hub = make_hub(clock=clock, ack_timeout=1000)  # no redelivery in the way
+        hub = make_hub(clock=clock, ack_timeout=1000, min_expires=1)  # no redelivery in the way
         channel = hub.open_channel(WEBEX, channel_request(expires=100))
         subscription, _ = hub.subscribe(WEBEX, ALICE, subscription_request(expires=20))
         clock.advance(15)
@@ -151,7 +152,9 @@ def test_a_subscription_not_refreshed_ends_with_subscription_terminated_event_in
         clock.advance(6)
         hub.sweep()
         got = [(e.type, e.sequence_number) for e in events(await queued(channel))]
-        assert got == [("CallSubscriptionEvent", 1), ("SubscriptionTerminatedEvent", 2)]
+        # the refresh resynchronises: a new CallSubscriptionEvent
+        assert got == [("CallSubscriptionEvent", 1), ("CallSubscriptionEvent", 2),
+                       ("SubscriptionTerminatedEvent", 3)]
         assert (hub.subscription_count, hub.stats.subscriptions_expired) == (0, 1)
     run(scenario())
 
@@ -182,6 +185,7 @@ def test_events_wait_while_the_set_has_no_channel_and_arrive_in_order_on_the_nex
 
 
 def test_a_group_subscription_covers_the_users_of_that_group_and_no_others():
+    """(and starts with no CallSubscriptionEvent per user)"""
     async def scenario():
         hub = make_hub()
         channel = hub.open_channel(WEBEX, channel_request())
@@ -189,19 +193,25 @@ def test_a_group_subscription_covers_the_users_of_that_group_and_no_others():
         for user in ("carol@example.com", "dave@example.com", "bob@example.com"):
             hub.publish(user, hook_status("Off-Hook"))
         got = [(e.type, e.target_id, e.sequence_number) for e in events(await queued(channel))]
-        assert got == [("CallSubscriptionEvent", "alice@example.com", 1),
-                       ("CallSubscriptionEvent", "bob@example.com", 2),
-                       ("HookStatusEvent", "bob@example.com", 3)]
+        assert got == [("HookStatusEvent", "bob@example.com", 1)]
     run(scenario())
 
 
-def test_an_enterprise_subscription_covers_every_group_of_the_enterprise():
+@pytest.mark.parametrize("target, covered", [
+    (Target(enterprise="Acme"), ["alice@example.com", "bob@example.com", "carol@example.com"]),
+    (Target(), ["alice@example.com", "bob@example.com", "carol@example.com", "dave@example.com"]),
+])
+def test_enterprise_and_system_subscriptions_cover_their_users_with_no_initial_event(
+        target, covered):
     async def scenario():
         hub = make_hub()
         channel = hub.open_channel(WEBEX, channel_request())
-        hub.subscribe(WEBEX, Target(enterprise="Acme"), subscription_request())
-        assert [e.target_id for e in events(await queued(channel))] == [
-            "alice@example.com", "bob@example.com", "carol@example.com"]
+        hub.subscribe(WEBEX, target, subscription_request())
+        assert events(await queued(channel)) == []
+        for user in ("alice@example.com", "bob@example.com", "carol@example.com",
+                     "dave@example.com"):
+            await hub.publish(user, hook_status("Off-Hook"))
+        assert [e.target_id for e in events(await queued(channel))] == covered
     run(scenario())
 
 
@@ -271,7 +281,7 @@ def test_close_terminates_every_channel_and_refuses_new_ones():
         for channel, documents in zip(channels, found):
             ended = documents[-2]
             assert isinstance(ended, XsiEvent) and ended.terminates_channel
-            assert (ended.channel_id, ended.fields["reason"]) == (channel.id, "Server shutting down")
+            assert (ended.channel_id, ended.fields["reason"]) == (channel.id, "ExplicitDelete")
             assert documents[-1] is None
         with pytest.raises(XsiError) as refused:
             hub.open_channel(WEBEX, channel_request())

@@ -4,10 +4,14 @@ A call between two parties produces, for each party that is a user of the AS, th
 event sequence BroadWorks sends to that user's subscriptions. For a basic answered call:
 
   caller: HookStatusEvent Off-Hook, CallOriginatedEvent, CallUpdatedEvent (far end
-          ringing), CallAnsweredEvent, CallReleasedEvent, HookStatusEvent On-Hook,
-          CallHistoryEvent
+          ringing), CallAnsweredEvent, CallReleasedEvent, HookStatusEvent On-Hook
   callee: CallReceivedEvent, HookStatusEvent Off-Hook, CallAnsweredEvent,
-          CallReleasedEvent, HookStatusEvent On-Hook, CallHistoryEvent
+          CallReleasedEvent, HookStatusEvent On-Hook
+
+Xsi-Events has no call history event: a released call is told by CallReleasedEvent,
+whose call carries its start, answer and release times. Which of these events a
+subscription receives depends on its package (Basic Call has no CallUpdatedEvent,
+CallHeldEvent, CallRetrievedEvent or CallTransferredEvent).
 
 Holding adds CallHeldEvent / CallRetrievedEvent for the holder (the caller) and
 CallUpdatedEvent for the other party. A blind transfer by the caller to a third party
@@ -36,8 +40,8 @@ from dataclasses import dataclass, field
 
 from xsp.cti.directory import DirectoryUser
 from xsp.cti.documents import EventData
-from xsp.cti.eventdata import (OFF_HOOK, ON_HOOK, Call, RemoteParty, call_event, call_history,
-                               do_not_disturb, hook_status)
+from xsp.cti.eventdata import (OFF_HOOK, ON_HOOK, Call, RemoteParty, call_event, do_not_disturb,
+                               hook_status)
 from xsp.cti.hub import EventHub
 
 _NUMBER = re.compile(r"^\+?[0-9][0-9*#-]{0,31}$")
@@ -267,7 +271,6 @@ class _CallRun:
                             releasing_party=how, held_time=None)
             if party.label in self.off_hook:
                 await self.hook(party, ON_HOOK)
-            await self.publish(party, call_history(self.halves[party.label]))
 
     def finish(self) -> CallResult:
         self.result.calls = {label: half for label, half in self.halves.items()

@@ -17,11 +17,13 @@ from xsp.cti.documents import EventData
 from xsp.cti.packages import EventPackage
 
 SetKey = tuple[str, str]  # (client id, channelSetId): sets of different clients never mix
+_MAX_SEQUENCE = 2**31 - 1
 
 
 class Channel:
     def __init__(self, channel_id: str, owner: str, set_key: SetKey, *, priority: int,
-                 weight: int, expires_at: float, transport: str) -> None:
+                 weight: int, expires_at: float, transport: str,
+                 application_id: str | None = None) -> None:
         self.id = channel_id
         self.owner = owner
         self.set_key = set_key
@@ -29,6 +31,7 @@ class Channel:
         self.weight = weight
         self.expires_at = expires_at
         self.transport = transport
+        self.application_id = application_id
         self.closed = False
         self._outbox: asyncio.Queue[str | None] = asyncio.Queue()
         self._finished = asyncio.Event()
@@ -69,11 +72,16 @@ class Channel:
 
 @dataclass(frozen=True)
 class Target:
-    """What a subscription watches: one user, a group of an enterprise, or an enterprise."""
+    """What a subscription watches: one user, a group of an enterprise, an enterprise,
+    or (nothing given) the whole system."""
 
     user_id: str | None = None
     enterprise: str | None = None
     group: str | None = None
+
+    @property
+    def system(self) -> bool:
+        return self.user_id is None and self.enterprise is None
 
     @property
     def label(self) -> str:
@@ -81,11 +89,13 @@ class Target:
             return self.user_id
         if self.group is not None:
             return f"{self.enterprise}/{self.group}"
-        return str(self.enterprise)
+        return "system" if self.system else str(self.enterprise)
 
     def covers(self, user: DirectoryUser) -> bool:
         if self.user_id is not None:
             return user.user_id == self.user_id
+        if self.system:
+            return True
         return user.enterprise == self.enterprise and (self.group is None or user.group == self.group)
 
 
@@ -102,7 +112,8 @@ class Subscription:
     _sequence: int = 0
 
     def next_sequence_number(self) -> int:
-        self._sequence += 1
+        # The schema's sequenceNumber is a positive xs:int that wraps to 1 after its maximum.
+        self._sequence = self._sequence + 1 if self._sequence < _MAX_SEQUENCE else 1
         return self._sequence
 
 
@@ -133,6 +144,7 @@ class ChannelSet:
     channels: dict[str, Channel] = field(default_factory=dict)
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     backlog: list[Delivery] = field(default_factory=list)
+    application_id: str | None = None  # of its latest channel that named one
     _credit: dict[str, int] = field(default_factory=dict)
 
     @property

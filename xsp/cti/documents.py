@@ -117,6 +117,9 @@ class Envelope:
 
 def event_document(envelope: Envelope, data: EventData) -> str:
     e = envelope
+    if not e.external_application_id.strip():
+        # The schema's ExternalApplicationId is a non-empty token; the hub fills it in.
+        raise ValueError("externalApplicationId must not be empty")
     root = el("Event",
               leaf("eventID", e.event_id),
               leaf("sequenceNumber", e.sequence_number),
@@ -130,10 +133,30 @@ def event_document(envelope: Envelope, data: EventData) -> str:
     return _event_root(root)
 
 
+# ChannelTerminatedReason: the schema's fixed list, nothing else may be sent.
+DUPLICATE_CHANNEL_SET = "DuplicateChannelSet"
+USER_DELETED = "UserDeleted"
+NON_RESPONSIVE_CHANNEL = "NonResponsiveChannel"
+EXPLICIT_DELETE = "ExplicitDelete"
+EXPIRED = "Expired"
+UNKNOWN_CHANNEL = "UnknownChannel"
+TERMINATION_REASONS = (DUPLICATE_CHANNEL_SET, USER_DELETED, NON_RESPONSIVE_CHANNEL,
+                       EXPLICIT_DELETE, EXPIRED, UNKNOWN_CHANNEL)
+
+
 def channel_terminated_document(channel_id: str, reason: str) -> str:
     """Not a subscription event: no eventID, not acknowledged."""
+    if reason not in TERMINATION_REASONS:
+        raise ValueError(f"not a ChannelTerminatedReason: {reason!r}")
     return _event_root(el("Event", leaf("channelId", channel_id), leaf("reason", reason),
                           type="ChannelTerminatedEvent"))
+
+
+def error_event_document(code: int, message: str) -> str:
+    """What a channel answers when the client writes something other than an
+    EventResponse or a heartbeat on it."""
+    return _event_root(el("Event", leaf("errorCode", code), leaf("errorMessage", message),
+                          type="ErrorEvent"))
 
 
 def _event_root(root: Node) -> str:
@@ -150,43 +173,33 @@ def subscription_document(subscription_id: str, expires: int) -> str:
 
 
 def error_info_document(summary: str, code: int) -> str:
-    # The emulator speaks English only, so both summaries are the same text.
-    return document(el("ErrorInfo", leaf("summary", summary), leaf("summaryEnglish", summary),
+    # The emulator speaks English only, so both summaries are the same text; the schema
+    # wants them non-empty.
+    text = summary if summary.strip() else "Error"
+    return document(el("ErrorInfo", leaf("summary", text), leaf("summaryEnglish", text),
                        leaf("errorCode", code)))
 
 
 @dataclass(frozen=True)
 class ChannelInfo:
     channel_id: str
+    channel_set_id: str
     priority: int
     weight: int
     expires: int
-    transport: str
+    application_id: str | None = None
 
 
-@dataclass(frozen=True)
-class SubscriptionInfo:
-    subscription_id: str
-    target: str
-    event: str
-    application_id: str
-    expires: int
-
-
-def channel_set_document(channel_set_id: str, channels: Sequence[ChannelInfo],
-                         subscriptions: Sequence[SubscriptionInfo]) -> str:
-    """The answer to a channel set audit (the element names are the emulator's)."""
-    return document(el(
-        "ChannelSet", leaf("channelSetId", channel_set_id),
-        el("channelList", *(el("channel", leaf("channelId", c.channel_id),
-                               leaf("priority", c.priority), leaf("weight", c.weight),
-                               leaf("expires", c.expires), leaf("transport", c.transport))
-                            for c in channels)),
-        el("subscriptionList", *(el("subscription", leaf("subscriptionId", s.subscription_id),
-                                     leaf("targetId", s.target), leaf("event", s.event),
-                                     leaf("applicationId", s.application_id),
-                                     leaf("expires", s.expires))
-                                 for s in subscriptions))))
+def channel_set_document(channels: Sequence[ChannelInfo]) -> str:
+    """The answer to a channel set audit: ``<ChannelSet>`` listing its ``channel``s,
+    each with the fields of a ``Channel`` (the schema has no place for anything else)."""
+    if not channels:
+        raise ValueError("a ChannelSet lists at least one channel")
+    return document(el("ChannelSet", *(
+        el("channel", leaf("channelId", c.channel_id), leaf("channelSetId", c.channel_set_id),
+           leaf("priority", c.priority), leaf("weight", c.weight), leaf("expires", c.expires),
+           opt("applicationId", c.application_id))
+        for c in channels)))
 
 
 # --- reading requests -----------------------------------------------------------------
@@ -302,10 +315,20 @@ def parse_subscription_request(body: bytes | str) -> SubscriptionRequest:
         application_id=text_of(element, "applicationId") or "")
 
 
+# EventResponseStatusCode: received, channel unknown, subscription unknown, the client
+# failed (try another channel), the client cannot process this event (drop it).
+EVENT_RESPONSE_CODES = (200, 404, 481, 500, 400)
+
+
 def event_response(element: ET.Element) -> EventResponse:
+    status = text_of(element, "statusCode")
+    if status is not None and (not status.isdigit() or int(status) not in EVENT_RESPONSE_CODES):
+        raise XsiError(ErrorCode.INVALID_VALUE,
+                       "EventResponse: statusCode must be one of "
+                       f"{', '.join(map(str, sorted(EVENT_RESPONSE_CODES)))}, got {status!r}")
     return EventResponse(
         event_id=_identifier(element, "eventID"),
-        status_code=int_of(element, "statusCode", minimum=100) or 200,
+        status_code=int(status) if status is not None else 200,
         reason=text_of(element, "reason") or "")
 
 

@@ -1,8 +1,9 @@
 """The ``eventData`` of each Xsi event the emulator produces.
 
-Element order follows the Xsi schema as seen in captures: a call is ``callId``,
-``extTrackingId``, ``personality``, ``state``, ``releasingParty``, ``remoteParty``,
-then the times in milliseconds since the epoch.
+Element order follows the Xsi schema's ``Call`` type: ``callId``, ``extTrackingId``,
+``personality``, ``state``, ``releasingParty``, ``remoteParty``, then the times in
+milliseconds since the epoch. The event names are the schema's; which package carries
+which is in ``packages``.
 """
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ from dataclasses import dataclass, replace
 
 from xsp.cti.documents import EventData, Node, el, leaf, opt
 
+# The call events the simulator produces (each a CallEvent: one ``call`` element).
 CALL_EVENTS = frozenset({
     "CallOriginatedEvent", "CallReceivedEvent", "CallUpdatedEvent", "CallAnsweredEvent",
     "CallHeldEvent", "CallRetrievedEvent", "CallTransferredEvent", "CallReleasedEvent",
 })
 HOOK_STATUS = "HookStatusEvent"
-CALL_HISTORY = "CallHistoryEvent"
 DO_NOT_DISTURB = "DoNotDisturbEvent"
 CALL_SUBSCRIPTION = "CallSubscriptionEvent"
 SUBSCRIPTION_TERMINATED = "SubscriptionTerminatedEvent"
@@ -70,26 +71,40 @@ def call_event(event_type: str, call: Call) -> EventData:
     return EventData(event_type, (call.node(),))
 
 
-def call_history(call: Call) -> EventData:
-    return EventData(CALL_HISTORY, (call.node(),))
-
-
 def hook_status(status: str) -> EventData:
     return EventData(HOOK_STATUS, (leaf("hookStatus", status),))
 
 
 def do_not_disturb(active: bool, ring_splash: bool = False) -> EventData:
-    return EventData(DO_NOT_DISTURB, (leaf("active", _bool(active)),
-                                      leaf("ringSplash", _bool(ring_splash))))
+    """A DoNotDisturbEvent: the service's settings in ``info`` (the schema's
+    ``DoNotDisturb``: ``active``, then ``ringSplash``)."""
+    return EventData(DO_NOT_DISTURB, (el("info", leaf("active", _bool(active)),
+                                         leaf("ringSplash", _bool(ring_splash))),))
+
+
+def dnd_settings(data: EventData) -> tuple[bool, bool] | None:
+    """``(active, ringSplash)`` of a DoNotDisturbEvent, None when it carries no ``info``."""
+    info = next((n for n in data.body if n.tag == "info"), None)
+    if info is None:
+        return None
+    active, splash = info.child("active"), info.child("ringSplash")
+    return ((active is not None and active.text == "true"),
+            (splash is not None and splash.text == "true"))
 
 
 def call_subscription(status: str, calls: Iterable[Node] = ()) -> EventData:
-    """The first event of a call subscription: where the user's phone and calls stand now."""
-    body: list[Node] = [leaf("hookStatus", status)]
-    listed = tuple(calls)
-    if listed:
-        body.append(el("calls", *listed))
+    """Where the user's phone and calls stand now: the first event of a call
+    subscription, and its resync on refresh. The schema puts ``calls`` (sorted by call
+    ID, left out when there is none) before ``hookStatus``."""
+    listed = sorted(calls, key=_call_id)
+    body: list[Node] = [el("calls", *listed)] if listed else []
+    body.append(leaf("hookStatus", status))
     return EventData(CALL_SUBSCRIPTION, tuple(body))
+
+
+def _call_id(call: Node) -> str:
+    node = call.child("callId")
+    return node.text or "" if node is not None else ""
 
 
 def subscription_terminated() -> EventData:

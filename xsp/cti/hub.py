@@ -8,10 +8,24 @@ and the transports write them.
 Delivery. Each event published for a user becomes one ``Delivery`` per subscription
 that covers the user and carries that event type, numbered by that subscription's own
 sequence. It goes to one channel of the subscription's channel set; if the client has
-not acknowledged it (``EventResponse``) within ``ack_timeout`` it goes again, to another
+not answered it (``EventResponse``) within ``ack_timeout`` it goes again, to another
 channel of the set when there is one, at most ``max_attempts`` times in all. While a set
 has no open channel its events wait in a bounded backlog, replayed in publication order
-when a channel opens.
+when a channel opens. The answer's status code acts as the schema says: 200 received;
+404 the client does not know the channel (it is terminated with ``UnknownChannel`` and
+the event goes to the next channel); 481 it does not know the subscription (deleted,
+the event dropped); 500 try the next channel; 400 drop the event.
+
+Identity. A subscription is one per (client, target, package, applicationId): a second
+one replaces the first. A channel set is one per (client, applicationId): opening a
+channel that names the applicationId of another set terminates that set's channels with
+``DuplicateChannelSet``. A subscription without an applicationId takes its channel set
+id as one (the emulator's choice: the schema suggests using the same identifier), so
+that ``externalApplicationId`` is never empty.
+
+Expiry. Requested expires below ``min_expires`` (3600 s, the schema's minimum) are
+raised to it and those above the maximum lowered to it. Tests that need short lives
+lower ``min_expires``: an emulator option, not a BroadWorks one.
 
 Time. Every deadline (acknowledgement, channel and subscription expiry) is read from
 ``clock`` and acted on by ``sweep()``, which a background task calls every
@@ -33,16 +47,33 @@ from xsp.cti import eventdata
 from xsp.cti.channels import Channel, ChannelSet, Delivery, SetKey, Subscription, Target
 from xsp.cti.directory import Directory, DirectoryUser, UserDirectory
 from xsp.cti.documents import (ChannelInfo, ChannelRequest, Envelope, EventData, EventResponse,
-                               Node, SubscriptionInfo, SubscriptionRequest)
+                               Node, SubscriptionRequest)
 from xsp.cti.errors import ErrorCode, XsiError
 from xsp.cti.identity import Client
-from xsp.cti.packages import UserState, package, package_names
+from xsp.cti.packages import UserState, package, package_names, withdrawn
 
 log = logging.getLogger("xsp.cti")
 
-EXPIRED = "Channel expired"
-SHUTTING_DOWN = "Server shutting down"
-INTERFACE_STOPPED = "Interface stopped"
+
+
+@dataclass(frozen=True)
+class Termination:
+    """Why the server ends a channel: the reason the client reads, from the schema's
+    fixed list, and what really happened, for the log."""
+
+    reason: str
+    happened: str
+
+
+EXPIRED = Termination(docs.EXPIRED, "not refreshed before it expired")
+DELETED = Termination(docs.EXPLICIT_DELETE, "deleted by its client")
+SHUTTING_DOWN = Termination(docs.EXPLICIT_DELETE, "the server is shutting down")
+INTERFACE_STOPPED = Termination(docs.EXPLICIT_DELETE,
+                                "its interface stopped (restart or listener change)")
+DUPLICATE_SET = Termination(docs.DUPLICATE_CHANNEL_SET,
+                            "the client opened another channel set with the same applicationId")
+UNKNOWN_CHANNEL = Termination(docs.UNKNOWN_CHANNEL,
+                              "its client answered an event with 404 (channel unknown)")
 
 
 @dataclass
@@ -50,7 +81,8 @@ class HubStats:
     published: int = 0       # deliveries created: one per event and covering subscription
     delivered: int = 0       # first sends
     redelivered: int = 0     # sends after an acknowledgement timed out
-    acknowledged: int = 0
+    acknowledged: int = 0    # EventResponse 200
+    rejected: int = 0        # EventResponse 404, 481, 500 or 400
     undeliverable: int = 0   # given up after max_attempts, or dropped with their channel set
     channels_opened: int = 0
     channels_expired: int = 0
@@ -63,17 +95,20 @@ class HubStats:
 class EventHub:
     def __init__(self, directory: Directory, *, ack_timeout: float = 5.0, max_attempts: int = 3,
                  clock: Callable[[], float] = time.monotonic, sweep_interval: float = 0.25,
-                 default_expires: int = 3600, max_channel_expires: int = 86400,
-                 max_subscription_expires: int = 86400, max_backlog: int = 1000,
-                 drain_timeout: float = 2.0) -> None:
+                 default_expires: int = 3600, min_expires: int = 3600,
+                 max_channel_expires: int = 86400, max_subscription_expires: int = 86400,
+                 max_backlog: int = 1000, drain_timeout: float = 2.0) -> None:
         if ack_timeout <= 0 or sweep_interval <= 0 or max_attempts < 1:
             raise ValueError("ack_timeout and sweep_interval must be positive, max_attempts >= 1")
+        if not 1 <= min_expires <= min(max_channel_expires, max_subscription_expires):
+            raise ValueError("min_expires must be at least 1 and at most the maximum expires")
         self.directory = UserDirectory(directory)
         self.ack_timeout = ack_timeout
         self.max_attempts = max_attempts
         self.clock = clock
         self.sweep_interval = sweep_interval
         self.default_expires = default_expires
+        self.min_expires = min_expires
         self.max_channel_expires = max_channel_expires
         self.max_subscription_expires = max_subscription_expires
         self.max_backlog = max_backlog
@@ -88,13 +123,14 @@ class EventHub:
         self._by_user: dict[str, dict[str, Subscription]] = {}
         self._wide: dict[str, Subscription] = {}
         self._rank: dict[str, int] = {}
+        self._by_identity: dict[tuple[str, Target, str, str], Subscription] = {}
         self._created = 0
         self._pending: dict[str, Delivery] = {}
         self._acknowledged: OrderedDict[str, str] = OrderedDict()  # event id -> owner
         self._order = 0
         self._hook: dict[str, str] = {}
         self._calls: dict[str, dict[str, Node]] = {}
-        self._dnd: dict[str, bool] = {}
+        self._dnd: dict[str, tuple[bool, bool]] = {}  # user -> (active, ringSplash)
         self._sweeper: asyncio.Task[None] | None = None
         self._closing = False
 
@@ -113,9 +149,9 @@ class EventHub:
         return len(self._pending)
 
     def user_state(self, user_id: str) -> UserState:
+        active, splash = self._dnd.get(user_id, (False, False))
         return UserState(self._hook.get(user_id, eventdata.ON_HOOK),
-                         tuple(self._calls.get(user_id, {}).values()),
-                         self._dnd.get(user_id, False))
+                         tuple(self._calls.get(user_id, {}).values()), active, splash)
 
     # --- channels --------------------------------------------------------------------
 
@@ -124,12 +160,17 @@ class EventHub:
         """A new channel whose first document is its ``Channel`` reply."""
         if self._closing:
             raise XsiError(ErrorCode.SHUTTING_DOWN, "The server is shutting down")
+        if request.application_id is not None:
+            self._end_duplicate_sets(client.client_id, request.channel_set_id,
+                                     request.application_id)
         key = (client.client_id, request.channel_set_id)
         channel_set = self._sets.get(key) or self._sets.setdefault(key, ChannelSet(*key))
+        if request.application_id is not None:
+            channel_set.application_id = request.application_id
         expires = self._grant(request.expires, self.max_channel_expires)
         channel = Channel(str(uuid.uuid4()), client.client_id, key, priority=request.priority,
                           weight=request.weight, expires_at=self.clock() + expires,
-                          transport=transport)
+                          transport=transport, application_id=request.application_id)
         channel_set.channels[channel.id] = channel
         self._channels[channel.id] = channel
         self.stats.channels_opened += 1
@@ -160,10 +201,8 @@ class EventHub:
         return granted
 
     def delete_channel(self, client: Client, channel_id: str) -> None:
-        channel = self.channel(client, channel_id)
-        self._remove_channel(channel)
-        channel.end()
-        log.info("channel %s deleted by %s", channel.id, client.client_id)
+        """The client is told ``ChannelTerminatedEvent`` (ExplicitDelete) before the end."""
+        self.terminate(self.channel(client, channel_id), DELETED)
 
     def channel_gone(self, channel: Channel) -> None:
         """The transport stopped (connection lost or ended): the channel is no more.
@@ -176,25 +215,29 @@ class EventHub:
             self._remove_channel(channel)
             log.info("channel %s of %s closed: its connection ended", channel.id, channel.owner)
 
-    def terminate(self, channel: Channel, reason: str) -> None:
+    def terminate(self, channel: Channel, why: Termination) -> None:
         """End a channel from the server side, telling the client why."""
         if self._channels.get(channel.id) is channel:
             self._remove_channel(channel)
-        channel.send(docs.channel_terminated_document(channel.id, reason))
+        if not channel.closed:
+            log.info("channel %s of %s terminated (%s): %s", channel.id, channel.owner,
+                     why.reason, why.happened)
+        channel.send(docs.channel_terminated_document(channel.id, why.reason))
         channel.end()
 
     def audit(self, client: Client, channel_set_id: str) -> str:
+        """The set's open channels; a set without one is not found (a ChannelSet
+        document lists at least one channel)."""
         channel_set = self._sets.get((client.client_id, channel_set_id))
-        if channel_set is None:
-            raise XsiError(ErrorCode.NO_SUCH_CHANNEL_SET, f"Channel set not found: {channel_set_id}")
+        channels = channel_set.open_channels() if channel_set is not None else []
+        if not channels:
+            raise XsiError(ErrorCode.NO_SUCH_CHANNEL_SET,
+                           f"Channel set not found: {channel_set_id} (no open channel)")
         now = self.clock()
         return docs.channel_set_document(
-            channel_set_id,
-            [ChannelInfo(c.id, c.priority, c.weight, _remaining(c.expires_at, now), c.transport)
-             for c in channel_set.open_channels()],
-            [SubscriptionInfo(s.id, s.target.label, s.package.name, s.application_id,
-                              _remaining(s.expires_at, now))
-             for s in channel_set.subscriptions.values()])
+            [ChannelInfo(c.id, channel_set_id, c.priority, c.weight,
+                         _remaining(c.expires_at, now), c.application_id)
+             for c in channels])
 
     # --- subscriptions ---------------------------------------------------------------
 
@@ -205,29 +248,36 @@ class EventHub:
             raise XsiError(ErrorCode.SHUTTING_DOWN, "The server is shutting down")
         event_package = package(request.event)
         if event_package is None:
-            raise XsiError(ErrorCode.INVALID_VALUE,
-                           f"Unknown event package {request.event!r}; known: "
-                           + ", ".join(package_names()))
-        users = self._covered(target)
+            why = withdrawn(request.event)
+            raise XsiError(ErrorCode.INVALID_VALUE, f"Event package {request.event!r} refused: {why}"
+                           if why else
+                           f"Unknown event package {request.event!r}; accepted: the "
+                           f"{len(package_names())} Xsi EventPackage names, e.g. Advanced Call, "
+                           "Basic Call, Standard Call, Do Not Disturb")
+        self._covered(target)
         channel_set = self._sets.get((client.client_id, request.channel_set_id))
         if channel_set is None:
             raise XsiError(ErrorCode.NO_SUCH_CHANNEL_SET,
                            f"Channel set not found: {request.channel_set_id} "
                            "(open a channel in it first)")
         granted = self._grant(request.expires, self.max_subscription_expires)
+        application_id = request.application_id or request.channel_set_id
         subscription = Subscription(
             str(uuid.uuid4()), client.client_id, client.certified,
             (client.client_id, request.channel_set_id), target, event_package,
-            request.application_id, self.clock() + granted)
+            application_id, self.clock() + granted)
+        replaced = self._by_identity.get(_identity(subscription))
+        if replaced is not None:
+            # Its last event goes out before the new subscription's first one.
+            self._drop_pending(replaced)
+            self._end_subscription(replaced, f"replaced by subscription {subscription.id} "
+                                             "(same target, package and applicationId)")
         channel_set.subscriptions[subscription.id] = subscription
         self._subscriptions[subscription.id] = subscription
         self._index(subscription)
         log.info("subscription %s: %s for %s (%s) by %s, expires in %ss", subscription.id,
                  event_package.name, target.label, request.channel_set_id, client.client_id, granted)
-        if event_package.initial is not None:
-            for user in users:
-                self._enqueue(subscription, user.user_id,
-                              event_package.initial(self.user_state(user.user_id)))
+        self._resync(subscription)
         self._start_sweeper()
         return subscription, granted
 
@@ -243,9 +293,11 @@ class EventHub:
 
     def refresh_subscription(self, client: Client, subscription_id: str,
                              expires: int | None) -> int:
+        """A refresh is answered like a new subscription: the target's state again."""
         subscription = self.subscription(client, subscription_id)
         granted = self._grant(expires, self.max_subscription_expires)
         subscription.expires_at = self.clock() + granted
+        self._resync(subscription)
         return granted
 
     def unsubscribe(self, client: Client, subscription_id: str) -> None:
@@ -267,7 +319,7 @@ class EventHub:
                 self._enqueue(subscription, user_id, event_data)
 
     def acknowledge(self, client: Client, response: EventResponse) -> None:
-        """The client has the event; any status code counts, it says the event arrived."""
+        """The client's answer to an event; its status code says what happens next."""
         delivery = self._pending.get(response.event_id)
         if delivery is None:
             owner = self._acknowledged.get(response.event_id)
@@ -282,11 +334,38 @@ class EventHub:
         if delivery.owner != client.client_id:
             raise XsiError(ErrorCode.FOREIGN_EVENT,
                            f"Event {response.event_id} belongs to another client")
-        self._settle(delivery)
-        self.stats.acknowledged += 1
-        self._acknowledged[delivery.event_id] = delivery.owner
-        while len(self._acknowledged) > 4096:
-            self._acknowledged.popitem(last=False)
+        code = response.status_code
+        if code == 200:
+            self.stats.acknowledged += 1
+            self._answered(delivery)
+            return
+        self.stats.rejected += 1
+        what = (f"event {delivery.event_id} ({delivery.data.type}, sequence "
+                f"{delivery.sequence_number} of subscription {delivery.subscription_id})")
+        if code == 404:
+            channel = self._channels.get(delivery.channel_id or "")
+            if channel is not None:
+                self.terminate(channel, UNKNOWN_CHANNEL)
+            log.info("%s: channel %s unknown to %s; sent to the next channel", what,
+                     delivery.channel_id, delivery.owner)
+            self._send(delivery)
+        elif code == 481:
+            subscription = self._subscriptions.get(delivery.subscription_id)
+            if subscription is not None:
+                self._drop_pending(subscription)
+                self._remove_subscription(subscription)
+            log.info("%s: subscription unknown to %s (481); subscription deleted, event dropped",
+                     what, delivery.owner)
+        elif code == 500 and self._untried(delivery):
+            log.info("%s: %s failed on channel %s (500); sent to the next channel", what,
+                     delivery.owner, delivery.channel_id)
+            self._send(delivery)
+        else:
+            self.stats.undeliverable += 1
+            self._answered(delivery)
+            log.warning("%s dropped: %s answered %d%s", what, delivery.owner, code,
+                        " on every channel of the set" if code == 500 else
+                        " (cannot process it)")
 
     # --- time ------------------------------------------------------------------------
 
@@ -298,7 +377,6 @@ class EventHub:
         for channel in [c for c in self._channels.values() if c.expires_at <= now]:
             self.terminate(channel, EXPIRED)
             self.stats.channels_expired += 1
-            log.info("channel %s of %s expired", channel.id, channel.owner)
         for delivery in [d for d in self._pending.values()
                          if d.deadline is not None and d.deadline <= now]:
             if delivery.attempts >= self.max_attempts:
@@ -308,6 +386,8 @@ class EventHub:
                             "after %d attempts; dropped", delivery.event_id, delivery.data.type,
                             delivery.sequence_number, delivery.subscription_id, delivery.attempts)
             else:
+                log.info("event %s not acknowledged in %ss; sending it again",
+                         delivery.event_id, self.ack_timeout)
                 self._send(delivery)
 
     async def close(self) -> None:
@@ -325,6 +405,7 @@ class EventHub:
         self._by_user.clear()
         self._wide.clear()
         self._rank.clear()
+        self._by_identity.clear()
         self._sets.clear()
         self._pending.clear()
 
@@ -339,7 +420,8 @@ class EventHub:
     # --- inside ----------------------------------------------------------------------
 
     def _grant(self, requested: int | None, cap: int) -> int:
-        return max(1, min(requested if requested is not None else self.default_expires, cap))
+        wanted = requested if requested is not None else self.default_expires
+        return min(max(wanted, self.min_expires), cap)
 
     def _covered(self, target: Target) -> list[DirectoryUser]:
         if target.user_id is not None:
@@ -347,7 +429,8 @@ class EventHub:
             if user is None:
                 raise XsiError(ErrorCode.NO_SUCH_USER, f"User not found: {target.user_id}")
             return [user]
-        assert target.enterprise is not None
+        if target.enterprise is None:
+            return list(self.directory.users())
         users = self.directory.in_enterprise(target.enterprise, target.group)
         if not users:
             what = (f"group {target.group} of enterprise {target.enterprise}"
@@ -360,7 +443,9 @@ class EventHub:
         if data.type == eventdata.HOOK_STATUS:
             self._hook[user_id] = data.value("hookStatus") or eventdata.ON_HOOK
         elif data.type == eventdata.DO_NOT_DISTURB:
-            self._dnd[user_id] = data.value("active") == "true"
+            settings = eventdata.dnd_settings(data)
+            if settings is not None:
+                self._dnd[user_id] = settings
         elif data.type in eventdata.CALL_EVENTS and data.body:
             call = data.body[0]
             call_id = call.child("callId")
@@ -402,8 +487,8 @@ class EventHub:
             self.stats.delivered += 1
         else:
             self.stats.redelivered += 1
-            log.info("event %s not acknowledged in %ss; sent again on channel %s (attempt %d)",
-                     delivery.event_id, self.ack_timeout, channel.id, delivery.attempts)
+            log.info("event %s sent again on channel %s (attempt %d)",
+                     delivery.event_id, channel.id, delivery.attempts)
         channel.send(docs.event_document(self._envelope(delivery, channel.id), delivery.data))
 
     def _envelope(self, delivery: Delivery, channel_id: str) -> Envelope:
@@ -438,20 +523,57 @@ class EventHub:
             channel_set.backlog = [d for d in channel_set.backlog if d is not delivery]
 
     def _expire_subscription(self, subscription: Subscription) -> None:
+        self.stats.subscriptions_expired += 1
+        self._end_subscription(subscription, "expired")
+
+    def _end_subscription(self, subscription: Subscription, why: str) -> None:
         # The termination is the subscription's last event, numbered and acknowledged
         # like the others; queued before the subscription goes so that it is delivered.
-        users = ([subscription.target.user_id] if subscription.target.user_id is not None
-                 else [subscription.target.label])
-        for target_id in users:
-            self._enqueue(subscription, target_id, eventdata.subscription_terminated())
-        self.stats.subscriptions_expired += 1
-        log.info("subscription %s (%s for %s) of %s expired", subscription.id,
-                 subscription.package.name, subscription.target.label, subscription.owner)
+        self._enqueue(subscription, subscription.target.label,
+                      eventdata.subscription_terminated())
+        log.info("subscription %s (%s for %s) of %s %s", subscription.id,
+                 subscription.package.name, subscription.target.label, subscription.owner, why)
         self._remove_subscription(subscription)
+
+    def _resync(self, subscription: Subscription) -> None:
+        """A user subscription's (new or refreshed) first event: the user's state now.
+        Group, enterprise and system subscriptions get none per user."""
+        user_id = subscription.target.user_id
+        if user_id is not None and subscription.package.initial is not None:
+            self._enqueue(subscription, user_id,
+                          subscription.package.initial(self.user_state(user_id)))
+
+    def _drop_pending(self, subscription: Subscription) -> None:
+        """Events of a subscription that is going no longer go out, sent or waiting."""
+        for delivery in [d for d in self._pending.values()
+                         if d.subscription_id == subscription.id]:
+            self._answered(delivery)
+
+    def _answered(self, delivery: Delivery) -> None:
+        """Over: a late or repeated answer for it is then harmless."""
+        self._settle(delivery)
+        self._acknowledged[delivery.event_id] = delivery.owner
+        while len(self._acknowledged) > 4096:
+            self._acknowledged.popitem(last=False)
+
+    def _untried(self, delivery: Delivery) -> bool:
+        channel_set = self._sets.get(delivery.set_key)
+        return channel_set is not None and any(
+            c.id not in delivery.tried for c in channel_set.open_channels())
+
+    def _end_duplicate_sets(self, owner: str, channel_set_id: str, application_id: str) -> None:
+        """One channel set per client and applicationId: the others' channels end."""
+        for other in [s for s in self._sets.values()
+                      if s.owner == owner and s.id != channel_set_id
+                      and s.application_id == application_id]:
+            other.application_id = None
+            for channel in other.open_channels():
+                self.terminate(channel, DUPLICATE_SET)
 
     def _index(self, subscription: Subscription) -> None:
         self._created += 1
         self._rank[subscription.id] = self._created
+        self._by_identity[_identity(subscription)] = subscription
         user_id = subscription.target.user_id
         if user_id is not None:
             self._by_user.setdefault(user_id, {})[subscription.id] = subscription
@@ -461,6 +583,8 @@ class EventHub:
     def _unindex(self, subscription: Subscription) -> None:
         self._rank.pop(subscription.id, None)
         self._wide.pop(subscription.id, None)
+        if self._by_identity.get(_identity(subscription)) is subscription:
+            del self._by_identity[_identity(subscription)]
         user_id = subscription.target.user_id
         watching = self._by_user.get(user_id) if user_id is not None else None
         if watching is not None and user_id is not None:
@@ -504,6 +628,12 @@ class EventHub:
                 self.sweep()
             except Exception:  # a bug here must not stop expiry and redelivery for good
                 log.exception("event hub sweep failed")
+
+
+def _identity(subscription: Subscription) -> tuple[str, Target, str, str]:
+    """What makes two subscriptions the same: a second one replaces the first."""
+    return (subscription.owner, subscription.target, subscription.package.name,
+            subscription.application_id)
 
 
 def _remaining(deadline: float, now: float) -> int:

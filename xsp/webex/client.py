@@ -466,7 +466,9 @@ class WebexClient:
 
     async def delete_channel(self, channel_id: str) -> None:
         """Delete one channel; the server ends its stream and ``events()`` notices."""
-        channel = self._channels[channel_id]
+        channel = self._channels.get(channel_id)
+        if channel is None:
+            return  # it ended meanwhile
         if channel.ws is not None:
             await channel.ws.close()
         else:

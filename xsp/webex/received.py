@@ -81,7 +81,7 @@ class XsiEvent:
 _SUMMARY = (("hookStatus", "hookStatus"), ("call.callId", "callId"),
             ("call.personality", "personality"), ("call.state", "state"),
             ("call.remoteParty.address", "remote"), ("call.releasingParty", "released"),
-            ("active", "active"), ("calls", "calls"), ("reason", "reason"))
+            ("info.active", "dnd"), ("calls", "calls"), ("reason", "reason"))
 
 Received = Union[ChannelReply, Heartbeat, ErrorReply, XsiEvent]
 
