@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import aiohttp
 from aiohttp import web
 
 from trust import CertificateAuthority, IssuedCert
@@ -130,6 +131,16 @@ async def serve(hub: EventHub, policy: Policy | None = None, *,
 def webex(port: int, cert: IssuedCert | None = None, **options: Any) -> WebexClient:
     options.setdefault("request_timeout", 5.0)
     return WebexClient(HOST, port, ssl_context=client_context(cert or pki().webex), **options)
+
+
+async def raw(port: int, method: str, path: str, body: str | None = None,
+              cert: IssuedCert | None = None) -> tuple[int, str, dict[str, str]]:
+    """One HTTPS request with a client certificate: status, body, headers."""
+    context = client_context(cert or pki().webex)
+    async with aiohttp.ClientSession() as session:
+        async with session.request(method, f"https://{HOST}:{port}{path}", data=body,
+                                   ssl=context) as response:
+            return response.status, await response.text(), dict(response.headers)
 
 
 def run(coro: Coroutine[Any, Any, T], timeout: float = 20.0) -> T:

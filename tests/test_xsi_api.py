@@ -5,7 +5,6 @@ as an ErrorInfo with its HTTP status."""
 from __future__ import annotations
 
 import asyncio
-import xml.etree.ElementTree as ET
 from collections import defaultdict
 
 import aiohttp
@@ -14,7 +13,7 @@ import websockets
 from websockets.asyncio.client import connect as ws_connect
 
 from tests._xsi_support import (HOST, NS, WEBEX_CN, FakeClock, Policy, client_context, make_hub,
-                                next_events, pki, run, serve, webex)
+                                next_events, pki, raw, run, serve, webex)
 from xsp.cti.calls import CallSimulator
 from xsp.webex.received import ChannelReply, ErrorReply, Heartbeat, read_document
 from xsp.webex.client import ASYNC_ROOT, ROOT, RequestFailed
@@ -180,15 +179,6 @@ def test_closing_the_hub_sends_channel_terminated_event_to_connected_clients(tra
     run(scenario())
 
 
-async def _raw(port: int, method: str, path: str, body: str | None = None,
-               cert=None) -> tuple[int, str, dict[str, str]]:
-    context = client_context(cert or pki().webex)
-    async with aiohttp.ClientSession() as session:
-        async with session.request(method, f"https://{HOST}:{port}{path}", data=body,
-                                   ssl=context) as response:
-            return response.status, await response.text(), dict(response.headers)
-
-
 def test_every_refusal_is_an_error_info_with_its_http_status():
     async def scenario():
         hub = make_hub()
@@ -217,14 +207,14 @@ def test_every_refusal_is_an_error_info_with_its_http_status():
                 (("GET", f"{ASYNC_ROOT}/channel", None), 426, 42601, "Upgrade: websocket"),
             ]
             for (method, path, body), status, code, words in cases:
-                got_status, text, headers = await _raw(port, method, path, body)
+                got_status, text, headers = await raw(port, method, path, body)
                 reply = read_document(text)
                 assert isinstance(reply, ErrorReply), (method, path, text)
                 assert (got_status, reply.error_code) == (status, code), (method, path, text)
                 assert words in reply.summary
                 assert headers["Content-Type"].startswith("text/xml")
             # a channel of another client: refused, and left alone
-            status, text, _ = await _raw(port, "DELETE", f"{ROOT}/channel/{channel_id}",
+            status, text, _ = await raw(port, "DELETE", f"{ROOT}/channel/{channel_id}",
                                          cert=pki().intruder)
             assert (status, read_document(text)) == (
                 403, ErrorReply(f"Channel {channel_id} belongs to another client", 40303))
@@ -248,7 +238,7 @@ def test_a_websocket_channel_refuses_a_bad_first_message_with_error_info_and_clo
     run(scenario())
 
 
-def test_a_bad_websocket_message_is_answered_with_error_info_and_the_channel_stays():
+def test_a_bad_websocket_message_is_answered_with_an_error_event_and_the_channel_stays():
     async def scenario():
         hub = make_hub()
         async with serve(hub) as port:
@@ -257,7 +247,9 @@ def test_a_bad_websocket_message_is_answered_with_error_info_and_the_channel_sta
                 await ws.send(CHANNEL)
                 reply = read_document(await ws.recv())
                 await ws.send("<EventResponse/>")
-                error = read_document(await ws.recv())
+                text = await ws.recv()
+                assert 'xsi1:type="xsi:ErrorEvent"><xsi:errorCode>40001</xsi:errorCode>' in text
+                error = read_document(text)
                 assert isinstance(error, ErrorReply) and "must be in the namespace" in error.summary
                 await ws.send(f'<ChannelHeartBeat xmlns="{NS}"/>')
                 assert read_document(await ws.recv()) == Heartbeat()
@@ -297,7 +289,7 @@ def test_a_stream_whose_client_vanished_closes_its_channel_and_its_events_wait()
                 response = await session.post(f"https://{HOST}:{port}{ASYNC_ROOT}/channel",
                                               data=CHANNEL, ssl=client_context(pki().webex))
                 assert b"<channelId>" in await response.content.readany()
-                status, _, _ = await _raw(port, "POST", f"{ROOT}/user/alice@example.com",
+                status, _, _ = await raw(port, "POST", f"{ROOT}/user/alice@example.com",
                                           subscription())
                 assert status == 200
                 response.close()  # the connection drops without a DELETE

@@ -18,8 +18,9 @@ document in a text frame.
   ``EventResponse`` (acknowledge an event; no answer),
   ``<ChannelHeartBeat xmlns=".."/>`` (answered with a ChannelHeartBeat),
   ``<Channel><expires>N</expires></Channel>`` (refresh; answered with the Channel reply).
-  Anything else is answered with an ``ErrorInfo`` message; the channel stays open.
-- server -> client: ``xsi:Event`` documents, ``ChannelHeartBeat``, replies, ErrorInfo.
+  Anything else is answered with an ``ErrorEvent`` (the Xsi event a channel sends
+  when its client writes something else on it); the channel stays open.
+- server -> client: ``xsi:Event`` documents, ``ChannelHeartBeat``, replies, ErrorEvent.
 - Closing the WebSocket deletes the channel. The server closes with 1000 after a
   ``ChannelTerminatedEvent`` or when the channel is deleted over HTTP; a refused first
   message is answered with ErrorInfo and a close code of 4000 + the HTTP status the
@@ -114,8 +115,8 @@ async def websocket_channel(request: web.Request, hub: EventHub, client: Client,
             if message.type == WSMsgType.TEXT:
                 _answer(hub, client, channel, message.data)
             elif message.type == WSMsgType.BINARY:
-                channel.send(docs.error_info_document(
-                    "Messages must be XML documents in text frames", ErrorCode.INVALID_XML))
+                channel.send(docs.error_event_document(
+                    ErrorCode.INVALID_XML, "Messages must be XML documents in text frames"))
     finally:
         registry.discard(channel)
         writer.cancel()
@@ -137,7 +138,7 @@ def _answer(hub: EventHub, client: Client, channel: Channel, text: str) -> None:
             granted = hub.refresh_channel(client, channel.id, docs.int_of(element, "expires"))
             channel.send(docs.channel_document(channel.id, granted))
     except XsiError as exc:
-        channel.send(docs.error_info_document(exc.summary, exc.code))
+        channel.send(docs.error_event_document(exc.code, exc.summary))
 
 
 async def _write_ws(ws: web.WebSocketResponse, channel: Channel) -> None:

@@ -166,7 +166,7 @@ class WebexClient:
         self.auto_ack = auto_ack
         self.request_timeout = request_timeout
         self.heartbeats_received = 0
-        self.errors: list[str] = []  # ErrorInfo answers to WebSocket messages
+        self.errors: list[str] = []  # ErrorEvents answering WebSocket messages
         self._ssl = ssl_context
         self._server_hostname = server_hostname
         self._wanted_channels = channels

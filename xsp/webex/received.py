@@ -111,8 +111,12 @@ def read_document(text: str | bytes) -> Received:
     raise UnexpectedDocument(f"unexpected document {name}")
 
 
-def _event(root: ET.Element, xml: str) -> XsiEvent:
+def _event(root: ET.Element, xml: str) -> XsiEvent | ErrorReply:
     envelope_type = _local(root.get(_TYPE, ""))
+    if envelope_type == "ErrorEvent":  # what the channel says of something written on it
+        code = _text(root, "errorCode")
+        return ErrorReply(_text(root, "errorMessage") or "",
+                          int(code) if code and code.isdigit() else None)
     if envelope_type == CHANNEL_TERMINATED:
         reason = _text(root, "reason") or ""
         return XsiEvent(CHANNEL_TERMINATED, None, None, None, _text(root, "channelId"), None,
