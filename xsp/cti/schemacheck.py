@@ -353,8 +353,9 @@ def _element(element: ET.Element, declared: str, path: str, report: _Report) -> 
             report.add(f"{path}/{name}", f"must be in the namespace {NS}")
             return
     names = [_split(c.tag)[1] for c in children]
-    match = next(_match(_content(type_name), names, 0, ()), None)
-    if match is None or match[0] != len(names):
+    match = next((m for m in _match(_content(type_name), names, 0, ()) if m[0] == len(names)),
+                 None)
+    if match is None:
         report.add(path, f"{type_name} content {names} does not match the schema's "
                          f"sequence {_describe(_content(type_name))}")
         return
