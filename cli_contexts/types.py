@@ -123,8 +123,10 @@ class BoolType(ChoiceType):
 
 @dataclass(frozen=True)
 class IPType:
-    # When set, the address must be one of these configured values.
+    # When set, completions come from these configured values, and unless
+    # ``must_exist`` is false the address must be one of them.
     source: str | None = None
+    must_exist: bool = True
 
     def parse(self, word: str, sources: Sources) -> Parsed:
         try:
@@ -134,7 +136,7 @@ class IPType:
         if getattr(address, "scope_id", None):
             raise ParamError(f"{word}: an interface address takes no %zone; expected an IPv4 or IPv6 address")
         canonical = str(address)
-        if self.source is not None:
+        if self.source is not None and self.must_exist:
             configured = sources(self.source)
             if canonical not in configured:
                 known = ", ".join(configured) if configured else "none configured"
@@ -206,7 +208,7 @@ def make_type(name: str, spec: dict[str, Any]) -> ParamType:
     if name == "choice":
         return ChoiceType(tuple(spec["values"]))
     if name == "ip":
-        return IPType(spec.get("source"))
+        return IPType(spec.get("source"), spec.get("must_exist", True))
     if name == "protocol":
         return ProtocolType()
     if name == "cipher":

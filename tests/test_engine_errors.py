@@ -32,7 +32,7 @@ REFUSALS = [
      "Error: missing parameter <secure> (usage: add <interfaceIp> <port> <secure> <serverCertificate> <clientAuthReq>)"),
     ("int;cti;ctis;add 10.0.0.2 8012 false false false extra",
      "Error: unexpected parameter extra (usage: add <interfaceIp> <port> <secure> <serverCertificate> <clientAuthReq>)"),
-    ("int;cti;ctis;delete 10.0.0.9", "Error: interfaceIp: 10.0.0.9 is not a configured CTIServer interface (10.155.6.175)"),
+    ("int;cti;ctis;delete 10.0.0.9", "Entry not found"),  # as BroadWorks answers it
     ("int;cti;ctis;ssl;prot;add 10.0.0.9 TLSv1.2",
      "Error: interfaceIp: 10.0.0.9 is not a configured CTIServer interface (10.155.6.175)"),
     ("int;cti;ctis;ssl;prot;add 10.155.6.175 SSLv3",

@@ -54,6 +54,7 @@ def test_whole_xsp_procedure_gives_broadworks_answers(xsp, state, pki, tmp_path)
              127.0.0.1  8012    true                true             true
 
         1 entry found.
+
         """) in out
     assert textwrap.dedent("""\
         XSP_CLI/Interface/CTI/CTIServer/SSLSettings/Ciphers> add 127.0.0.1 TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305
@@ -64,10 +65,11 @@ def test_whole_xsp_procedure_gives_broadworks_answers(xsp, state, pki, tmp_path)
         XSP_CLI/Interface/CTI/SSLCommonSettings/ClientAuthentication/Trusts> get
                            Alias                       Owner                              Issuer
         ========================================================================================
-             webexclientroot2023       Internal Private Root  Internal Private Root[self-signed]
           webexclientissuing2023  Internal Private TLS SubCA               Internal Private Root
+             webexclientroot2023       Internal Private Root  Internal Private Root[self-signed]
 
         2 entries found.
+
         """) in out
     assert f"chainFile {pki.server_chain}\n...Done\n{WARN}\n" in out
 

@@ -235,6 +235,7 @@ def test_command_output_is_printed_before_the_next_prompt(shell):
         "     127.0.0.1  8012   false               false            false",
         "",
         "1 entry found.",
+        "",
     ]
 
 
@@ -244,7 +245,7 @@ def test_bad_input_prints_one_error_line_and_the_session_continues(shell):
     started.enter("int;cti;ctis", CTISERVER)
     assert started.enter("add 1.2.3 8012 false false false", CTISERVER) == [
         "Error: interfaceIp: 1.2.3 is not an IP address; expected an IPv4 or IPv6 address"]
-    assert started.enter("get", CTISERVER)[-1] == "0 entry found."
+    assert started.enter("get", CTISERVER)[-2:] == ["0 entry found.", ""]
 
 
 def test_exit_asks_to_confirm_no_stays_yes_ends_with_status_0(shell):
@@ -275,7 +276,7 @@ def test_ctrl_c_abandons_a_half_typed_line(shell):
     row = started.screen.row
     started.child.sendcontrol("c")
     started.wait_cursor(ROOT, below=row)
-    assert started.enter("int;cti;ctis;get", CTISERVER)[-1] == "0 entry found."
+    assert started.enter("int;cti;ctis;get", CTISERVER)[-2:] == ["0 entry found.", ""]
 
 
 def test_tab_completes_a_level_name(shell):

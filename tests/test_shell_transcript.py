@@ -25,6 +25,7 @@ def test_as_client_identity_step(xsp, state):
           bwcticlient.webex.com
 
         1 entry found.
+
         """)
 
 
@@ -58,12 +59,14 @@ def test_xsp_procedure_without_certificates(xsp, state):
           10.155.6.175  8012   false               false            false
 
         1 entry found.
+
         XSP_CLI/Interface/CTI/CTIServer> cd /Interface/CTI/CTIServer/SSLSettings/Protocols
         XSP_CLI/Interface/CTI/CTIServer/SSLSettings/Protocols> get 10.155.6.175
           Interface IP  Protocol
         ========================
 
         0 entry found.
+
         XSP_CLI/Interface/CTI/CTIServer/SSLSettings/Protocols> add 10.155.6.175 TLSv1.2
         ...Done
         {WARN}
@@ -73,6 +76,7 @@ def test_xsp_procedure_without_certificates(xsp, state):
           10.155.6.175   TLSv1.2
 
         1 entry found.
+
         XSP_CLI/Interface/CTI/CTIServer/SSLSettings/Protocols> cd ../Ciphers
         XSP_CLI/Interface/CTI/CTIServer/SSLSettings/Ciphers> add 10.155.6.175 TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
         ...Done
@@ -83,6 +87,7 @@ def test_xsp_procedure_without_certificates(xsp, state):
           10.155.6.175  TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
 
         1 entry found.
+
         XSP_CLI/Interface/CTI/CTIServer/SSLSettings/Ciphers> cd /System/CommunicationUtility/DefaultSettings/ExternalAuthentication/CertificateAuthentication
         XSP_CLI/System/CommunicationUtility/DefaultSettings/ExternalAuthentication/CertificateAuthentication> set allowClientApp true
         ...Done
@@ -103,7 +108,7 @@ def test_fresh_install_has_the_twelve_system_ciphers(xsp, state):
     assert lines[1].endswith("Cipher Name") and lines[2] == "=" * len(lines[1])
     assert [l.strip() for l in lines[3:15]][:2] == [
         "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"]
-    assert lines[-1] == "12 entries found."
+    assert lines[-2:] == ["12 entries found.", ""]  # a blank line follows the count
 
 
 def test_exit_status_is_one_when_any_command_failed(xsp, state):

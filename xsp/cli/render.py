@@ -25,7 +25,9 @@ def entries_found(count: int) -> str:
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
-    """Right-aligned columns, two spaces apart, a `=` underline, then the count."""
+    """Right-aligned columns as wide as their widest value or header, two spaces apart,
+    a `=` underline as wide as the table, the rows, a blank line, the count and a blank
+    line after it, as the BroadWorks CLI prints them."""
     cells = [[_cell(v) for v in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in cells:
@@ -36,7 +38,7 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]
 
     out = [line(headers), "=" * (2 + sum(widths) + 2 * (len(widths) - 1))]
     out.extend(line(row) for row in cells)
-    out.extend(["", entries_found(len(cells))])
+    out.extend(["", entries_found(len(cells)), ""])
     return out
 
 

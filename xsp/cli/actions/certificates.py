@@ -29,7 +29,8 @@ def describe_pem(pem: str) -> "trust.CertInfo":
 @action("trust.get")
 def trust_get(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
     rows = []
-    for anchor in actx.node.xsp_settings.trusts:
+    # The real CLI lists trust anchors alphabetically by alias, whatever the order of adds.
+    for anchor in sorted(actx.node.xsp_settings.trusts, key=lambda a: a.alias.lower()):
         info = describe_pem(anchor.cert_pem)
         issuer = info.issuer_cn + ("[self-signed]" if info.self_signed else "")
         rows.append([anchor.alias, info.subject_cn, issuer])
