@@ -173,19 +173,23 @@ class FakeClock:
         self.now += seconds
 
 
-async def queued(channel: Channel, timeout: float = 0.05) -> list[Received | None]:
-    """What the channel has queued, parsed; None marks the end of the channel."""
-    found: list[Received | None] = []
+async def written(channel: Channel, timeout: float = 0.05) -> list[str | None]:
+    """The documents the hub queued on the channel, as written; None marks its end."""
+    found: list[str | None] = []
     while True:
         try:
             document = await asyncio.wait_for(channel.next_document(), timeout)
         except asyncio.TimeoutError:
             return found
+        found.append(document)
         if document is None:
             channel.finished()  # as a transport does once it has written everything
-            found.append(None)
             return found
-        found.append(read_document(document))
+
+
+async def queued(channel: Channel, timeout: float = 0.05) -> list[Received | None]:
+    """What the channel has queued, parsed; None marks the end of the channel."""
+    return [None if d is None else read_document(d) for d in await written(channel, timeout)]
 
 
 def channel_request(set_id: str = "set-1", **options: Any) -> ChannelRequest:

@@ -10,9 +10,9 @@ import logging
 import pytest
 
 from tests._xsi_support import (WEBEX_CN, FakeClock, channel_request, make_hub, run,
-                                subscription_request)
+                                subscription_request, written)
 from xsp.cti.calls import CallSimulator
-from xsp.cti.channels import Channel, Target
+from xsp.cti.channels import Target
 from xsp.cti.documents import EventResponse, parse_event_response
 from xsp.cti.errors import ErrorCode, XsiError
 from xsp.cti.eventdata import hook_status
@@ -24,20 +24,6 @@ XSI1 = "http://www.w3.org/2001/XMLSchema-instance"
 HEAD = '<?xml version="1.0" encoding="UTF-8"?>'
 WEBEX = Client(WEBEX_CN, True)
 ALICE = Target(user_id="alice@example.com")
-
-
-async def sent(channel: Channel, timeout: float = 0.05) -> list[str | None]:
-    """The documents the hub queued on the channel, as written; None marks its end."""
-    found: list[str | None] = []
-    while True:
-        try:
-            document = await asyncio.wait_for(channel.next_document(), timeout)
-        except asyncio.TimeoutError:
-            return found
-        found.append(document)
-        if document is None:
-            channel.finished()
-            return found
 
 
 def terminated(channel_id: str, reason: str) -> str:
@@ -80,15 +66,15 @@ def test_a_second_subscription_for_the_same_target_package_and_application_repla
         channel = hub.open_channel(WEBEX, channel_request())
         first, _ = hub.subscribe(WEBEX, ALICE, subscription_request())
         other_app, _ = hub.subscribe(WEBEX, ALICE, subscription_request(application_id="other"))
-        await sent(channel)
+        await written(channel)
         second, _ = hub.subscribe(WEBEX, ALICE, subscription_request())
-        ended, started = [event(d) for d in await sent(channel)]
+        ended, started = [event(d) for d in await written(channel)]
         assert (ended.subscription_id, ended.sequence_number, started.subscription_id,
                 started.sequence_number) == (first.id, 2, second.id, 1)
         assert ended.xml == subscription_event(ended, ENDED)
         assert started.xml == subscription_event(started, ON_HOOK_STATE)
         await hub.publish("alice@example.com", hook_status("Off-Hook"))
-        once = [event(d) for d in await sent(channel)]
+        once = [event(d) for d in await written(channel)]
         assert [(e.subscription_id, e.xml) for e in once] == [
             (other_app.id, subscription_event(once[0], OFF_HOOK, app="other")),
             (second.id, subscription_event(once[1], OFF_HOOK))]
@@ -102,13 +88,13 @@ def test_events_of_a_replaced_subscription_are_not_sent_again_and_a_late_answer_
         hub = make_hub(clock=clock, ack_timeout=5)
         channel = hub.open_channel(WEBEX, channel_request())
         hub.subscribe(WEBEX, ALICE, subscription_request())
-        (unanswered,) = [event(d) for d in (await sent(channel))[1:]]
+        (unanswered,) = [event(d) for d in (await written(channel))[1:]]
         hub.subscribe(WEBEX, ALICE, subscription_request())
-        for found in [event(d) for d in await sent(channel)]:
+        for found in [event(d) for d in await written(channel)]:
             hub.acknowledge(WEBEX, EventResponse(found.event_id))
         clock.advance(6)
         hub.sweep()
-        assert await sent(channel) == []
+        assert await written(channel) == []
         hub.acknowledge(WEBEX, EventResponse(unanswered.event_id))  # no error
         assert (hub.unacknowledged, hub.stats.redelivered) == (0, 0)
     run(scenario())
@@ -119,7 +105,7 @@ def test_a_subscription_without_application_id_takes_its_channel_set_id_as_one()
         hub = make_hub()
         channel = hub.open_channel(WEBEX, channel_request("webex-set"))
         hub.subscribe(WEBEX, ALICE, subscription_request("webex-set", application_id=""))
-        (_, first) = await sent(channel)
+        (_, first) = await written(channel)
         found = event(first)
         assert found.xml == subscription_event(found, ON_HOOK_STATE, app="webex-set")
     run(scenario())
@@ -131,9 +117,9 @@ def test_refreshing_a_subscription_resyncs_it_with_a_call_subscription_event():
         channel = hub.open_channel(WEBEX, channel_request())
         subscription, _ = hub.subscribe(WEBEX, ALICE, subscription_request())
         await hub.publish("alice@example.com", hook_status("Off-Hook"))
-        await sent(channel)
+        await written(channel)
         assert hub.refresh_subscription(WEBEX, subscription.id, None) == 3600
-        (resync,) = [event(d) for d in await sent(channel)]
+        (resync,) = [event(d) for d in await written(channel)]
         assert resync.sequence_number == 3
         assert resync.xml == subscription_event(
             resync, '<xsi:eventData xsi1:type="xsi:CallSubscriptionEvent">'
@@ -149,10 +135,10 @@ def test_a_resync_lists_the_calls_in_progress_before_the_hook_status():
         sim = CallSimulator(hub, now_ms=lambda: 1_700_000_000_000)
         call = sim.call("alice@example.com", "tel:+15551234567", answer_after=0,
                         release_after=60)
-        while not any("CallAnsweredEvent" in (d or "") for d in await sent(channel)):
+        while not any("CallAnsweredEvent" in (d or "") for d in await written(channel)):
             pass
         hub.refresh_subscription(WEBEX, subscription.id, None)
-        (resync,) = [event(d) for d in await sent(channel)]
+        (resync,) = [event(d) for d in await written(channel)]
         call_id = resync.fields["calls.call.callId"]
         assert resync.xml == subscription_event(
             resync, '<xsi:eventData xsi1:type="xsi:CallSubscriptionEvent"><xsi:calls><xsi:call>'
@@ -207,7 +193,7 @@ def test_each_call_package_carries_exactly_the_events_the_specification_lists():
         await sim.run_call("alice@example.com", "bob@example.com", hold_after=1,
                            retrieve_after=1, transfer_to="carol@example.com", transfer_after=1)
         seen: dict[str, list[str]] = {user: [] for user in packages}
-        for document in (await sent(channel))[1:]:
+        for document in (await written(channel))[1:]:
             found = event(document)
             seen[found.target_id or ""].append(found.type)
         assert seen["alice@example.com"] == [  # Basic Call: no held, retrieved or updated
@@ -229,7 +215,7 @@ def test_a_do_not_disturb_event_holds_active_and_ring_splash_in_info():
         channel = hub.open_channel(WEBEX, channel_request())
         hub.subscribe(WEBEX, ALICE, subscription_request(event="Do Not Disturb"))
         await CallSimulator(hub).set_dnd("alice@example.com", True)
-        state, change = [event(d) for d in (await sent(channel))[1:]]
+        state, change = [event(d) for d in (await written(channel))[1:]]
         dnd = ('<xsi:eventData xsi1:type="xsi:DoNotDisturbEvent"><xsi:info><xsi:active>{}'
                "</xsi:active><xsi:ringSplash>false</xsi:ringSplash></xsi:info></xsi:eventData>")
         assert state.xml == subscription_event(state, dnd.format("false"))
@@ -246,12 +232,12 @@ def test_a_second_channel_set_for_the_same_application_terminates_the_first_sets
                  for _ in range(2)]
         other_app = hub.open_channel(WEBEX, channel_request("set-3", application_id="other"))
         for channel in (*first, other_app):
-            await sent(channel)
+            await written(channel)
         second = hub.open_channel(WEBEX, channel_request("set-2", application_id="webex"))
         for channel in first:
-            assert await sent(channel) == [terminated(channel.id, "DuplicateChannelSet"), None]
-        assert await sent(other_app) == []
-        assert await sent(second) == [
+            assert await written(channel) == [terminated(channel.id, "DuplicateChannelSet"), None]
+        assert await written(other_app) == []
+        assert await written(second) == [
             f'{HEAD}\n<Channel xmlns="{NS}"><channelId>{second.id}</channelId>'
             "<expires>3600</expires></Channel>"]
         assert hub.channel_count == 2
@@ -262,10 +248,10 @@ def test_deleting_a_channel_sends_channel_terminated_event_explicit_delete_befor
     async def scenario():
         hub = make_hub()
         channel = hub.open_channel(WEBEX, channel_request())
-        await sent(channel)
+        await written(channel)
         with caplog.at_level(logging.INFO, logger="xsp.cti"):
             hub.delete_channel(WEBEX, channel.id)
-        assert await sent(channel) == [terminated(channel.id, "ExplicitDelete"), None]
+        assert await written(channel) == [terminated(channel.id, "ExplicitDelete"), None]
         assert f"channel {channel.id} of {WEBEX_CN} terminated (ExplicitDelete): deleted by " \
                "its client" in caplog.text
     run(scenario())
@@ -275,9 +261,9 @@ def test_shutdown_uses_a_reason_of_the_list_and_the_log_says_what_happened(caplo
     async def scenario():
         hub = make_hub()
         channel = hub.open_channel(WEBEX, channel_request())
-        await sent(channel)
+        await written(channel)
         with caplog.at_level(logging.INFO, logger="xsp.cti"):
-            reader = asyncio.ensure_future(sent(channel, timeout=1))
+            reader = asyncio.ensure_future(written(channel, timeout=1))
             await hub.close()
             assert await reader == [terminated(channel.id, "ExplicitDelete"), None]
         assert f"channel {channel.id} of {WEBEX_CN} terminated (ExplicitDelete): the server " \
@@ -290,7 +276,7 @@ def test_expires_below_3600_are_raised_and_above_the_system_maximum_lowered():
         clock = FakeClock()
         hub = make_hub(clock=clock, max_channel_expires=7200, max_subscription_expires=5000)
         channel = hub.open_channel(WEBEX, channel_request(expires=60))
-        assert await sent(channel) == [
+        assert await written(channel) == [
             f'{HEAD}\n<Channel xmlns="{NS}"><channelId>{channel.id}</channelId>'
             "<expires>3600</expires></Channel>"]
         assert hub.refresh_channel(WEBEX, channel.id, 10**9) == 7200
@@ -299,10 +285,10 @@ def test_expires_below_3600_are_raised_and_above_the_system_maximum_lowered():
         clock.advance(7199)
         hub.sweep()
         assert hub.channel_count == 1
-        await sent(channel)
+        await written(channel)
         clock.advance(2)
         hub.sweep()
-        assert await sent(channel) == [terminated(channel.id, "Expired"), None]
+        assert await written(channel) == [terminated(channel.id, "Expired"), None]
     run(scenario())
 
 
@@ -310,7 +296,7 @@ def test_min_expires_is_an_emulator_option_for_tests_that_need_short_lives():
     async def scenario():
         hub = make_hub(min_expires=5)
         channel = hub.open_channel(WEBEX, channel_request(expires=2))
-        assert (await sent(channel))[0].endswith("<expires>5</expires></Channel>")
+        assert (await written(channel))[0].endswith("<expires>5</expires></Channel>")
         with pytest.raises(ValueError):
             make_hub(min_expires=0)
     run(scenario())
@@ -324,7 +310,7 @@ async def _two_channels(**options):
     subscription, _ = hub.subscribe(WEBEX, ALICE, subscription_request())
     found = []
     for channel in channels:
-        found += [(channel, event(d)) for d in (await sent(channel))[1:]]
+        found += [(channel, event(d)) for d in (await written(channel))[1:]]
     ((where, first),) = found
     other = channels[1] if where is channels[0] else channels[0]
     return hub, subscription, where, other, first
@@ -334,8 +320,8 @@ def test_404_terminates_the_channel_unknown_channel_and_moves_the_event_to_the_n
     async def scenario():
         hub, _, where, other, first = await _two_channels()
         hub.acknowledge(WEBEX, EventResponse(first.event_id, 404, "Unknown channel"))
-        assert await sent(where) == [terminated(where.id, "UnknownChannel"), None]
-        (again,) = [event(d) for d in await sent(other)]
+        assert await written(where) == [terminated(where.id, "UnknownChannel"), None]
+        (again,) = [event(d) for d in await written(other)]
         assert (again.event_id, again.sequence_number, again.channel_id) == (
             first.event_id, 1, other.id)
         assert again.xml == subscription_event(again, ON_HOOK_STATE)
@@ -353,7 +339,7 @@ def test_481_deletes_the_subscription_and_drops_the_event():
             hub.refresh_subscription(WEBEX, subscription.id, None)
         assert gone.value.code is ErrorCode.NO_SUCH_SUBSCRIPTION
         await hub.publish("alice@example.com", hook_status("Off-Hook"))
-        assert await sent(where) == [] and await sent(other) == []
+        assert await written(where) == [] and await written(other) == []
     run(scenario())
 
 
@@ -361,10 +347,10 @@ def test_500_tries_the_next_channel_and_drops_the_event_when_none_is_left():
     async def scenario():
         hub, _, where, other, first = await _two_channels()
         hub.acknowledge(WEBEX, EventResponse(first.event_id, 500, "Failed"))
-        (again,) = [event(d) for d in await sent(other)]
+        (again,) = [event(d) for d in await written(other)]
         assert (again.event_id, again.channel_id) == (first.event_id, other.id)
         hub.acknowledge(WEBEX, EventResponse(first.event_id, 500, "Failed"))
-        assert await sent(where) == [] and await sent(other) == []
+        assert await written(where) == [] and await written(other) == []
         assert (hub.unacknowledged, hub.channel_count, hub.stats.undeliverable) == (0, 2, 1)
     run(scenario())
 
@@ -376,7 +362,7 @@ def test_400_drops_the_event_and_nothing_else():
         hub.acknowledge(WEBEX, EventResponse(first.event_id, 400, "Bad event"))
         clock.advance(60)
         hub.sweep()
-        assert await sent(where) == [] and await sent(other) == []
+        assert await written(where) == [] and await written(other) == []
         assert (hub.unacknowledged, hub.channel_count, hub.subscription_count) == (0, 2, 1)
     run(scenario())
 
