@@ -210,7 +210,7 @@ def test_enterprise_and_system_subscriptions_cover_their_users_with_no_initial_e
         assert events(await queued(channel)) == []
         for user in ("alice@example.com", "bob@example.com", "carol@example.com",
                      "dave@example.com"):
-            await hub.publish(user, hook_status("Off-Hook"))
+            hub.publish(user, hook_status("Off-Hook"))
         assert [e.target_id for e in events(await queued(channel))] == covered
     run(scenario())
 

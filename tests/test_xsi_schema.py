@@ -13,8 +13,8 @@ from tests._xsi_support import (HOST, NS, FakeClock, client_context, make_hub,
                                 next_events, pki, raw, run, serve, webex)
 from xsp.cti import schemacheck
 from xsp.cti.calls import CallSimulator
-from xsp.cti.received import XsiEvent
-from xsp.webex_client import ASYNC_ROOT, ROOT, WebexClient
+from xsp.webex.received import XsiEvent
+from xsp.webex.client import ASYNC_ROOT, ROOT, WebexClient
 
 XSI1 = "http://www.w3.org/2001/XMLSchema-instance"
 DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'

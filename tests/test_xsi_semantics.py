@@ -17,7 +17,7 @@ from xsp.cti.documents import EventResponse, parse_event_response
 from xsp.cti.errors import ErrorCode, XsiError
 from xsp.cti.eventdata import hook_status
 from xsp.cti.identity import Client
-from xsp.cti.received import XsiEvent, read_document
+from xsp.webex.received import XsiEvent, read_document
 
 NS = "http://schema.broadsoft.com/xsi"
 XSI1 = "http://www.w3.org/2001/XMLSchema-instance"
@@ -73,7 +73,7 @@ def test_a_second_subscription_for_the_same_target_package_and_application_repla
                 started.sequence_number) == (first.id, 2, second.id, 1)
         assert ended.xml == subscription_event(ended, ENDED)
         assert started.xml == subscription_event(started, ON_HOOK_STATE)
-        await hub.publish("alice@example.com", hook_status("Off-Hook"))
+        hub.publish("alice@example.com", hook_status("Off-Hook"))
         once = [event(d) for d in await written(channel)]
         assert [(e.subscription_id, e.xml) for e in once] == [
             (other_app.id, subscription_event(once[0], OFF_HOOK, app="other")),
@@ -116,7 +116,7 @@ def test_refreshing_a_subscription_resyncs_it_with_a_call_subscription_event():
         hub = make_hub()
         channel = hub.open_channel(WEBEX, channel_request())
         subscription, _ = hub.subscribe(WEBEX, ALICE, subscription_request())
-        await hub.publish("alice@example.com", hook_status("Off-Hook"))
+        hub.publish("alice@example.com", hook_status("Off-Hook"))
         await written(channel)
         assert hub.refresh_subscription(WEBEX, subscription.id, None) == 3600
         (resync,) = [event(d) for d in await written(channel)]
@@ -338,7 +338,7 @@ def test_481_deletes_the_subscription_and_drops_the_event():
         with pytest.raises(XsiError) as gone:
             hub.refresh_subscription(WEBEX, subscription.id, None)
         assert gone.value.code is ErrorCode.NO_SUCH_SUBSCRIPTION
-        await hub.publish("alice@example.com", hook_status("Off-Hook"))
+        hub.publish("alice@example.com", hook_status("Off-Hook"))
         assert await written(where) == [] and await written(other) == []
     run(scenario())
 

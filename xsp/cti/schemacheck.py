@@ -23,6 +23,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import cast
 
 NS = "http://schema.broadsoft.com/xsi"
 XSI_INSTANCE = "http://www.w3.org/2001/XMLSchema-instance"
@@ -271,23 +272,25 @@ class _Report:
 def _parse(text: str | bytes) -> tuple[ET.Element, dict[int, dict[str, str]]]:
     """The root, and the namespace prefixes in scope at each element (``xsi:type``
     values are qualified names, and ElementTree alone forgets the prefixes)."""
-    parser = ET.XMLPullParser(events=("start-ns", "start", "end"))
+    parser: ET.XMLPullParser = ET.XMLPullParser(events=("start-ns", "start", "end"))
     parser.feed(text)
     parser.close()
     scopes: dict[int, dict[str, str]] = {}
     stack: list[dict[str, str]] = [{}]
     pending: dict[str, str] = {}
     root: ET.Element | None = None
-    for event, item in parser.read_events():
+    for pair in parser.read_events():
+        event, item = cast(tuple[str, object], pair)
         if event == "start-ns":
-            prefix, uri = item  # type: ignore[misc]
+            prefix, uri = cast(tuple[str, str], item)
             pending[prefix] = uri
         elif event == "start":
+            element = cast(ET.Element, item)
             scope = {**stack[-1], **pending}
             pending = {}
             stack.append(scope)
-            scopes[id(item)] = scope
-            root = item if root is None else root  # type: ignore[assignment]
+            scopes[id(element)] = scope
+            root = element if root is None else root
         else:
             stack.pop()
     assert root is not None
