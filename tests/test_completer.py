@@ -55,9 +55,10 @@ def test_level_offers_its_children_commands_and_globals(engine):
 
 
 def test_prefix_is_case_insensitive_and_replaces_the_typed_word(engine):
-    """`inTER` completes to `Interface`, replacing the five typed characters."""
+    """`inTER` completes to `Interface `, replacing the five typed characters; a unique
+    match ends with a space, as in bwcli."""
     [completion] = _complete(engine, "inTER")
-    assert (completion.text, completion.start_position) == ("Interface", -5)
+    assert (completion.text, completion.start_position) == ("Interface ", -5)
 
 
 def test_ambiguous_prefix_offers_every_match(engine):
@@ -70,7 +71,7 @@ def test_unknown_prefix_offers_nothing(engine):
 
 def test_as_node_root_offers_the_as_tree(tmp_path):
     engine = shell_engine(Store(tmp_path / "state"), "as1")
-    assert completions(engine, "S") == ["System"]
+    assert completions(engine, "S") == ["System "]
     assert completions(engine, "sys;cli;") == ["get", "add", "delete", "cd", "help", "exit", "quit", "emu"]
 
 
@@ -83,7 +84,7 @@ def test_steps_before_semicolons_set_the_level_of_the_last_word(engine):
 
 def test_abbreviated_steps_reach_an_interface_parameter(engine):
     """`int;cti;ctis;ssl;prot;add ` offers the configured interface IP."""
-    assert completions(engine, "int;cti;ctis;ssl;prot;add ") == [IP]
+    assert completions(engine, "int;cti;ctis;ssl;prot;add ") == [IP + " "]
 
 
 def test_steps_do_not_move_the_engine(engine):
@@ -93,23 +94,23 @@ def test_steps_do_not_move_the_engine(engine):
 
 def test_dotdot_step_goes_up(engine):
     at(engine, "/Interface/CTI/CTIServer")
-    assert completions(engine, "..;CTIS") == ["CTIServer"]
+    assert completions(engine, "..;CTIS") == ["CTIServer "]
 
 
 def test_cd_step_without_a_path_goes_to_the_root(engine):
     at(engine, "/Interface/CTI")
-    assert completions(engine, "cd;I") == ["Interface"]
+    assert completions(engine, "cd;I") == ["Interface "]
 
 
 def test_absolute_path_step_sets_the_level(engine):
-    assert completions(engine, "/Interface/CTI/CTIServer;g") == ["get"]
+    assert completions(engine, "/Interface/CTI/CTIServer;g") == ["get "]
 
 
 def test_semicolon_inside_quotes_is_not_a_step(engine, tmp_path):
     """A quoted `;` belongs to the word, as the engine reads it: no new step starts there."""
     (tmp_path / "root.pem").write_text("")
     at(engine, "/Interface/CTI/SSLCommonSettings/ClientAuthentication/Trusts")
-    assert completions(engine, f'updateTrust "a;b" {tmp_path}/ro') == [f"{tmp_path}/root.pem"]
+    assert completions(engine, f'updateTrust "a;b" {tmp_path}/ro') == [f"{tmp_path}/root.pem "]
     assert completions(engine, 'updateTrust "a;e') == []
 
 
@@ -168,14 +169,14 @@ def test_path_as_first_word_completes_like_cd(engine):
 
 def test_protocol_values_by_prefix(engine):
     assert completions(engine, f"int;cti;ctis;ssl;prot;add {IP} TLSv1.") == ["TLSv1.1", "TLSv1.2", "TLSv1.3"]
-    assert completions(engine, "sys;sslc;jsse;prot;add tlsv1.3") == ["TLSv1.3"]
+    assert completions(engine, "sys;sslc;jsse;prot;add tlsv1.3") == ["TLSv1.3 "]
 
 
 def test_cipher_names_by_prefix_at_the_system_level(engine):
     """IANA names complete from any case-insensitive prefix, in code point order."""
     line = "sys;sslc;jsse;cip;add "
     assert completions(engine, line + "TLS_ECDHE_ECDSA_WITH_CHACHA") == [
-        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"]
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 "]
     assert completions(engine, line + "tls_aes_") == [
         "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
         "TLS_AES_128_CCM_SHA256", "TLS_AES_128_CCM_8_SHA256"]
@@ -184,14 +185,14 @@ def test_cipher_names_by_prefix_at_the_system_level(engine):
 
 def test_cipher_name_after_the_interface_ip(engine):
     line = f"int;cti;ctis;ssl;cip;add {IP} TLS_ECDHE_RSA_WITH_AES_128_G"
-    assert completions(engine, line) == ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"]
+    assert completions(engine, line) == ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 "]
     assert completions(engine, f"int;cti;ctis;ssl;cip;delete {IP} TLS_ECDHE_RSA_WITH_AES_128_G") == [
-        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"]
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 "]
 
 
 def test_boolean_values_of_cti_server_add(engine):
     assert completions(engine, "int;cti;ctis;add 10.0.0.1 8012 ") == ["false", "true"]
-    assert completions(engine, "int;cti;ctis;add 10.0.0.1 8012 true t") == ["true"]
+    assert completions(engine, "int;cti;ctis;add 10.0.0.1 8012 true t") == ["true "]
 
 
 def test_nothing_after_the_last_parameter(engine):
@@ -200,18 +201,18 @@ def test_nothing_after_the_last_parameter(engine):
 
 
 def test_optional_interface_of_get_is_offered(engine):
-    assert completions(engine, "int;cti;ctis;ssl;cip;get ") == [IP]
+    assert completions(engine, "int;cti;ctis;ssl;cip;get ") == [IP + " "]
 
 
 def test_abbreviated_command_takes_its_parameters(engine):
-    assert completions(engine, "int;cti;ctis;ssl;prot;a 1") == [IP]
+    assert completions(engine, "int;cti;ctis;ssl;prot;a 1") == [IP + " "]
 
 
 def test_sslupdate_offers_each_keyword_once(engine):
     line = f"int;cti;ctis;ssl;cert;sslUpdate {IP} "
     assert completions(engine, line) == ["keyFile", "certificateFile", "chainFile"]
     assert completions(engine, line + "keyFile k.pem ") == ["certificateFile", "chainFile"]
-    assert completions(engine, line + "chainFile c.pem keyFile k.pem ") == ["certificateFile"]
+    assert completions(engine, line + "chainFile c.pem keyFile k.pem ") == ["certificateFile "]
     assert completions(engine, line + "keyFile k.pem chainFile c.pem certificateFile s.pem ") == []
 
 
@@ -229,9 +230,9 @@ def test_sslupdate_keyword_value_is_a_file_path(engine, tmp_path):
     (files / "server.pem").write_text("")
     line = f"int;cti;ctis;ssl;cert;sslUpdate {IP} keyFile {files}/"
     assert completions(engine, line) == [f"{files}/old/", f"{files}/server.key", f"{files}/server.pem"]
-    assert completions(engine, line + "server.k") == [f"{files}/server.key"]
+    assert completions(engine, line + "server.k") == [f"{files}/server.key "]
     line = f"int;cti;ctis;ssl;cert;sslUpdate {IP} keyFile k.pem certificateFile {files}/server.p"
-    assert completions(engine, line) == [f"{files}/server.pem"]
+    assert completions(engine, line) == [f"{files}/server.pem "]
 
 
 def test_sslupdate_partial_keyword(engine):
@@ -240,7 +241,7 @@ def test_sslupdate_partial_keyword(engine):
 
 def test_attribute_keyword_then_boolean(engine):
     line = "sys;comm;def;ext;cert;set "
-    assert completions(engine, line) == ["allowClientApp"]
+    assert completions(engine, line) == ["allowClientApp "]
     assert completions(engine, line + "allowClientApp ") == ["false", "true"]
 
 
@@ -251,8 +252,8 @@ def test_trust_alias_of_delete_comes_from_the_configuration(engine, tmp_path):
     ca_file.write_bytes(CertificateAuthority.new_root("Internal Private Root").cert_pem)
     trusts = "int;cti;ssl;clientauth;trusts;"
     assert engine.execute(f"{trusts}updateTrust webexroot {ca_file};cd /").ok
-    assert completions(engine, trusts + "delete ") == ["webexroot"]
-    assert completions(engine, trusts + "delete W") == ["webexroot"]
+    assert completions(engine, trusts + "delete ") == ["webexroot "]
+    assert completions(engine, trusts + "delete W") == ["webexroot "]
 
 
 def test_path_with_a_space_is_inserted_quoted_and_listed_by_its_name(engine, tmp_path):
@@ -267,13 +268,13 @@ def test_path_with_a_space_is_inserted_quoted_and_listed_by_its_name(engine, tmp
 
 def test_word_with_an_open_quote_is_matched_without_it_and_replaced_whole(engine):
     [completion] = _complete(engine, f'int;cti;ctis;ssl;prot;add {IP} "TLSv1.3')
-    assert (completion.text, completion.start_position) == ("TLSv1.3", -len('"TLSv1.3'))
+    assert (completion.text, completion.start_position) == ("TLSv1.3 ", -len('"TLSv1.3'))
 
 
 def test_updatetrust_file_parameter_completes_paths(engine, tmp_path):
     (tmp_path / "CombinedCertChain2023.txt").write_text("")
     line = f"int;cti;ssl;clientauth;trusts;updateTrust webex {tmp_path}/Comb"
-    assert completions(engine, line) == [f"{tmp_path}/CombinedCertChain2023.txt"]
+    assert completions(engine, line) == [f"{tmp_path}/CombinedCertChain2023.txt "]
 
 
 # --- emulator commands ----------------------------------------------------------------
@@ -282,17 +283,17 @@ def test_emu_offers_its_subcommands(engine):
     assert completions(engine, "emu ") == EMU_COMMANDS
     assert completions(engine, "emu add") == ["addnode", "adduser"]
     assert completions(engine, "em r") == ["restart", "record"]
-    assert completions(engine, "em res") == ["restart"]
+    assert completions(engine, "em res") == ["restart "]
 
 
 def test_emu_subcommand_parameters(engine):
     assert completions(engine, "emu addnode xsp2 ") == ["XSP", "ADP"]
-    assert completions(engine, "emu deluser b") == ["bob@example.com"]
+    assert completions(engine, "emu deluser b") == ["bob@example.com "]
 
 
 def test_emu_from_a_deep_level(engine):
     at(engine, "/Interface/CTI/CTIServer/SSLSettings/Certificates")
-    assert completions(engine, "emu st") == ["status"]
+    assert completions(engine, "emu st") == ["status "]
 
 
 # --- help -----------------------------------------------------------------------------
@@ -301,12 +302,12 @@ def test_help_offers_the_commands_and_levels_of_the_current_level(engine):
     at(engine, "/Interface/CTI/CTIServer")
     assert completions(engine, "help ") == ["get", "add", "delete", "SSLSettings",
                                             "cd", "help", "exit", "quit", "emu"]
-    assert completions(engine, "help a") == ["add"]
-    assert completions(engine, "h d") == ["delete"]
+    assert completions(engine, "help a") == ["add "]
+    assert completions(engine, "h d") == ["delete "]
 
 
 def test_help_after_steps(engine):
-    assert completions(engine, "int;cti;ctis;ssl;cert;help ssl") == ["sslUpdate"]
+    assert completions(engine, "int;cti;ctis;ssl;cert;help ssl") == ["sslUpdate "]
 
 
 def test_help_emu_offers_the_emulator_commands(engine):
@@ -317,3 +318,10 @@ def test_help_emu_offers_the_emulator_commands(engine):
 def test_help_takes_one_command(engine):
     at(engine, "/Interface/CTI/CTIServer")
     assert completions(engine, "help add ") == []
+
+
+def test_a_unique_match_gets_a_space_but_a_level_path_goes_on(engine):
+    assert completions(engine, "int") == ["Interface "]
+    assert completions(engine, "e") == ["exit", "emu"]  # not unique: no space
+    assert completions(engine, "cd /Int") == ["/Interface"]  # a path may go deeper
+    assert completions(engine, "/Interface/C") == ["/Interface/CTI"]

@@ -280,9 +280,9 @@ def test_ctrl_c_abandons_a_half_typed_line(shell):
 
 
 def test_tab_completes_a_level_name(shell):
-    """`Inter<TAB>` becomes `Interface` on the line."""
+    """`Inter<TAB>` becomes `Interface ` on the line: a unique match ends with a space."""
     started = root_shell(shell)
-    started.type("Inter\t", ROOT + "Interface")
+    started.type("Inter\t", ROOT + "Interface ")
 
 
 def test_tab_completes_a_command_and_an_emulator_command(shell):
@@ -290,10 +290,10 @@ def test_tab_completes_a_command_and_an_emulator_command(shell):
     started = root_shell(shell)
     prompt = "XSP_CLI/Interface/CTI/CTIServer/SSLSettings/Certificates> "
     started.enter("int;cti;ctis;ssl;cert", prompt)
-    started.type("sslU\t", prompt + "sslUpdate")
+    started.type("sslU\t", prompt + "sslUpdate ")
     started.child.sendcontrol("c")
     started.wait_cursor(prompt, below=started.screen.row)
-    started.type("emu res\t", prompt + "emu restart")
+    started.type("emu res\t", prompt + "emu restart ")
 
 
 def test_tab_shows_the_protocol_choices(shell):
@@ -316,8 +316,8 @@ def test_tab_completes_a_configured_interface_ip(shell):
     """After `add ` in an interface's Protocols level, TAB writes the configured IP."""
     started = root_shell(shell)
     started.enter("int;cti;ctis;add 127.0.0.1 8012 false false false", CTISERVER)
-    started.type("ssl;prot;add \t", CTISERVER + "ssl;prot;add 127.0.0.1")
-    assert started.enter(" TLSv1.2", "XSP_CLI/Interface/CTI/CTIServer/SSLSettings/Protocols> ") == [
+    started.type("ssl;prot;add \t", CTISERVER + "ssl;prot;add 127.0.0.1 ")
+    assert started.enter("TLSv1.2", "XSP_CLI/Interface/CTI/CTIServer/SSLSettings/Protocols> ") == [
         "...Done", WARN]
 
 

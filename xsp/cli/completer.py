@@ -32,10 +32,23 @@ class CLICompleter(Completer):
             return  # the engine would stop at an earlier step and never reach this one
         words = _words(current)
         raw, word = words[-1]
-        for candidate in self.candidates(context, [value for _, value in words]):
+        offered = self.candidates(context, [value for _, value in words])
+        for candidate in offered:
             # Quoting keeps a value with a space (a file path) one word for the engine.
-            yield Completion(shlex.quote(candidate), start_position=-len(raw),
-                             display=_tail(candidate))
+            text = shlex.quote(candidate)
+            if len(offered) == 1 and not candidate.endswith("/") \
+                    and not self._is_path(context, words):
+                # A unique match is complete: the space lets the next word start at once,
+                # as bwcli does. A level path or a directory still goes on after its slash.
+                text += " "
+            yield Completion(text, start_position=-len(raw), display=_tail(candidate))
+
+    @staticmethod
+    def _is_path(context: Context, words: list[tuple[str, str]]) -> bool:
+        """The word being typed is a level path, which may go on below the level named."""
+        if len(words) == 1:
+            return may_become_path(words[0][1])
+        return len(words) == 2 and _resolve(words[0][1], context) == "cd"
 
     def _context_after(self, steps: list[str]) -> Context | None:
         """Where the earlier steps of the line would leave us; None where one would fail."""

@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("xsp.cli")
 
+# Lists longer than this ask "About to access N entries. Continue?" first. BroadWorks
+# does not publish its threshold; 100 is the emulator's choice.
+LIST_CONFIRM_THRESHOLD = 100
+
 @dataclass
 class Result:
     lines: list[str] = field(default_factory=list)
@@ -76,8 +80,10 @@ class Engine:
         self.context: Context = self.tree.root
         self.finished = False
         self.recorder: "Recorder | None" = recorder
+        self.list_confirm_threshold = LIST_CONFIRM_THRESHOLD
         # Set while a question waits for its answer: the next line answers it.
         self._pending: Callable[[str], Result] | None = None
+        self._question = render.CONFIRM
 
     # --- state -----------------------------------------------------------------------
 
@@ -87,13 +93,13 @@ class Engine:
 
     @property
     def awaiting_answer(self) -> bool:
-        """A question (exit's confirmation) waits: the next line answers it."""
+        """A question (exit's confirmation, a large list's) waits: the next line answers it."""
         return self._pending is not None
 
     @property
     def prompt(self) -> str:
         if self._pending is not None:
-            return render.CONFIRM
+            return self._question
         path = self.context.path
         return f"{self.node.prompt_name}{'/' + path if path else ''}> "
 
@@ -182,8 +188,25 @@ class Engine:
         actx = ActionContext(store=self.store, node_name=self.node_name, control=self.control,
                              context_path=context.path, line=" ".join([command.name, *args]),
                              engine=self)
-        lines = bound.notices + action(actx, command, bound.values)
-        return lines
+        lines = action(actx, command, bound.values)
+        if isinstance(lines, render.Table) and lines.entries > self.list_confirm_threshold:
+            listed = bound.notices + lines
+            self._ask(render.about_to_access(lines.entries),
+                      lambda: Result(listed), lambda: Result([]))
+            return []
+        return bound.notices + lines
+
+    def _ask(self, question: str, yes: Callable[[], Result], no: Callable[[], Result]) -> None:
+        """The next line answers ``question``: Yes, Y, No or N in any case, else asked again."""
+        def answer(text: str) -> Result:
+            if text.lower() in ("yes", "y"):
+                return yes()
+            if text.lower() in ("no", "n"):
+                return no()
+            self._pending, self._question = answer, question
+            return Result(["Please answer Yes, Y, No or N."], ok=False)
+
+        self._pending, self._question = answer, question
 
     # --- global commands -------------------------------------------------------------
 
@@ -209,16 +232,11 @@ class Engine:
         return [dict(render.GLOBAL_HELP).get(target, "Emulator commands: type help emu")]
 
     def _exit(self, args: list[str]) -> list[str]:
-        def answer(text: str) -> Result:
-            if text.lower() in ("yes", "y"):
-                self.finished = True
-                return Result([render.ENDING])
-            if text.lower() in ("no", "n"):
-                return Result([])
-            self._pending = answer
-            return Result(["Please answer Yes, Y, No or N."], ok=False)
+        def leave() -> Result:
+            self.finished = True
+            return Result([render.ENDING])
 
-        self._pending = answer
+        self._ask(render.CONFIRM, leave, lambda: Result([]))
         return []
 
     _quit = _exit

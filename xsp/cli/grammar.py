@@ -4,6 +4,7 @@ case-insensitive prefix, level paths, and the ``keyword value`` form (glued as t
 guide prints it: ``keyFile/tmp/k``)."""
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping
 from typing import TypeVar, Union
 
@@ -54,8 +55,18 @@ def pick(word: str, named: Iterable[tuple[str, T]], what: str) -> T:
         return hits[0][1]
     if not hits:
         names = ", ".join(n for n, _ in named)
-        raise CommandError(f"Error: unknown {what}: {word} (expected one of: {names})")
+        guess = did_you_mean(word, [n for n, _ in named])
+        hint = f"; did you mean {guess}?" if guess else ""
+        raise CommandError(f"Error: unknown {what}: {word}{hint} (expected one of: {names})")
     raise CommandError(f"Error: ambiguous {what}: {word} (matches {', '.join(n for n, _ in hits)})")
+
+
+def did_you_mean(word: str, names: Iterable[str]) -> str | None:
+    """The one name a mistyped ``word`` most likely meant (a slip of a letter or two, a
+    swap), compared case-insensitively; None when nothing is close enough."""
+    by_lower = {n.lower(): n for n in names}
+    close = difflib.get_close_matches(word.lower(), by_lower, n=1, cutoff=0.6)
+    return by_lower[close[0]] if close else None
 
 
 def unique(word: str, named: Iterable[tuple[str, T]]) -> T | None:

@@ -24,7 +24,21 @@ def entries_found(count: int) -> str:
     return f"{count} {'entry' if count in (0, 1) else 'entries'} found."
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
+def about_to_access(count: int) -> str:
+    """The question bwcli asks before a large list."""
+    return f"About to access {count} entries. Continue? {CONFIRM}"
+
+
+class Table(list[str]):
+    """The lines of a list, knowing how many entries it holds (the engine asks before
+    showing a large one)."""
+
+    def __init__(self, lines: Iterable[str], entries: int) -> None:
+        super().__init__(lines)
+        self.entries = entries
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> Table:
     """Right-aligned columns as wide as their widest value or header, two spaces apart,
     a `=` underline as wide as the table, the rows, a blank line, the count and a blank
     line after it, as the BroadWorks CLI prints them."""
@@ -39,7 +53,7 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]
     out = [line(headers), "=" * (2 + sum(widths) + 2 * (len(widths) - 1))]
     out.extend(line(row) for row in cells)
     out.extend(["", entries_found(len(cells)), ""])
-    return out
+    return Table(out, len(cells))
 
 
 def _cell(value: object) -> str:

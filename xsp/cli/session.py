@@ -1,6 +1,8 @@
-"""Running the engine: an interactive prompt_toolkit session or a scripted transcript."""
+"""Running the engine: an interactive prompt_toolkit session, a plain line-by-line
+session for expect-style automation, or a scripted transcript."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Iterable, TextIO
@@ -35,7 +37,40 @@ def run_script(engine: Engine, lines: Iterable[str], out: TextIO) -> int:
     return status
 
 
-def run_interactive(engine: Engine, history_file: Path) -> int:
+def plain_wanted(plain: bool = False) -> bool:
+    """``--plain`` given, or a terminal that says it can do nothing (``TERM=dumb``)."""
+    return plain or os.environ.get("TERM", "") == "dumb"
+
+
+def run_plain(engine: Engine, out: TextIO | None = None, inp: TextIO | None = None) -> int:
+    """A session an expect script can drive: the prompt is its literal text (ending in
+    ``> ``, or the question), written as is, and a line is read with the terminal's own
+    line editing. No cursor-position request, no colour, no escape code of any kind.
+    """
+    out = out or sys.stdout
+    inp = inp or sys.stdin
+    out.write(render.BANNER + "\n")
+    while not engine.finished:
+        out.write(engine.prompt)
+        out.flush()
+        try:
+            line = inp.readline()
+        except KeyboardInterrupt:
+            out.write("\n")  # Ctrl-C abandons the line, as in bwcli
+            continue
+        if not line:
+            out.write("\n" + render.ENDING + "\n")  # end of input ends the session
+            break
+        result = engine.execute(line.rstrip("\r\n"))
+        if result.lines:
+            out.write(result.text + "\n")
+    out.flush()
+    return 0
+
+
+def run_interactive(engine: Engine, history_file: Path, *, plain: bool = False) -> int:
+    if plain_wanted(plain):
+        return run_plain(engine)
     from prompt_toolkit import PromptSession
     from prompt_toolkit.history import DummyHistory, FileHistory
 

@@ -33,6 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--node", help="node to open (default: the first XSP or ADP node)")
     parser.add_argument("-c", dest="commands", action="append", metavar="LINE",
                         help="run this line (repeatable) and exit")
+    parser.add_argument("--plain", action="store_true",
+                        help="on a terminal, a plain prompt for expect scripts: the literal "
+                             "prompt text, no completion, no escape codes (also when TERM=dumb)")
     parser.add_argument("--record", type=Path, metavar="FILE",
                         help="record the session's commands and answers to FILE (a method of "
                              "procedure for xsp replay)")
@@ -77,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
             return run_script(engine, args.commands, sys.stdout)
         if not sys.stdin.isatty():
             return run_script(engine, sys.stdin, sys.stdout)
-        return run_interactive(engine, store.dir / "history")
+        return run_interactive(engine, store.dir / "history", plain=args.plain)
     finally:
         if engine.recorder is not None:
             engine.recorder.close()
