@@ -26,6 +26,7 @@ is the event's (subscriptionId, sequenceNumber), which the node files at publish
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from pathlib import Path
 from typing import Any, cast
@@ -72,8 +73,11 @@ async def _xsp_open(host: str, port: int, files: dict[str, str], groups: list[li
     for users in groups:
         # auto_ack off: the receipt is timed when the event comes off the stream, and the
         # acknowledgements go one at a time from a task of their own, as auto_ack would.
+        # Each client is its own application: clients sharing an applicationId would
+        # end each other's channel sets (DuplicateChannelSet), as on a real XSP.
         client = WebexClient(host, port, ssl_context=context, auto_ack=False,
-                             heartbeat_interval=3600)
+                             heartbeat_interval=3600,
+                             application_id=f"bench-events-{os.getpid()}-{len(_clients)}")
         await client.open()
         for user in users:
             await client.subscribe(user)

@@ -90,7 +90,9 @@ async def _open_one(host: str, port: int, context: ssl.SSLContext,
     body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Channel xmlns="{NS}">'
             f"<channelSetId>{channel_set}</channelSetId><priority>1</priority>"
             f"<weight>50</weight><expires>3600</expires>"
-            f"<applicationId>bench-scale</applicationId></Channel>").encode()
+            # One application per channel set: a second set naming the same
+            # applicationId would end the first set's channels (DuplicateChannelSet).
+            f"<applicationId>{channel_set}</applicationId></Channel>").encode()
     writer.write(f"POST {ASYNC_ROOT}/channel HTTP/1.1\r\nHost: {host}:{port}\r\n"
                  f"Content-Type: text/xml; charset=UTF-8\r\nContent-Length: {len(body)}\r\n"
                  "\r\n".encode() + body)
