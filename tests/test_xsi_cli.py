@@ -138,3 +138,23 @@ def test_ctrl_c_stops_the_client_cleanly_after_deleting_what_it_made(tmp_path: P
         assert (status, err) == (0, "")
         assert out.split()[2] == "CallSubscriptionEvent"
         wait_for(lambda: hub.channel_count == 0 and hub.subscription_count == 0)
+
+
+def test_a_second_client_of_the_same_application_ends_the_first_ones_channels(tmp_path: Path):
+    with ServerThread() as server, credential_files(tmp_path) as files:
+        hub = server.hub
+        assert hub is not None
+        first = start(server.port, files, "--user", "alice@example.com", "--timeout", "30")
+        wait_for(lambda: hub.subscription_count == 1 or first.poll() is not None)
+        other_app = start(server.port, files, "--user", "bob@example.com", "--count", "1",
+                          "--application-id", "another-app", "--timeout", "30")
+        assert finish(other_app)[0] == 0  # its own application: the first one runs on
+        assert first.poll() is None
+        second = start(server.port, files, "--user", "carol@example.com", "--count", "1",
+                       "--timeout", "30")
+        status, out, err = finish(first)
+        assert (status, err) == (1, "xsp: the server terminated the channel "
+                                    "(DuplicateChannelSet) after 1 events\n")
+        assert out.splitlines()[-1].split()[-2:] == ["ChannelTerminatedEvent",
+                                                      "reason=DuplicateChannelSet"]
+        assert finish(second)[0] == 0

@@ -52,6 +52,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help='event package (repeatable; default "Advanced Call")')
     parser.add_argument("--transport", choices=TRANSPORTS, default="http",
                         help="channel transport (default: http)")
+    parser.add_argument("--application-id", default="xsp-webex-client", metavar="ID",
+                        help="applicationId of the channel set and subscriptions (default: "
+                             "xsp-webex-client); a second client with the same certificate "
+                             "and applicationId ends this one's channels (DuplicateChannelSet)")
     parser.add_argument("--channels", type=int, default=1, metavar="N",
                         help="channels to open in the channel set (default: 1)")
     parser.add_argument("--count", type=int, metavar="N", help="stop after N events")
@@ -88,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("xsp.webex").setLevel(logging.ERROR)
     client = WebexClient(host, port, ssl_context=context, transport=args.transport,
                          channels=args.channels, heartbeat_interval=args.heartbeat,
-                         server_hostname=args.server_name)
+                         server_hostname=args.server_name, application_id=args.application_id)
     try:
         return asyncio.run(_session(client, args, sys.stdout))
     except WebexClientError as exc:
