@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from xsp.cti import documents as docs
+from xsp.cti.channels import Subscription
 from xsp.cti.documents import Envelope, EventData, leaf
 from xsp.cti.errors import ErrorCode, XsiError
 from xsp.webex.framing import DocumentSplitter, FramingError
@@ -135,3 +136,18 @@ def test_the_splitter_finds_the_same_documents_however_the_stream_is_cut(cuts):
 def test_the_splitter_refuses_a_stream_that_is_not_xml():
     with pytest.raises(FramingError):
         DocumentSplitter().feed(b"HTTP/1.1 200 OK\r\n")
+
+
+def test_an_error_info_summary_is_never_empty_and_a_reason_off_the_list_is_never_sent():
+    assert read_document(docs.error_info_document(" ", ErrorCode.INVALID_XML)) == ErrorReply(
+        "Error", 40001)
+    with pytest.raises(ValueError):
+        docs.channel_terminated_document("c-1", "Server shutting down")
+    with pytest.raises(ValueError):
+        docs.event_document(_envelope(external_application_id=""), EventData("HookStatusEvent"))
+
+
+def test_a_sequence_number_wraps_to_1_after_the_largest_xs_int():
+    subscription = Subscription("s", "o", True, ("o", "set"), None, None, "app", 0.0,  # type: ignore[arg-type]
+                                _sequence=2**31 - 2)
+    assert [subscription.next_sequence_number() for _ in range(3)] == [2**31 - 1, 1, 2]
