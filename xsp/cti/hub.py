@@ -55,7 +55,6 @@ from xsp.cti.packages import UserState, package, package_names, withdrawn
 log = logging.getLogger("xsp.cti")
 
 
-
 @dataclass(frozen=True)
 class Termination:
     """Why the server ends a channel: the reason the client reads, from the schema's
