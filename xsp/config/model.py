@@ -40,6 +40,26 @@ DEFAULT_SYSTEM_PROTOCOLS = ("TLSv1.2",)
 DEFAULT_USERS = ("alice@example.com", "bob@example.com", "carol@example.com")
 
 
+# Field markers read by the store (xsp.config.sections), so that a new node kind's
+# settings get the same on-disk treatment by marking its fields, without store changes:
+# SECTION: a list kept in a file of its own, rewritten only when it changes;
+# CERTIFICATE: PEM text kept once per content as certs/<sha256>.pem.
+SECTION = {"xsp.store": "section"}
+CERTIFICATE = {"xsp.store": "certificate"}
+
+# Messages quote a value only up to this many characters: a hand-edited file can hold
+# a megabyte where a port belongs.
+SHOWN_VALUE = 60
+
+
+def show(value: Any) -> str:
+    """``repr(value)``, cut to ``SHOWN_VALUE`` characters with its full length said."""
+    text = repr(value)
+    if len(text) <= SHOWN_VALUE:
+        return text
+    return f"{text[:SHOWN_VALUE]}... ({len(text)} characters)"
+
+
 class ModelError(ValueError):
     def __init__(self, path: str, message: str) -> None:
         super().__init__(f"{path}: {message}" if path else message)
@@ -56,13 +76,13 @@ class SSLSettings:
     def __post_init__(self) -> None:
         for i, name in enumerate(self.protocols):
             if name not in PROTOCOLS:
-                raise ModelError(f"protocols[{i}]", f"unknown protocol {name!r}; expected one of {', '.join(PROTOCOLS)}")
+                raise ModelError(f"protocols[{i}]", f"unknown protocol {show(name)}; expected one of {', '.join(PROTOCOLS)}")
 
 
-@dataclass
+@dataclass(frozen=True)
 class InterfaceCertificate:
-    cert_pem: str
-    chain_pem: str = ""
+    cert_pem: str = field(metadata=CERTIFICATE)
+    chain_pem: str = field(default="", metadata=CERTIFICATE)
     # File name under the state's private directory; the key itself is never in the YAML.
     key_file: str = ""
     self_signed: bool = True
@@ -82,7 +102,7 @@ class CTIServer:
         try:
             self.ip = str(ipaddress.ip_address(self.ip))
         except ValueError:
-            raise ModelError("ip", f"{self.ip!r} is not an IP address") from None
+            raise ModelError("ip", f"{show(self.ip)} is not an IP address") from None
         if not 1 <= self.port <= 65535:
             raise ModelError("port", f"{self.port} is out of range 1-65535")
 
@@ -91,10 +111,10 @@ class CTIServer:
         return self.ip
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrustAnchor:
     alias: str
-    cert_pem: str
+    cert_pem: str = field(metadata=CERTIFICATE)
 
     @property
     def key(self) -> str:
@@ -107,15 +127,15 @@ class XspSettings:
         list(DEFAULT_SYSTEM_CIPHERS), list(DEFAULT_SYSTEM_PROTOCOLS)))
     openssl: SSLSettings = field(default_factory=SSLSettings)
     cti_common: SSLSettings = field(default_factory=SSLSettings)
-    trusts: list[TrustAnchor] = field(default_factory=list)
-    cti_servers: list[CTIServer] = field(default_factory=list)
+    trusts: list[TrustAnchor] = field(default_factory=list, metadata=SECTION)
+    cti_servers: list[CTIServer] = field(default_factory=list, metadata=SECTION)
     allow_client_app: bool = False
 
     def cti_server(self, ip: str) -> CTIServer | None:
         return next((s for s in self.cti_servers if s.ip == ip), None)
 
 
-@dataclass
+@dataclass(frozen=True)
 class User:
     user_id: str
     group: str = "Group1"
@@ -128,8 +148,9 @@ class User:
 
 @dataclass
 class AsSettings:
-    client_identities: list[str] = field(default_factory=list)
-    users: list[User] = field(default_factory=lambda: [User(u) for u in DEFAULT_USERS])
+    client_identities: list[str] = field(default_factory=list, metadata=SECTION)
+    users: list[User] = field(default_factory=lambda: [User(u) for u in DEFAULT_USERS],
+                              metadata=SECTION)
 
 
 NodeKind = Literal["AS", "XSP", "ADP"]
@@ -148,9 +169,9 @@ class Node:
 
     def __post_init__(self) -> None:
         if not NODE_NAME.fullmatch(self.name):
-            raise ModelError("name", f"{self.name!r} is not a node name; expected letters, digits, '-' and '_'")
+            raise ModelError("name", f"{show(self.name)} is not a node name; expected letters, digits, '-' and '_'")
         if self.kind not in ("AS", "XSP", "ADP"):
-            raise ModelError("kind", f"unknown node kind {self.kind!r}; expected AS, XSP or ADP")
+            raise ModelError("kind", f"unknown node kind {show(self.kind)}; expected AS, XSP or ADP")
         if self.kind == "AS" and self.as_ is None:
             self.as_ = AsSettings()
         if self.kind != "AS" and self.xsp is None:
@@ -210,7 +231,7 @@ class Deployment:
         names = [n.name for n in self.nodes]
         for i, name in enumerate(names):
             if names.index(name) != i:
-                raise ModelError(f"nodes[{i}].name", f"node name {name!r} is used twice")
+                raise ModelError(f"nodes[{i}].name", f"node name {show(name)} is used twice")
         if sum(1 for n in self.nodes if n.kind == "AS") != 1:
             raise ModelError("nodes", "the deployment needs exactly one AS node")
 
@@ -245,7 +266,7 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
     if origin is Literal:
         if value not in typing.get_args(tp):
             allowed = ", ".join(map(str, typing.get_args(tp)))
-            raise ModelError(path, f"{value!r} is not one of {allowed}")
+            raise ModelError(path, f"{show(value)} is not one of {allowed}")
         return value
     if origin is list:
         if not isinstance(value, list):
@@ -255,11 +276,11 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return from_data(tp, value, path)
     if tp is bool and not isinstance(value, bool):
-        raise ModelError(path, f"expected true or false, got {value!r}")
+        raise ModelError(path, f"expected true or false, got {show(value)}")
     if tp is int and (isinstance(value, bool) or not isinstance(value, int)):
-        raise ModelError(path, f"expected a number, got {value!r}")
+        raise ModelError(path, f"expected a number, got {show(value)}")
     if tp is str and not isinstance(value, str):
-        raise ModelError(path, f"expected a string, got {value!r}")
+        raise ModelError(path, f"expected a string, got {show(value)}")
     return value
 
 
@@ -280,7 +301,7 @@ def from_data(cls: type, data: Any, path: str = "") -> Any:
     hints, fields = _schema(cls)
     unknown = [k for k in data if k not in fields]
     if unknown:
-        raise ModelError(_join(path, str(unknown[0])), f"unknown setting; expected one of {', '.join(fields)}")
+        raise ModelError(_join(path, show(unknown[0]).strip("'")), f"unknown setting; expected one of {', '.join(fields)}")
     kwargs: dict[str, Any] = {}
     for name, f in fields.items():
         if name in data:

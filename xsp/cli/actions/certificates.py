@@ -54,11 +54,12 @@ def trust_update(actx: ActionContext, command: Command, values: dict[str, Any]) 
     warnings = [f"Warning: {w}" for w in trust.anchor_warnings(certificate)]
 
     def mutate(deployment: Deployment, node: Node) -> list[str]:
-        existing = next((t for t in node.xsp_settings.trusts if t.alias == alias), None)
-        if existing is None:
-            node.xsp_settings.trusts.append(TrustAnchor(alias, pem))
+        trusts = node.xsp_settings.trusts
+        index = next((i for i, t in enumerate(trusts) if t.alias == alias), None)
+        if index is None:
+            trusts.append(TrustAnchor(alias, pem))
             return warnings
-        existing.cert_pem = pem
+        trusts[index] = TrustAnchor(alias, pem)
         return [f"Trust anchor {alias} already existed: its certificate is replaced.", *warnings]
 
     return actx.change(command, mutate)
