@@ -18,8 +18,10 @@ from pathlib import Path
 
 from aiohttp import web
 
-from xsp.config.model import CTIServer, Deployment, InterfaceCertificate, Node, User, XspSettings
-from xsp.config.store import Store
+from xsp.config import statedir
+from xsp.config.model import (CTIServer, Deployment, InterfaceCertificate, Node, TrustAnchor, User,
+                              XspSettings)
+from xsp.config.store import ConfigFileError, Store
 from xsp.cti.app import create_app
 from xsp.cti.auth import Authorizer
 from xsp.cti.calls import CallSimulator
@@ -27,6 +29,7 @@ from xsp.cti.hub import EventHub
 from xsp.listener.refusal import Refusal
 from xsp.listener.site import TLSSite
 from xsp.node.addresses import bind_address
+from xsp.tls import capath
 from xsp.tls.context import build_server_context
 from xsp.tls.effective import plan_for
 from xsp.tls.suites import SuitePlan
@@ -34,6 +37,8 @@ from xsp.tls.suites import SuitePlan
 log = logging.getLogger("xsp.node")
 
 KEEPALIVE = 75.0
+# Under the state: the trust anchors of running listeners as capath directories.
+ANCHORS_DIR = "anchors"
 
 
 @dataclass
@@ -88,11 +93,33 @@ class NodeHost:
         # One simulator for the node, so call ids stay unique across requests.
         self.simulator = CallSimulator(self.hub)
         self.nodes: dict[str, NodeRuntime] = {}
+        self._last_good: Deployment | None = None
+        self._problem: str | None = None
+        # Trust anchor lists of this start -> their capath directory, and the
+        # directories each node's listeners read.
+        self._anchor_dirs: dict[int, tuple[list[TrustAnchor], Path]] = {}
+        self._node_anchor_dirs: dict[str, set[Path]] = {}
 
     # --- what the listeners read live ------------------------------------------------
 
     def _deployment(self) -> Deployment:
-        return self.store.load()
+        """The stored configuration; while the file is invalid (a hand edit), the last
+        good one, so requests keep being served, and the log says once what is wrong."""
+        try:
+            deployment = self.store.load()
+        except ConfigFileError as exc:
+            if self._last_good is None:
+                raise
+            if str(exc) != self._problem:
+                self._problem = str(exc)
+                log.error("the configuration cannot be used; serving from the last good one "
+                          "until it is fixed: %s", exc)
+            return self._last_good
+        if self._problem is not None:
+            self._problem = None
+            log.info("the configuration is valid again; serving from it")
+        self._last_good = deployment
+        return deployment
 
     def _users(self) -> list[User]:
         return self._deployment().users
@@ -113,8 +140,12 @@ class NodeHost:
     async def _start_node(self, node: Node) -> None:
         runtime = NodeRuntime(node.name)
         self.nodes[node.name] = runtime
+        self._node_anchor_dirs[node.name] = set()
         for server in node.xsp_settings.cti_servers:
             await self._open(runtime, node.xsp_settings, server)
+        self._anchor_dirs.clear()
+        in_use = set().union(*self._node_anchor_dirs.values())
+        capath.prune(self.store.dir / ANCHORS_DIR, in_use)
         self._clear_pending(node.name)
 
     async def _open(self, runtime: NodeRuntime, xsp: XspSettings, server: CTIServer) -> None:
@@ -142,10 +173,25 @@ class NodeHost:
             raise ValueError("the interface has no server certificate")
         listener.suite_plan = plan_for(xsp, server)
         cert_file = self._chain_file(listener.node, server, certificate)
+        pems, anchor_dir = self._anchors(listener.node, xsp) if server.client_auth_req else ([], None)
         return build_server_context(
             listener.suite_plan, cert_file, self.store.resolve(certificate.key_file),
-            trust_anchor_pems=[t.cert_pem.encode() for t in xsp.trusts],
+            trust_anchor_pems=pems, trust_anchor_dir=anchor_dir,
             require_client_cert=server.client_auth_req)
+
+    def _anchors(self, node: str, xsp: XspSettings) -> tuple[list[bytes], Path | None]:
+        """The node's trust anchors as a capath directory, built once per set, which
+        OpenSSL reads as it needs them; as PEMs to insert where that cannot be built."""
+        pems = [t.cert_pem for t in xsp.trusts]
+        if not pems or capath.available() is not None:
+            return [p.encode() for p in pems], None
+        known = self._anchor_dirs.get(id(xsp.trusts))
+        if known is None or known[0] is not xsp.trusts:
+            parent = statedir.private_subdir(self.store.dir, ANCHORS_DIR)
+            known = (xsp.trusts, capath.build(parent, pems))
+            self._anchor_dirs[id(xsp.trusts)] = known
+        self._node_anchor_dirs[node].add(known[1])
+        return [], known[1]
 
     def _chain_file(self, node: str, server: CTIServer, certificate: InterfaceCertificate) -> Path:
         """OpenSSL loads the certificate and its chain from one file."""
@@ -157,7 +203,7 @@ class NodeHost:
         listener.problem = None
         try:
             context = self._context(listener, xsp)
-        except (ValueError, ssl.SSLError, OSError) as exc:
+        except (ValueError, ssl.SSLError, OSError, ConfigFileError) as exc:
             listener.problem = str(exc)
             log.error("%s %s: not listening: %s", listener.node, listener.label, exc)
             return
@@ -191,7 +237,9 @@ class NodeHost:
         Server's hub and survive: a client that opens a new channel in the same channel
         set receives their events again.
         """
-        node = self._deployment().node(node_name)
+        # A restart applies the file as it is: an invalid one is refused, not replaced
+        # by the last good one.
+        node = self.store.load().node(node_name)
         runtime = self.nodes.pop(node_name, None)
         if runtime is not None:
             await self._close(runtime)

@@ -106,8 +106,12 @@ def _load_credentials(context: ssl.SSLContext, plan: SuitePlan, cert_file: StrPa
     context.load_cert_chain(cert_file, key_file)
 
 
-def _require_client_certificates(context: ssl.SSLContext, anchors: Sequence[bytes]) -> None:
+def _require_client_certificates(context: ssl.SSLContext, anchors: Sequence[bytes],
+                                 anchor_dir: StrPath | None) -> None:
     context.verify_mode = ssl.CERT_REQUIRED
+    if anchor_dir is not None:
+        # Read by OpenSSL as a verification needs them (xsp.tls.capath).
+        context.load_verify_locations(capath=os.fspath(anchor_dir))
     for pem in anchors:
         # cadata as str is PEM; as bytes it would be read as DER.
         context.load_verify_locations(cadata=pem.decode("ascii"))
@@ -122,11 +126,13 @@ def _require_client_certificates(context: ssl.SSLContext, anchors: Sequence[byte
 def build_server_context(plan: SuitePlan, cert_file: StrPath, key_file: StrPath, *,
                          chain_file: StrPath | None = None,
                          trust_anchor_pems: Sequence[bytes] = (),
+                         trust_anchor_dir: StrPath | None = None,
                          require_client_cert: bool) -> ssl.SSLContext:
     """An ``SSLContext`` that accepts exactly what ``plan`` says, with these credentials.
 
     With ``require_client_cert`` a client must present a certificate that chains to one
-    of ``trust_anchor_pems``; with no anchors every client is refused. Raises
+    of ``trust_anchor_pems`` or of the hashed directory ``trust_anchor_dir``
+    (``xsp.tls.capath``); with no anchors every client is refused. Raises
     ``ValueError`` for a certificate of another key type than the plan's, and
     ``ssl.SSLError``/``OSError`` for credentials OpenSSL cannot load.
     """
@@ -139,7 +145,7 @@ def build_server_context(plan: SuitePlan, cert_file: StrPath, key_file: StrPath,
         context.load_dh_params(str(dh_file))
         _load_credentials(context, plan, cert_file, key_file, chain_file, Path(tmp))
     if require_client_cert:
-        _require_client_certificates(context, trust_anchor_pems)
+        _require_client_certificates(context, trust_anchor_pems, trust_anchor_dir)
     else:
         context.verify_mode = ssl.CERT_NONE
     return context
