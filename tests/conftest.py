@@ -11,7 +11,13 @@ import pytest
 
 @pytest.fixture
 def state(tmp_path: Path) -> Path:
-    return tmp_path / "state"
+    """An empty state directory, owner-only, as a user's first run leaves it.
+
+    It exists because commands that only read (``doctor``) refuse a missing state: a
+    mistyped path must not pass for a new, empty one."""
+    path = tmp_path / "state"
+    path.mkdir(mode=0o700)
+    return path
 
 
 def run_xsp(*args: str, input: str | None = None, cwd: Path | None = None,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from trust._errors import TrustError
-from trust._files import write_all
+from trust._files import owner_only_dir, write_all
 from trust._issue import CertificateAuthority, is_hostname
 
 WEBEX_ROOT_CN = "Internal Private Root"
@@ -112,7 +112,9 @@ def make_demo_pki(directory: str | os.PathLike[str], *, ips: Sequence[str] = ("1
         pki.server_chain: (server.chain_pem, public),
     }
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        refused = owner_only_dir(out)
+        if refused is not None:
+            raise TrustError(f"cannot write in {out}: {refused}")
         write_all(contents)
     except OSError as exc:
         raise TrustError(f"cannot write in {out}: {exc.strerror or exc}") from None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -54,3 +55,31 @@ def write_all(files: dict[Path, tuple[bytes, int]]) -> None:
             except FileNotFoundError:
                 pass
         raise
+
+
+def owner_only_dir(path: Path) -> str | None:
+    """Create ``path`` (and missing parents) 0700 from the first ``mkdir``, or check the
+    one there; why it cannot hold private keys, or None.
+
+    A directory of someone else's, or one others may write, could have a key's name
+    replaced or read by them.
+    """
+    missing = []
+    probe = path
+    while not os.path.lexists(probe) and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, 0o700)
+        except FileExistsError:
+            pass
+    st = os.stat(path)
+    if not stat.S_ISDIR(st.st_mode):
+        return f"{path} is not a directory"
+    if st.st_uid != os.geteuid():
+        return f"{path} belongs to uid {st.st_uid}, not to you; keys are not written there"
+    if st.st_mode & 0o022:
+        return (f"{path} is writable by others (mode {stat.S_IMODE(st.st_mode):04o}); keys are "
+                f"not written there: make it owner-only (chmod go-w {path}) or choose another")
+    return None

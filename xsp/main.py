@@ -49,6 +49,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 1
+    except OSError as exc:  # a full disk or a permission, where no command expected it
+        from xsp.config.statedir import os_error
+        logging.getLogger("xsp").debug("operating-system error", exc_info=True)
+        print(f"xsp: {os_error(exc, 'use')}", file=sys.stderr)
+        return 1
     except Exception as exc:  # one line for the user; the traceback goes to the log
         logging.getLogger("xsp").debug("unexpected error", exc_info=True)
         print(f"xsp: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)

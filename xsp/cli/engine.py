@@ -8,6 +8,7 @@ prefix. The first failing step stops the line; a failing step changes nothing.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import shlex
 from dataclasses import dataclass, field
@@ -22,7 +23,8 @@ from xsp.cli.actions import attrs, certificates, cti, emulator, lists  # noqa: F
 from xsp.cli.binding import bind
 from xsp.cli.grammar import is_path, named_at, pick, split_steps, walk
 from xsp.config.model import Node
-from xsp.config.store import Store
+from xsp.config import statedir
+from xsp.config.store import ConfigFileError, Store
 
 if TYPE_CHECKING:
     from xsp.cli.transcript import Recorder
@@ -126,7 +128,14 @@ class Engine:
         result = self._execute(line)
         # The command that starts or stops a recording is not part of the procedure.
         if recorder is not None and self.recorder is recorder:
-            recorder.write(prompt, line, result.lines)
+            try:
+                recorder.write(prompt, line, result.lines)
+            except OSError as exc:
+                self.recorder = None
+                with contextlib.suppress(OSError):
+                    recorder.close()
+                result.lines.append(f"Error: recording stopped: "
+                                    f"{statedir.os_error(exc, 'write', recorder.path)}")
         return result
 
     def _execute(self, line: str) -> Result:
@@ -144,6 +153,14 @@ class Engine:
                 lines = self._step(step)
             except CommandError as exc:
                 result.lines.append(str(exc))
+                result.ok = False
+                break
+            except (ConfigFileError, OSError) as exc:
+                # The state cannot be read or written (a full disk, a permission): what,
+                # where and what to do, in one line, not an internal error.
+                why = statedir.os_error(exc, "use the state") if isinstance(exc, OSError) else exc
+                log.warning("command failed: %s: %s", step, why)
+                result.lines.append(f"Error: nothing was changed: {why}")
                 result.ok = False
                 break
             except Exception as exc:  # a bug must not end the user's session

@@ -72,13 +72,14 @@ def run_interactive(engine: Engine, history_file: Path, *, plain: bool = False) 
     if plain_wanted(plain):
         return run_plain(engine)
     from prompt_toolkit import PromptSession
-    from prompt_toolkit.history import DummyHistory, FileHistory
+    from prompt_toolkit.history import DummyHistory
 
     from xsp.cli.completer import CLICompleter
+    from xsp.cli.history import StateHistory
 
     print(render.BANNER)
     commands: PromptSession[str] = PromptSession(
-        history=FileHistory(str(history_file)),
+        history=StateHistory(history_file),
         completer=CLICompleter(engine),
         complete_while_typing=False,
     )

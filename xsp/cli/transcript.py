@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, TextIO
@@ -40,13 +42,34 @@ class Entry:
         return match.group(2) if match else None
 
 
+def _regular_or_missing(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return True
+
+
 class Recorder:
     """Appends each command and its answer to a file, flushed at once: a crash keeps it."""
 
     def __init__(self, path: Path, state_dir: Path) -> None:
         self.path = Path(path)
-        new = not self.path.exists() or self.path.stat().st_size == 0
-        self._file: TextIO = open(self.path, "a", encoding="utf-8")
+        state = Path(state_dir).resolve()
+        target = self.path.resolve()
+        if target == state or state in target.parents:
+            # Appending a transcript to config.yaml or a key would damage the state.
+            raise TranscriptError(f"{path} is inside the state directory {state_dir}; "
+                                  "record to a file outside it")
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK
+                     | os.O_CLOEXEC, 0o644) if _regular_or_missing(self.path) else -1
+        if fd < 0 or not stat.S_ISREG(os.fstat(fd).st_mode):
+            if fd >= 0:
+                os.close(fd)
+            # A FIFO would block the shell until someone reads it; a device is no record.
+            raise TranscriptError(f"{path} is not a regular file; record to a regular file")
+        os.set_blocking(fd, True)
+        new = os.fstat(fd).st_size == 0
+        self._file: TextIO = os.fdopen(fd, "a", encoding="utf-8")
         if new:
             stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
             self._file.write(f"# xsp transcript (method of procedure), recorded {stamp}\n"

@@ -32,8 +32,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from xsp.doctor import check, render
 
+    if args.probe and not (args.cert and args.key):
+        print("xsp: --probe needs --cert and --key (the client certificate to try)", file=sys.stderr)
+        return 2
     store = open_store(args)
     try:
+        if not store.check():
+            # Reading must not make a state: a mistyped --state would pass for a new one.
+            print(f"xsp: no state at {store.dir}; check the path (a state is made by "
+                  f"xsp shell --state {store.dir} or xsp demo)", file=sys.stderr)
+            return 1
         deployment = store.load()
         name = args.node or deployment.first_cti_node().name
     except (ConfigFileError, ModelError) as exc:
@@ -47,9 +55,6 @@ def run(args: argparse.Namespace) -> int:
     if node.kind == "AS":
         print("xsp: the doctor checks an XSP or ADP node; the AS is checked through it", file=sys.stderr)
         return 1
-    if args.probe and not (args.cert and args.key):
-        print("xsp: --probe needs --cert and --key (the client certificate to try)", file=sys.stderr)
-        return 2
     findings = check(deployment, name)
     if args.probe:
         log_to_state(store)

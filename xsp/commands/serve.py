@@ -53,11 +53,12 @@ async def _serve(service: NodeService) -> None:
     host = service.host
     for name in host.nodes:
         print(f"Node {name}:", *host.status(name), sep="\n", flush=True)
-    print(f"Serving; control socket {service.control_socket}. Stop with Ctrl-C.", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    # Said once a SIGTERM is handled: a supervisor may stop the node as soon as it reads it.
+    print(f"Serving; control socket {service.control_socket}. Stop with Ctrl-C.", flush=True)
     await stop.wait()
     await service.stop()  # no new control requests, then the node tells its channels
     print("Stopped.", flush=True)

@@ -20,7 +20,8 @@ def add_state_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def open_store(args: argparse.Namespace) -> Store:
-    return Store(args.state or default_state_dir())
+    """The state named by --state; read-only use creates nothing (the first save does)."""
+    return Store(args.state or default_state_dir(), create=False)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,14 +45,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def log_to_state(store: Store) -> None:
     """The node's and the shell's log lines go to ``xsp.log`` in the state, not the terminal."""
-    store.dir.mkdir(parents=True, exist_ok=True)
+    from xsp.statelog import StateLogHandler
     path = os.path.abspath(store.dir / "xsp.log")
     root = logging.getLogger()
     root.setLevel(logging.INFO)
     # Idempotent: a second call (demo, then its shell) must not write every line twice.
     if any(isinstance(h, logging.FileHandler) and h.baseFilename == path for h in root.handlers):
         return
-    handler = logging.FileHandler(path, encoding="utf-8")
+    handler = StateLogHandler(Path(path))
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     root.addHandler(handler)
 

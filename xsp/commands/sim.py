@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from xsp.commands.shell import add_state_argument, open_store
+from xsp.config.errors import ConfigFileError
 from xsp.node.control import NodeUnavailable, request
 
 
@@ -41,8 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _send(args: argparse.Namespace, payload: dict) -> int:
     store = open_store(args)
     try:
+        store.check()
         reply = request(store.dir, payload, timeout=600)
-    except NodeUnavailable as exc:
+    except (NodeUnavailable, ConfigFileError) as exc:
         print(f"xsp: {exc}", file=sys.stderr)
         return 1
     stream = sys.stdout if reply.get("ok") else sys.stderr

@@ -28,8 +28,6 @@ _ADVICE = {
     errno.EROFS: "the file system is read-only; choose another state with --state",
     errno.EFBIG: "a file-size limit (ulimit -f) stopped the write; raise it and repeat",
     errno.ENOTDIR: "a part of the path is a file, not a directory; give a directory",
-    errno.ELOOP: "it is a symbolic link, and state files are never followed through one; "
-                 "remove the link",
 }
 
 
@@ -40,10 +38,17 @@ class StateError(ConfigFileError):
 def os_error(exc: OSError, doing: str, path: Path | str | None = None) -> StateError:
     """``exc`` as one line: ``cannot <doing> <path>: <reason>; <advice>``."""
     where = path if path is not None else exc.filename
+    if exc.errno == errno.ELOOP and where:
+        return symlink_refused(where)
     reason = exc.strerror or str(exc)
     advice = _ADVICE.get(exc.errno or 0)
     text = f"cannot {doing} {where}: {reason}" if where else f"cannot {doing}: {reason}"
     return StateError(f"{text}; {advice}" if advice else text)
+
+
+def symlink_refused(path: Path | str) -> StateError:
+    return StateError(f"{path} is a symbolic link; state files are never followed through one: "
+                      "remove the link")
 
 
 def _refuse_foreign(path: Path, st: os.stat_result, what: str) -> None:
@@ -110,25 +115,41 @@ def private_subdir(state: Path, name: str) -> Path:
     except OSError as exc:
         raise os_error(exc, "use", path) from None
     if stat.S_ISLNK(st.st_mode):
-        raise StateError(f"{path} is a symbolic link; state files are never followed through "
-                         "one: remove the link")
+        raise symlink_refused(path)
     if not stat.S_ISDIR(st.st_mode):
         raise StateError(f"{path} is not a directory; remove it (the state recreates it)")
     _refuse_foreign(path, st, "the directory")
     return path
 
 
-def open_nofollow(path: Path, flags: int, mode: int = 0o600, doing: str = "open") -> int:
+def open_nofollow(path: Path, flags: int, mode: int = 0o600, doing: str = "open",
+                  subdir: bool = False) -> int:
     """``os.open`` that never follows a symbolic link and never blocks on a FIFO.
 
-    A missing file raises ``FileNotFoundError`` as it is; any other failure is one line.
+    With ``subdir`` the file's directory (a subdirectory of the state) is not followed
+    through a link either. A missing file raises ``FileNotFoundError`` as it is; any
+    other failure is one line.
     """
+    directory = None
+    if subdir:
+        try:
+            directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            if exc.errno == errno.ENOTDIR and os.path.islink(path.parent):
+                raise symlink_refused(path.parent) from None  # O_DIRECTORY's answer to a link
+            raise os_error(exc, doing, path.parent) from None
     try:
-        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, mode)
+        fd = os.open(path.name if directory is not None else path,
+                     flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, mode, dir_fd=directory)
     except FileNotFoundError:
         raise
     except OSError as exc:
         raise os_error(exc, doing, path) from None
+    finally:
+        if directory is not None:
+            os.close(directory)
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
         os.close(fd)
@@ -157,5 +178,4 @@ def refuse_link(path: Path) -> None:
     except OSError as exc:
         raise os_error(exc, "use", path) from None
     if stat.S_ISLNK(st.st_mode):
-        raise StateError(f"{path} is a symbolic link; state files are never followed through "
-                         "one: remove the link")
+        raise symlink_refused(path)

@@ -89,7 +89,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes, mode: int = 0o644, *, sync_dir: bool = True) -> None:
+def atomic_write(path: Path, data: bytes, mode: int = 0o600, *, sync_dir: bool = True) -> None:
     """Write ``data`` to ``path`` so that a reader or a crash sees old or new, never half.
 
     A symbolic link at ``path`` is refused, not replaced; an operating-system failure
@@ -117,9 +117,12 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644, *, sync_dir: bool =
         raise
 
 
-def read_state_file(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
-    """A state file's bytes, never through a symbolic link, refused over ``limit``."""
-    fd = statedir.open_nofollow(path, os.O_RDONLY, doing="read")
+def read_state_file(path: Path, limit: int = MAX_FILE_BYTES, *, subdir: bool = False) -> bytes:
+    """A state file's bytes, never through a symbolic link, refused over ``limit``.
+
+    ``subdir``: the file is in a subdirectory of the state, which must not be a link either.
+    """
+    fd = statedir.open_nofollow(path, os.O_RDONLY, doing="read", subdir=subdir)
     try:
         size = os.fstat(fd).st_size
         if size > limit:
@@ -218,7 +221,7 @@ class Store:
         return _Stamp(st.st_ino, st.st_mtime_ns, st.st_size)
 
     def _read_ref(self, ref: str) -> bytes:
-        return read_state_file(self.dir / ref)
+        return read_state_file(self.dir / ref, subdir=True)
 
     def _parse(self, text: str, stamp: _Stamp | None) -> _Loaded:
         try:
@@ -317,18 +320,25 @@ class Store:
         root = encoder.root(deployment)
         body = yaml.dump(root, Dumper=_Dumper, sort_keys=False, default_flow_style=False,
                          allow_unicode=True)
-        written_dirs = set()
-        for ref, data in encoder.new_files.items():
-            target = self.dir / ref
-            statedir.private_subdir(self.dir, ref.split("/", 1)[0])
-            atomic_write(target, data, sync_dir=False)
-            written_dirs.add(target.parent)
+        written: list[Path] = []
         try:
-            for directory in written_dirs:
-                _fsync_dir(directory)  # the new files are durable before the root names them
-        except OSError as exc:
-            raise statedir.os_error(exc, "write", self.dir) from None
-        atomic_write(self.path, (HEADER + body).encode("utf-8"))
+            for ref, data in encoder.new_files.items():
+                target = self.dir / ref
+                statedir.private_subdir(self.dir, ref.split("/", 1)[0])
+                atomic_write(target, data, sync_dir=False)
+                written.append(target)
+            try:
+                for directory in {path.parent for path in written}:
+                    _fsync_dir(directory)  # the new files are durable before the root names them
+            except OSError as exc:
+                raise statedir.os_error(exc, "write", self.dir) from None
+            atomic_write(self.path, (HEADER + body).encode("utf-8"))
+        except BaseException:
+            # Not committed: what this save wrote is named by nothing.
+            for path in written:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            raise
         self._lines = encoder.lines
         # What was just written is what the next read would parse: keep it. No caller
         # changes it after the block, so readers share it safely.

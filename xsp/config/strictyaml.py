@@ -46,6 +46,16 @@ class StrictLoader(_Base):  # type: ignore[misc, valid-type]
             first[(key.tag, key.value)] = key.start_mark.line + 1
         return super().construct_mapping(node, deep)
 
+    def construct_bounded_int(self, node: ScalarNode) -> int:
+        try:
+            return self.construct_yaml_int(node)
+        except ValueError:  # Python's limit on converting long digit strings
+            raise StrictYAMLError(node.start_mark.line + 1,
+                                  f"a number of {len(node.value)} digits is too long") from None
+
+
+StrictLoader.add_constructor("tag:yaml.org,2002:int", StrictLoader.construct_bounded_int)
+
 
 def load(text: str) -> Any:
     return yaml.load(text, Loader=StrictLoader)

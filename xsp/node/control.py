@@ -12,8 +12,11 @@ import fcntl
 import json
 import os
 import socket
+import stat
 from pathlib import Path
 from typing import Any, Awaitable, Callable
+
+from xsp.config import statedir
 
 LOCK_NAME = "node.lock"
 SOCKET_NAME = "node.sock"
@@ -41,16 +44,19 @@ class NodeLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        statedir.make_dir(self.path.parent)
+        fd = statedir.open_lock(self.path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
             os.close(fd)
             raise NodeAlreadyRunning(f"a node already runs on this state (pid {holder})") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
+        except OSError:
+            pass  # the pid only informs a second node's refusal; a full disk must not stop this one
         self._fd = fd
 
     def release(self) -> None:
@@ -102,6 +108,7 @@ async def close_control(server: asyncio.AbstractServer, state_dir: Path) -> None
 def request(state_dir: Path, payload: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
     """Send one request to the node running on ``state_dir`` (blocking)."""
     path = socket_path(state_dir)
+    _refuse_foreign_socket(path)
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
         try:
@@ -116,6 +123,20 @@ def request(state_dir: Path, payload: dict[str, Any], timeout: float = 30.0) -> 
                 raise NodeUnavailable("the node closed the control connection")
             data += chunk
     return json.loads(data)
+
+
+def _refuse_foreign_socket(path: Path) -> None:
+    """A socket someone else made is not our node: it would receive our commands."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return  # connect says no node runs
+    except NotADirectoryError:
+        raise NodeUnavailable(f"the state directory {path.parent} is not a directory; "
+                              "--state takes a directory") from None
+    if not stat.S_ISSOCK(st.st_mode) or st.st_uid != os.geteuid():
+        raise NodeUnavailable(f"{path} is not this user's node socket (owner uid {st.st_uid}); "
+                              "refusing to talk to it")
 
 
 def node_running(state_dir: Path) -> bool:

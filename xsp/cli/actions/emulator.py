@@ -116,7 +116,7 @@ def emu_effective(actx: ActionContext, command: Command, values: dict[str, Any])
 def emu_record(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
     from pathlib import Path
 
-    from xsp.cli.transcript import Recorder
+    from xsp.cli.transcript import Recorder, TranscriptError
 
     engine, target = actx.engine, values["file"]
     if engine.recorder is not None:
@@ -129,6 +129,8 @@ def emu_record(actx: ActionContext, command: Command, values: dict[str, Any]) ->
     path = Path(target)
     try:
         engine.recorder = Recorder(path, actx.store.dir)
+    except TranscriptError as exc:
+        raise CommandError(f"Error: {exc}") from None
     except OSError as exc:
         raise CommandError(f"Error: cannot write {path}: {exc.strerror}") from None
     return [f"Recording to {path} (emu record off stops)."]
