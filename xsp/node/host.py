@@ -10,6 +10,7 @@ terminated, then close the applications.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import ssl
@@ -21,7 +22,7 @@ from aiohttp import web
 from xsp.config import statedir
 from xsp.config.model import (CTIServer, Deployment, InterfaceCertificate, Node, TrustAnchor, User,
                               XspSettings)
-from xsp.config.store import ConfigFileError, Store
+from xsp.config.store import PRIVATE_DIR, ConfigFileError, Store, read_state_file
 from xsp.cti.app import create_app
 from xsp.cti.auth import Authorizer
 from xsp.cti.calls import CallSimulator
@@ -197,6 +198,10 @@ class NodeHost:
         """OpenSSL loads the certificate and its chain from one file."""
         pem = certificate.cert_pem.rstrip("\n") + "\n" + certificate.chain_pem
         name = f"{node}-{server.ip.replace(':', '_')}-chain.pem"
+        existing = self.store.resolve(f"{PRIVATE_DIR}/{name}")
+        with contextlib.suppress(OSError, ConfigFileError):
+            if read_state_file(existing) == pem.encode():
+                return existing  # unchanged since the last start: no write, no fsync
         return self.store.resolve(self.store.write_private(name, pem.encode()))
 
     async def _start_site(self, listener: Listener, xsp: XspSettings) -> None:
