@@ -156,10 +156,19 @@ class Encoder:
         else:
             frozen = _frozen(_item_type(_schema(owner)[0][attribute]))
             lines, all_certs = [], set()
+            old_lines, new_lines = self._old_lines, self.lines
             for i, item in enumerate(items):
-                line, certs = self._line(item, f"{path}[{i}]", frozen)
+                # Inline for the common case, an entry unchanged since the last save: a
+                # section of a thousand entries is walked on every change to one of them.
+                kept = old_lines.get(id(item)) if frozen else None
+                if kept is not None and kept[0] is item:
+                    new_lines[id(item)] = kept
+                    line, certs = kept[1], kept[2]
+                else:
+                    line, certs = self._line(item, f"{path}[{i}]", frozen)
                 lines.append(line)
-                all_certs |= certs
+                if certs:
+                    all_certs |= certs
             body = ("[\n" + ",\n".join(lines) + "\n]\n").encode("utf-8")
             ref = f"{SECTIONS_DIR}/{name}-{sha256(body)[:16]}.json"
             certs = frozenset(all_certs)
@@ -172,10 +181,6 @@ class Encoder:
         return ref
 
     def _line(self, item: Any, path: str, frozen: bool) -> tuple[str, frozenset[str]]:
-        kept = self._old_lines.get(id(item)) if frozen else None
-        if kept is not None and kept[0] is item:
-            self.lines[id(item)] = kept
-            return kept[1], kept[2]
         outer, self._certs = self._certs, set()
         try:
             line = json.dumps(self._data(item, path), ensure_ascii=False)

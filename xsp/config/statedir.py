@@ -122,27 +122,31 @@ def private_subdir(state: Path, name: str) -> Path:
     return path
 
 
+def open_dir_nofollow(path: Path, doing: str = "open") -> int:
+    """A descriptor of the directory ``path``, refused when it is a symbolic link."""
+    try:
+        return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        if exc.errno == errno.ENOTDIR and os.path.islink(path):
+            raise symlink_refused(path) from None  # O_DIRECTORY's answer to a link
+        raise os_error(exc, doing, path) from None
+
+
 def open_nofollow(path: Path, flags: int, mode: int = 0o600, doing: str = "open",
-                  subdir: bool = False) -> int:
+                  subdir: bool = False, dir_fd: int | None = None) -> int:
     """``os.open`` that never follows a symbolic link and never blocks on a FIFO.
 
     With ``subdir`` the file's directory (a subdirectory of the state) is not followed
-    through a link either. A missing file raises ``FileNotFoundError`` as it is; any
-    other failure is one line.
+    through a link either; ``dir_fd`` is that directory, already opened so. A missing
+    file raises ``FileNotFoundError`` as it is; any other failure is one line.
     """
-    directory = None
-    if subdir:
-        try:
-            directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except FileNotFoundError:
-            raise
-        except OSError as exc:
-            if exc.errno == errno.ENOTDIR and os.path.islink(path.parent):
-                raise symlink_refused(path.parent) from None  # O_DIRECTORY's answer to a link
-            raise os_error(exc, doing, path.parent) from None
+    directory = open_dir_nofollow(path.parent, doing) if subdir and dir_fd is None else None
+    relative_to = directory if directory is not None else dir_fd
     try:
-        fd = os.open(path.name if directory is not None else path,
-                     flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, mode, dir_fd=directory)
+        fd = os.open(path.name if relative_to is not None else path,
+                     flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, mode, dir_fd=relative_to)
     except FileNotFoundError:
         raise
     except OSError as exc:

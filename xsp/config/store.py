@@ -117,6 +117,23 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600, *, sync_dir: bool =
         raise
 
 
+def _write_new(path: Path, data: bytes) -> None:
+    """A content-addressed file, written in place: no root names it until the save
+    commits, so no reader can see it half-written, and a killed save's leftover is
+    swept (or rewritten by the next save that needs it)."""
+    fd = statedir.open_nofollow(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600, "write",
+                                subdir=True)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    except OSError as exc:
+        raise statedir.os_error(exc, "write", path) from None
+    finally:
+        os.close(fd)
+
+
 def read_state_file(path: Path, limit: int = MAX_FILE_BYTES, *, subdir: bool = False) -> bytes:
     """A state file's bytes, never through a symbolic link, refused over ``limit``.
 
@@ -139,6 +156,39 @@ def read_state_file(path: Path, limit: int = MAX_FILE_BYTES, *, subdir: bool = F
         raise statedir.os_error(exc, "read", path) from None
     finally:
         os.close(fd)
+
+
+class _RefReader:
+    """Reads the files a root names, each subdirectory opened once (without following a
+    link) and its files opened relative to it: a thousand certificates are a thousand
+    opens, not two thousand path walks."""
+
+    def __init__(self, state: Path) -> None:
+        self.state = state
+        self._dirs: dict[str, int] = {}
+
+    def read(self, ref: str) -> bytes:
+        sub, name = ref.split("/", 1)
+        directory = self._dirs.get(sub)
+        if directory is None:
+            directory = statedir.open_dir_nofollow(self.state / sub, "read")
+            self._dirs[sub] = directory
+        path = self.state / ref
+        fd = statedir.open_nofollow(path, os.O_RDONLY, doing="read", dir_fd=directory)
+        try:
+            size = os.fstat(fd).st_size
+            if size > MAX_FILE_BYTES:
+                raise StateError(f"{path} is {size} bytes, over the limit of {MAX_FILE_BYTES}")
+            return os.read(fd, size + 1) if size < (1 << 20) else read_state_file(path, subdir=True)
+        except OSError as exc:
+            raise statedir.os_error(exc, "read", path) from None
+        finally:
+            os.close(fd)
+
+    def close(self) -> None:
+        for fd in self._dirs.values():
+            os.close(fd)
+        self._dirs.clear()
 
 
 def _line_of(text: str, path: str) -> int | None:
@@ -220,8 +270,6 @@ class Store:
             raise statedir.os_error(exc, "read", self.path) from None
         return _Stamp(st.st_ino, st.st_mtime_ns, st.st_size)
 
-    def _read_ref(self, ref: str) -> bytes:
-        return read_state_file(self.dir / ref, subdir=True)
 
     def _parse(self, text: str, stamp: _Stamp | None) -> _Loaded:
         try:
@@ -233,9 +281,11 @@ class Store:
             where = f"{self.path}:{mark.line + 1}" if mark else str(self.path)
             problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
             raise ConfigFileError(f"{where}: not valid YAML: {problem}") from None
-        decoder = sections.Decoder(self._read_ref, self._files)
+        reader = _RefReader(self.dir)
+        decoder = sections.Decoder(reader.read, self._files)
         try:
-            resolved = decoder.resolve(Deployment, data)
+            with contextlib.closing(reader):
+                resolved = decoder.resolve(Deployment, data)
             deployment = from_data(Deployment, resolved)
         except sections.DamagedFile as exc:
             raise ConfigFileError(f"{self.dir}/{exc}") from None
@@ -322,11 +372,15 @@ class Store:
                          allow_unicode=True)
         written: list[Path] = []
         try:
+            checked: set[str] = set()
             for ref, data in encoder.new_files.items():
+                sub = ref.split("/", 1)[0]
+                if sub not in checked:
+                    statedir.private_subdir(self.dir, sub)
+                    checked.add(sub)
                 target = self.dir / ref
-                statedir.private_subdir(self.dir, ref.split("/", 1)[0])
-                atomic_write(target, data, sync_dir=False)
                 written.append(target)
+                _write_new(target, data)
             try:
                 for directory in {path.parent for path in written}:
                     _fsync_dir(directory)  # the new files are durable before the root names them

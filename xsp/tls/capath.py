@@ -31,9 +31,6 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
-
 
 class CapathUnavailable(RuntimeError):
     pass
@@ -97,7 +94,8 @@ def build(parent: Path, pems: Sequence[str]) -> Path:
     try:
         counts: dict[int, int] = {}
         for pem in unique:
-            der = x509.load_pem_x509_certificate(pem.encode()).public_bytes(Encoding.DER)
+            # A base64 decode, not a parse: the store only holds certificates it checked.
+            der = ssl.PEM_cert_to_DER_cert(pem)
             digest = subject_hash(der)
             n = counts.get(digest, 0)
             counts[digest] = n + 1
