@@ -11,12 +11,14 @@ import pytest
 
 @pytest.fixture
 def state(tmp_path: Path) -> Path:
-    """An empty state directory, owner-only, as a user's first run leaves it.
+    """A new state (one AS, one XSP, nothing configured), as a first change leaves it.
 
-    It exists because commands that only read (``doctor``) refuse a missing state: a
-    mistyped path must not pass for a new, empty one."""
+    Made here because the commands only read a state: ``doctor`` refuses a missing one
+    (a mistyped path must not pass for a new, empty state), and a shell that changes
+    nothing creates nothing."""
+    from xsp.config.store import Store
     path = tmp_path / "state"
-    path.mkdir(mode=0o700)
+    Store(path).load()
     return path
 
 
