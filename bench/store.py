@@ -56,7 +56,7 @@ def _save_times(state_dir: Path, change: Callable[[Any], None],
 
 
 def _toggle(deployment: Any) -> None:
-    xsp = deployment.node("xsp1").xsp
+    xsp = deployment.node("xsp1").xsp_settings
     xsp.allow_client_app = not xsp.allow_client_app
 
 
@@ -66,7 +66,7 @@ _PEMS: list[str] = []
 
 def _replace_anchor(deployment: Any) -> None:
     from xsp.config.model import TrustAnchor
-    trusts = deployment.node("xsp1").xsp.trusts
+    trusts = deployment.node("xsp1").xsp_settings.trusts
     if not trusts:
         trusts.append(TrustAnchor("benchreplaced", _PEMS[0]))
         return
@@ -104,10 +104,10 @@ def node_start(state_dir: str, insert_anchors: bool = False, keep_anchors: bool 
     # One warning per interface (its address is mapped into loopback) is not news here.
     logging.getLogger("xsp").setLevel(logging.ERROR)
     from xsp.config.store import Store
-    from xsp.nodethread import NodeThread
+    from xsp.node.background import NodeThread
     from xsp.tls import capath
     if insert_anchors:
-        capath.available = lambda: "forced by the benchmark baseline"  # type: ignore[assignment]
+        capath.available = lambda: "forced by the benchmark baseline"
     if not keep_anchors:
         shutil.rmtree(Path(state_dir) / "anchors", ignore_errors=True)
     cpu, wall = time.process_time(), time.perf_counter()
@@ -143,12 +143,12 @@ def _free_port_everywhere(hosts: list[str]) -> int:
 
 def run(work: Path, *, repeat: int = 20, starts: int = 3) -> list[Row]:
     from xsp.config.store import Store
-    from xsp.node import bind_address
+    from xsp.node.addresses import bind_address
     built = shell_state(work / "store")
     fresh = work / "store-fresh" / "state"
     Store(fresh).load()
     setup = f"{built.anchors} anchors, {built.interfaces} interfaces"
-    _PEMS[:] = [t.cert_pem for t in Store(built.dir).load().node("xsp1").xsp.trusts[:2]]
+    _PEMS[:] = [t.cert_pem for t in Store(built.dir).load().node("xsp1").xsp_settings.trusts[:2]]
     rows: list[Row] = []
     for label, change in (("a setting outside the sections (allowClientApp)", _toggle),
                           ("one trust anchor replaced", _replace_anchor)):
@@ -174,7 +174,7 @@ def run(work: Path, *, repeat: int = 20, starts: int = 3) -> list[Row]:
     log(f"one-file state: load {load_ms:.0f} ms, converting save {convert_ms:.0f} ms")
 
     with Store(built.dir).edit() as deployment:
-        servers = deployment.node("xsp1").xsp.cti_servers
+        servers = deployment.node("xsp1").xsp_settings.cti_servers
         port = _free_port_everywhere([bind_address(s.ip)[0] for s in servers])
         for server in servers:
             server.port = port

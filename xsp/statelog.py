@@ -8,11 +8,11 @@ and says once, in one line, that log lines are being dropped and why.
 """
 from __future__ import annotations
 
+import io
 import logging
 import os
 import sys
 from pathlib import Path
-from typing import TextIO
 
 from xsp.config import statedir
 from xsp.config.errors import ConfigFileError
@@ -23,12 +23,12 @@ class StateLogHandler(logging.FileHandler):
         super().__init__(path, encoding="utf-8", delay=True)
         self._reported = False
 
-    def _open(self) -> TextIO:
+    def _open(self) -> io.TextIOWrapper:
         path = Path(self.baseFilename)
         statedir.make_dir(path.parent)
         fd = statedir.open_nofollow(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600,
                                     "open the log")
-        return os.fdopen(fd, "a", encoding="utf-8")
+        return open(fd, "a", encoding="utf-8")
 
     def emit(self, record: logging.LogRecord) -> None:
         try:

@@ -62,4 +62,5 @@ def _copier(tp: Any) -> _Copy:
 
 def clone(value: Any) -> Any:
     """A copy of the model object ``value`` that shares only what cannot change."""
-    return _copier(type(value))(value)
+    cls: type = type(value)
+    return _copier(cls)(value)

@@ -84,7 +84,13 @@ def _item_type(tp: Any) -> Any:
 
 
 def _frozen(tp: Any) -> bool:
-    return dataclasses.is_dataclass(tp) and tp.__dataclass_params__.frozen
+    return bool(getattr(getattr(tp, "__dataclass_params__", None), "frozen", False))
+
+
+def _fields(obj: Any) -> tuple[dict[str, Any], dict[str, dataclasses.Field]]:
+    """Type hints and YAML field names of a model object's class."""
+    cls: type = type(obj)
+    return _schema(cls)
 
 
 def sha256(data: bytes) -> str:
@@ -116,7 +122,7 @@ class Encoder:
     def _data(self, obj: Any, path: str) -> Any:
         if dataclasses.is_dataclass(obj):
             out = {}
-            _, fields = _schema(type(obj))
+            _, fields = _fields(obj)
             for name, f in fields.items():
                 value = getattr(obj, f.name)
                 kind = _marker(f)
@@ -155,7 +161,8 @@ class Encoder:
                     self.lines[id(item)] = kept
         else:
             frozen = _frozen(_item_type(_schema(owner)[0][attribute]))
-            lines, all_certs = [], set()
+            lines: list[str] = []
+            all_certs: set[str] = set()
             old_lines, new_lines = self._old_lines, self.lines
             for i, item in enumerate(items):
                 # Inline for the common case, an entry unchanged since the last save: a
@@ -202,8 +209,8 @@ def skeleton(deployment: Any) -> tuple[Any, dict[str, tuple[list[Any], Any]]]:
 
     def walk(obj: Any, path: str) -> Any:
         if dataclasses.is_dataclass(obj):
-            hints, fields = _schema(type(obj))
-            out = {}
+            hints, fields = _fields(obj)
+            out: dict[str, Any] = {}
             for name, f in fields.items():
                 value = getattr(obj, f.name)
                 if _marker(f) == "section":
@@ -224,8 +231,8 @@ def place(root: Any, path: str, value: Any) -> None:
     parts = re.findall(r"[^.\[\]]+|\[\d+\]", path)
     obj = root
     for part in parts[:-1]:
-        obj = obj[int(part[1:-1])] if part.startswith("[") else getattr(obj, _schema(type(obj))[1][part].name)
-    setattr(obj, _schema(type(obj))[1][parts[-1]].name, value)
+        obj = obj[int(part[1:-1])] if part.startswith("[") else getattr(obj, _fields(obj)[1][part].name)
+    setattr(obj, _fields(obj)[1][parts[-1]].name, value)
 
 
 def check_items(items: list[Any], hint: Any, path: str, previous: list[Any] | None) -> list[Any]:
@@ -277,11 +284,12 @@ class Decoder:
                 if kind == "section" and here in self.section_paths:
                     self._certs = self.section_certs.setdefault(self.section_paths[here], set())
                 try:
-                    value = [self.resolve(item, v, f"{here}[{i}]") for i, v in enumerate(value)]
+                    value = [self.resolve(typing.cast(type, item), v, f"{here}[{i}]")
+                             for i, v in enumerate(value)]
                 finally:
                     self._certs = outer
             elif dataclasses.is_dataclass(tp):
-                value = self.resolve(tp, value, here)
+                value = self.resolve(typing.cast(type, tp), value, here)
             out[name] = value
         return out
 
@@ -326,7 +334,7 @@ class Decoder:
         for path, ref in self.section_paths.items():
             obj = deployment
             for part in re.findall(r"[^.\[\]]+|\[\d+\]", path):
-                obj = obj[int(part[1:-1])] if part.startswith("[") else getattr(obj, _schema(type(obj))[1][part].name)
+                obj = obj[int(part[1:-1])] if part.startswith("[") else getattr(obj, _fields(obj)[1][part].name)
             layout.sections[path] = (ref, obj)
             layout.section_certs[ref] = frozenset(self.section_certs.get(ref, ()))
         return layout
