@@ -51,6 +51,7 @@ from xsp.cti.documents import (ChannelInfo, ChannelRequest, Envelope, EventData,
 from xsp.cti.errors import ErrorCode, XsiError
 from xsp.cti.identity import Client
 from xsp.cti.packages import UserState, package, package_names, withdrawn
+from xsp.live.observer import NULL_OBSERVER, Observer
 
 log = logging.getLogger("xsp.cti")
 
@@ -132,6 +133,7 @@ class EventHub:
         self._dnd: dict[str, tuple[bool, bool]] = {}  # user -> (active, ringSplash)
         self._sweeper: asyncio.Task[None] | None = None
         self._closing = False
+        self.observer: Observer = NULL_OBSERVER  # the live page, when the node has one
 
     # --- what is there ---------------------------------------------------------------
 
@@ -146,6 +148,14 @@ class EventHub:
     @property
     def unacknowledged(self) -> int:
         return len(self._pending)
+
+    def channel_sets(self) -> list[ChannelSet]:
+        """Every channel set, with its channels and subscriptions (read only)."""
+        return list(self._sets.values())
+
+    def awaiting_acknowledgement(self) -> list[Delivery]:
+        """Every event sent or waiting in a backlog and not yet acknowledged."""
+        return list(self._pending.values())
 
     def user_state(self, user_id: str) -> UserState:
         active, splash = self._dnd.get(user_id, (False, False))
@@ -337,6 +347,7 @@ class EventHub:
         if code == 200:
             self.stats.acknowledged += 1
             self._answered(delivery)
+            self.observer.event_acknowledged(delivery)
             return
         self.stats.rejected += 1
         what = (f"event {delivery.event_id} ({delivery.data.type}, sequence "
@@ -489,6 +500,7 @@ class EventHub:
             log.info("event %s sent again on channel %s (attempt %d)",
                      delivery.event_id, channel.id, delivery.attempts)
         channel.send(docs.event_document(self._envelope(delivery, channel.id), delivery.data))
+        self.observer.event_sent(delivery)
 
     def _envelope(self, delivery: Delivery, channel_id: str) -> Envelope:
         return Envelope(

@@ -1,0 +1,79 @@
+"""What the running node reports to whoever watches it (the live page's feed).
+
+The node, its listeners and the event hub each hold an ``Observer`` and make one call
+per fact: a node started or restarted, a connection admitted or refused, an event sent
+or acknowledged. Everything else the page shows (channels, subscriptions, listener
+policy) it reads from the node when told that something changed, so the reporting side
+stays one line per hook. The default observer ignores everything: a node without a
+page pays nothing.
+
+Calls arrive on the node's event loop and must not block or raise; ``safely`` keeps a
+faulty observer from breaking the caller.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from xsp.cti.channels import Delivery
+    from xsp.cti.refusal import Refusal
+
+log = logging.getLogger("xsp.live")
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """A connection whose TLS handshake succeeded (or a plain TCP one, protocol None)."""
+
+    peer: tuple[str, int]
+    listener: str  # the listener's label, as in its refusal lines, e.g. "xsp1 127.0.0.1:8012"
+    subject: str | None  # the client certificate's subject CN; None without a certificate
+    protocol: str | None  # e.g. "TLSv1.2"
+    suite: str | None  # OpenSSL's name of the negotiated suite
+
+
+class Observer(Protocol):
+    def nodes_changed(self) -> None:
+        """A node started, restarted or stopped: listeners and their policy may differ."""
+
+    def connection_admitted(self, admitted: Admitted) -> None: ...
+
+    def connection_refused(self, refusal: "Refusal") -> None: ...
+
+    def event_sent(self, delivery: "Delivery") -> None:
+        """One send of an event to a channel (``delivery.attempts`` counts them)."""
+
+    def event_acknowledged(self, delivery: "Delivery") -> None: ...
+
+
+class NullObserver:
+    """Watches nothing: the default of every node, listener and hub."""
+
+    def nodes_changed(self) -> None:
+        pass
+
+    def connection_admitted(self, admitted: Admitted) -> None:
+        pass
+
+    def connection_refused(self, refusal: "Refusal") -> None:
+        pass
+
+    def event_sent(self, delivery: "Delivery") -> None:
+        pass
+
+    def event_acknowledged(self, delivery: "Delivery") -> None:
+        pass
+
+
+NULL_OBSERVER: Observer = NullObserver()
+
+
+def safely(call: Callable[[], None]) -> None:
+    """Run one observer call; its failure is logged and never reaches the node."""
+    try:
+        call()
+    except Exception:  # noqa: BLE001 - the page must never break a listener or the hub
+        log.exception("the live page's observer failed")

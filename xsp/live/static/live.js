@@ -1,0 +1,335 @@
+// The live page: follows the node's /feed WebSocket and draws what it says.
+// Every text from the node goes in with textContent, never as markup.
+"use strict";
+
+const state = {nodes: [], cucm: [], hub: null, timeline: [], events: [], limits: {},
+               offset: 0, retry: 0};
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else node.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children) {
+    if (child === null || child === undefined) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+// A table cell that shows its column name before it on narrow screens.
+function cell(label, content, cls) {
+  const td = el("td", {"data-label": label, class: cls});
+  if (content instanceof Node) td.append(content); else td.textContent = content ?? "";
+  return td;
+}
+
+function clock(epoch) {
+  const d = new Date(epoch * 1000);
+  return d.toLocaleTimeString([], {hour12: false}) + "." + String(d.getMilliseconds()).padStart(3, "0");
+}
+
+// Server time now, from the offset measured at the last message.
+function serverNow() { return Date.now() / 1000 + state.offset; }
+
+function remaining(expiresAt) {
+  const left = Math.max(0, Math.ceil(expiresAt - serverNow()));
+  if (left >= 3600) return `${Math.floor(left / 3600)} h ${Math.floor(left % 3600 / 60)} min`;
+  if (left >= 60) return `${Math.floor(left / 60)} min ${left % 60} s`;
+  return `${left} s`;
+}
+
+function countdown(expiresAt) {
+  return el("span", {class: "countdown", "data-expires": expiresAt}, remaining(expiresAt));
+}
+
+// --- nodes and listeners ---------------------------------------------------------------
+
+function listenerBlock(l) {
+  const where = l.listening ? `listening on ${l.address}:${l.port}` : "NOT listening";
+  const mode = !l.secure ? "plain TCP" :
+    (l.client_certificate_required ? "TLS, client certificate required" : "TLS, no client certificate");
+  const block = el("article", {class: "listener", "data-interface": l.interface,
+                               "data-listening": l.listening ? "yes" : "no"},
+    el("h4", {}, `${l.interface} `, el("span", {class: "kind"}, l.kind)),
+    el("p", {}, `${mode}; ${where}`, l.note ? ` (${l.note})` : null));
+  if (l.problem) block.append(el("p", {class: "problem"}, "Problem: ", l.problem));
+  if (l.secure) {
+    block.append(el("p", {class: "protocols"}, "Protocols offered: ",
+      el("strong", {}, l.protocols.length ? l.protocols.join(", ") : "none")));
+    const negotiable = l.suites.filter(s => s.negotiable);
+    const list = el("ul", {class: "suites"});
+    for (const s of l.suites) {
+      list.append(el("li", {class: s.negotiable ? "ok" : "no"},
+        s.negotiable ? "✓ " : "✗ ", el("code", {}, s.iana),
+        s.negotiable ? ` with ${s.protocols.join(", ")}` : ` not negotiable: ${s.reason}`));
+    }
+    block.append(el("details", {class: "suites-details"},
+      el("summary", {}, `Cipher suites: ${negotiable.length} of ${l.suites.length} negotiable`), list));
+  }
+  if (l.certificate) {
+    block.append(el("p", {class: "certificate"}, "Certificate: ", l.certificate.subject,
+      `, until ${l.certificate.not_after.slice(0, 10)}, SHA-256 `,
+      el("code", {class: "fingerprint"}, l.certificate.sha256)));
+  }
+  if (l.refused_since_restart) {
+    block.append(el("p", {}, `${l.refused_since_restart} connection(s) refused since the restart`));
+  }
+  return block;
+}
+
+function nodeBlock(n) {
+  const block = el("article", {class: "node", "data-node": n.name},
+    el("h3", {}, `${n.name} `, el("span", {class: "kind"}, n.kind),
+      n.kind !== "AS" ? el("span", {class: "running"}, n.running ? " running" : " not running") : null));
+  if (n.pending_restart.length) {
+    const list = el("ul", {class: "pending-list"});
+    for (const change of n.pending_restart) list.append(el("li", {}, el("code", {}, change)));
+    block.append(el("div", {class: "pending"},
+      el("p", {}, el("strong", {}, `⚠ Awaiting restart (${n.pending_restart.length}):`)), list));
+  } else if (n.kind !== "AS") {
+    block.append(el("p", {class: "no-pending"}, "Nothing awaits a restart."));
+  }
+  if (n.kind === "AS") {
+    block.append(el("p", {}, "ClientIdentity: ",
+      n.client_identities.length ? n.client_identities.join(", ") : "(empty)"));
+    return block;
+  }
+  block.append(el("p", {}, `allowClientApp: ${n.allow_client_app}`));
+  if (!n.listeners.length) block.append(el("p", {class: "empty"}, "No CTI listener configured."));
+  for (const l of n.listeners) block.append(listenerBlock(l));
+  if (n.trust_anchors.length) {
+    const list = el("ul", {class: "anchors"});
+    for (const t of n.trust_anchors) {
+      list.append(el("li", {}, el("strong", {}, t.alias), ": ",
+        t.certificate ? t.certificate.subject : "(unreadable)",
+        t.certificate ? el("code", {class: "fingerprint"}, ` ${t.certificate.sha256}`) : null));
+    }
+    block.append(el("details", {}, el("summary", {}, `Trust anchors: ${n.trust_anchors.length}`), list));
+  } else {
+    block.append(el("p", {}, "Trust anchors: none (every client certificate is refused)"));
+  }
+  return block;
+}
+
+function drawNodes() {
+  const body = document.getElementById("nodes-body");
+  body.replaceChildren(...(state.nodes.length ? state.nodes.map(nodeBlock)
+                                              : [el("p", {class: "empty"}, "No node yet.")]));
+}
+
+function drawCucm() {
+  const section = document.getElementById("cucm");
+  section.hidden = !state.cucm.length;
+  const body = document.getElementById("cucm-body");
+  body.replaceChildren(...state.cucm.map(c => el("article", {class: "node", "data-node": c.name},
+    el("h3", {}, `${c.name} `, el("span", {class: "kind"}, "CUCM")),
+    el("p", {}, `Mixed mode: ${c.mixed_mode ? "yes" : "no"}`),
+    el("p", {}, "CTL signer: ", c.ctl_signer ? `${c.ctl_signer.subject} ` : "(none)",
+      c.ctl_signer ? el("code", {class: "fingerprint"}, c.ctl_signer.sha256) : null),
+    el("ul", {}, ...c.ctl_records.map(r => el("li", {}, `${r.role}: ${r.certificate.subject} `,
+      el("code", {class: "fingerprint"}, r.certificate.sha256)))),
+    el("p", {}, `CAPF profiles: ${c.capf_profiles.length}`),
+    el("ul", {}, ...c.capf_profiles.map(p => el("li", {}, `${p.device}: ${p.operation}, ${p.status}`))),
+    el("p", {}, `Open providers: ${c.providers.join(", ") || "none"}; devices: ${c.devices.join(", ") || "none"}`))));
+}
+
+// --- connections -----------------------------------------------------------------------
+
+function connectionRow(c) {
+  const refused = c.outcome === "refused";
+  const detail = refused ? c.reason : [c.protocol, c.suite].filter(Boolean).join(", ");
+  const row = el("tr", {class: c.outcome, "data-outcome": c.outcome, "data-id": c.id},
+    cell("Time", clock(c.at)),
+    cell("Outcome", refused ? "✗ REFUSED" : "✓ admitted", "outcome"),
+    cell("Listener", c.listener),
+    cell("Client", c.peer),
+    cell("Certificate CN", c.subject || (refused ? "" : "(none)"), "subject"),
+    cell(refused ? "Reason" : "Protocol, suite", detail, refused ? "reason" : "negotiated"),
+    cell("Alert", c.alert || (refused ? "no alert sent" : ""), "alert"));
+  row.title = c.log_line || "";
+  row.dataset.search = [c.outcome, c.listener, c.peer, c.subject, c.protocol, c.suite,
+                        c.reason, c.alert].filter(Boolean).join(" ").toLowerCase();
+  return row;
+}
+
+function filterConnections() {
+  const outcome = document.getElementById("connections-outcome").value;
+  const words = document.getElementById("connections-filter").value.toLowerCase().trim();
+  let shown = 0;
+  const rows = document.getElementById("connections-body").rows;
+  for (const row of rows) {
+    const visible = (!outcome || row.dataset.outcome === outcome) &&
+                    (!words || row.dataset.search.includes(words));
+    row.hidden = !visible;
+    if (visible) shown++;
+  }
+  document.getElementById("connections-count").textContent =
+    `${shown} of ${rows.length} shown (the last ${state.limits.timeline || "?"} are kept)`;
+}
+
+function addConnection(c, redraw) {
+  const body = document.getElementById("connections-body");
+  body.prepend(connectionRow(c));
+  while (body.rows.length > (state.limits.timeline || 500)) body.deleteRow(-1);
+  if (redraw !== false) filterConnections();
+}
+
+// --- channel sets ----------------------------------------------------------------------
+
+function drawHub() {
+  const hub = state.hub;
+  const body = document.getElementById("channels-body");
+  if (!hub) return;
+  const s = hub.stats;
+  document.getElementById("hub-summary").textContent =
+    `${hub.total} channel set(s)` + (hub.total > hub.shown ? `, the first ${hub.shown} shown` : "") +
+    `. Events published ${s.published}, sent again ${s.redelivered}, acknowledged ${s.acknowledged}, ` +
+    `undeliverable ${s.undeliverable}.`;
+  if (!hub.channel_sets.length) {
+    body.replaceChildren(el("p", {class: "empty"}, "No channel set."));
+    return;
+  }
+  body.replaceChildren(...hub.channel_sets.map(set => {
+    const channels = el("ul", {class: "channels"});
+    for (const c of set.channels) {
+      channels.append(el("li", {"data-channel": c.id}, "Channel ", el("code", {}, c.id.slice(0, 8)),
+        ` over ${c.transport}, priority ${c.priority}, weight ${c.weight}, expires in `, countdown(c.expires_at)));
+    }
+    if (!set.channels.length) channels.append(el("li", {}, "No open channel: events wait in the backlog."));
+    const rows = set.subscriptions.map(sub => el("tr", {"data-subscription": sub.id},
+      cell("Target", sub.target), cell("Package", sub.package),
+      cell("Application", sub.application_id),
+      cell("Expires in", countdown(sub.expires_at)),
+      cell("Unacknowledged", String(sub.unacknowledged), "unacknowledged")));
+    return el("article", {class: "channel-set", "data-set": set.id},
+      el("h3", {}, `${set.client} · set ${set.id}`),
+      channels,
+      set.backlog ? el("p", {}, `${set.backlog} event(s) wait for a channel.`) : null,
+      set.subscriptions.length ?
+        el("div", {class: "scroll"}, el("table", {class: "cards"},
+          el("thead", {}, el("tr", {}, ...["Target", "Package", "Application", "Expires in",
+                                           "Unacknowledged"].map(h => el("th", {}, h)))),
+          el("tbody", {}, ...rows)))
+        : el("p", {class: "empty"}, "No subscription."));
+  }));
+}
+
+// --- events ----------------------------------------------------------------------------
+
+function ackText(e) {
+  if (e.acknowledged_at !== null && e.acknowledged_at !== undefined)
+    return `✓ acknowledged after ${e.latency_ms === null ? "?" : e.latency_ms} ms`;
+  return "… awaiting acknowledgement";
+}
+
+function eventRow(e) {
+  const row = el("tr", {"data-event-id": e.event_id, "data-acknowledged": e.acknowledged_at ? "yes" : "no"},
+    cell("Sent", clock(e.sent_at)),
+    cell("Type", e.type, "type"),
+    cell("User", e.user, "user"),
+    cell("Client", e.client),
+    cell("Seq.", String(e.sequence)),
+    cell("Attempt", String(e.attempt), "attempt"),
+    cell("Acknowledgement", ackText(e), "ack"));
+  row.dataset.search = [e.type, e.user, e.client].join(" ").toLowerCase();
+  return row;
+}
+
+function filterEvents() {
+  const words = document.getElementById("events-filter").value.toLowerCase().trim();
+  const rows = document.getElementById("events-body").rows;
+  let shown = 0;
+  for (const row of rows) {
+    row.hidden = !!words && !row.dataset.search.includes(words);
+    if (!row.hidden) shown++;
+  }
+  document.getElementById("events-count").textContent =
+    `${shown} of ${rows.length} shown (the last ${state.limits.events || "?"} are kept)`;
+}
+
+function eventElement(id) {
+  return document.querySelector(`#events-body tr[data-event-id="${CSS.escape(id)}"]`);
+}
+
+function addEvent(e, redraw) {
+  const body = document.getElementById("events-body");
+  const old = eventElement(e.event_id);
+  const row = eventRow(e);
+  if (old) old.replaceWith(row); else body.prepend(row);
+  while (body.rows.length > (state.limits.events || 500)) body.deleteRow(-1);
+  if (redraw !== false) filterEvents();
+}
+
+function acknowledge(message) {
+  const row = eventElement(message.event_id);
+  if (!row) return;
+  row.dataset.acknowledged = "yes";
+  row.querySelector(".ack").textContent = ackText(message);
+}
+
+// --- the feed --------------------------------------------------------------------------
+
+function setStatus(kind, text) {
+  const status = document.getElementById("feed-status");
+  status.dataset.state = kind;
+  status.textContent = text;
+}
+
+function onMessage(message) {
+  if (typeof message.now === "number") state.offset = message.now - Date.now() / 1000;
+  switch (message.type) {
+    case "snapshot":
+      state.limits = message.limits;
+      state.nodes = message.nodes; state.cucm = message.cucm; state.hub = message.hub;
+      drawNodes(); drawCucm(); drawHub();
+      document.getElementById("connections-body").replaceChildren();
+      for (const c of message.timeline) addConnection(c, false);
+      filterConnections();
+      document.getElementById("events-body").replaceChildren();
+      for (const e of message.events) addEvent(e, false);
+      filterEvents();
+      break;
+    case "nodes": state.nodes = message.nodes; drawNodes(); break;
+    case "cucm": state.cucm = message.cucm; drawCucm(); break;
+    case "hub": state.hub = message.hub; drawHub(); break;
+    case "connection": addConnection(message.connection); break;
+    case "event": addEvent(message.event); break;
+    case "ack": acknowledge(message); break;
+  }
+}
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const socket = new WebSocket(`${scheme}//${location.host}/feed${location.search}`);
+  socket.onopen = () => {
+    state.retry = 0;
+    setStatus("live", "● Live: following the node.");
+  };
+  socket.onmessage = event => onMessage(JSON.parse(event.data));
+  socket.onclose = () => {
+    // The node restarts or stops: keep what is shown, say so, and come back.
+    const wait = Math.min(5, 0.25 * 2 ** state.retry++);
+    setStatus("down", `○ Not connected to the node; retrying in ${wait} s. What is shown is as of the last update.`);
+    setTimeout(connect, wait * 1000);
+  };
+  socket.onerror = () => {};  // onclose follows and says what happens next
+}
+
+function tick() {
+  for (const span of document.querySelectorAll(".countdown")) {
+    span.textContent = remaining(Number(span.dataset.expires));
+  }
+}
+
+document.getElementById("connections-outcome").addEventListener("change", filterConnections);
+document.getElementById("connections-filter").addEventListener("input", filterConnections);
+document.getElementById("events-filter").addEventListener("input", filterEvents);
+for (const form of document.querySelectorAll("form.filters")) {
+  form.addEventListener("submit", event => event.preventDefault());
+}
+setInterval(tick, 1000);
+connect();
