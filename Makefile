@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench venv clean
+.PHONY: demo test bench venv browser clean
 
 venv: $(STAMP)
 
@@ -18,9 +18,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/xsp demo
 
+# The live page's browser tests need Chromium and chromedriver from the system's
+# packages; the script installs them (as root, with apt-get) only when they are missing.
+browser:
+	sh tests/install-chromium.sh
+
 # pytest exits 5 when it collected nothing; that must fail, and it does, since
 # make treats every non-zero status as failure.
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 

@@ -17,8 +17,8 @@ from xsp.cti.channels import Target
 from xsp.cti.documents import EventResponse
 from xsp.cti.eventdata import hook_status
 from xsp.cti.identity import Client
-from xsp.cti.received import XsiEvent
-from xsp.cti.refusal import Refusal
+from xsp.webex.received import XsiEvent
+from xsp.listener.refusal import Refusal
 from xsp.live import Admitted, LiveFeed, LivePage, LivePageError, bind
 from xsp.live.model import CucmView, HubView, NodeView
 from xsp.live.views import hub_view

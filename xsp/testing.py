@@ -21,6 +21,7 @@ import trust
 from xsp.cli.engine import Engine, Result
 from xsp.config.store import Store
 from xsp.cti.calls import CallResult
+from xsp.live.service import LiveService
 from xsp.webex.received import XsiEvent
 from xsp.node.addresses import free_port
 from xsp.node.managed import ManagedNodeControl
@@ -43,19 +44,23 @@ class RunningNode:
 
     host = "127.0.0.1"
 
-    def __init__(self, base: Path, port: int, *, ack_timeout: float = 5.0) -> None:
+    def __init__(self, base: Path, port: int, *, ack_timeout: float = 5.0,
+                 live: bool = False) -> None:
         self.base = Path(base)
         self.port = port
         self.store = Store(self.base / "state")
         self.pki = trust.make_demo_pki(self.base / "pki", ips=[self.host])
-        self._thread = NodeThread(self.store, ack_timeout=ack_timeout)
+        self._ack_timeout = ack_timeout
+        # The live page on a free loopback port when asked for (``live_url``).
+        self._live = LiveService.open(self.host, 0) if live else None
+        self._thread = NodeThread(self.store, ack_timeout=ack_timeout, live=self._live)
         self._control = ManagedNodeControl(self.store)
         self._engines: dict[str, Engine] = {}
 
     @classmethod
     def start(cls, base: Path, *, port: int | None = None, ack_timeout: float = 5.0,
-              configure: bool = True) -> "RunningNode":
-        node = cls(base, port or free_port(), ack_timeout=ack_timeout)
+              configure: bool = True, live: bool = False) -> "RunningNode":
+        node = cls(base, port or free_port(), ack_timeout=ack_timeout, live=live)
         node._thread.start()
         if configure:
             node.apply_webex_configuration()
@@ -83,6 +88,21 @@ class RunningNode:
 
     def restart(self) -> list[str]:
         return self.cli("emu restart").lines
+
+    @property
+    def live_url(self) -> str:
+        if self._live is None:
+            raise RuntimeError("this node was started without its live page (live=True)")
+        return self._live.url
+
+    def restart_process(self) -> None:
+        """Stop the node and start it again on the same state, ports and live page, as
+        when its process is restarted: every connection and channel ends."""
+        self._thread.stop()
+        if self._live is not None:
+            self._live = LiveService.open(self._live.host, self._live.port)
+        self._thread = NodeThread(self.store, ack_timeout=self._ack_timeout, live=self._live)
+        self._thread.start()
 
     def client_context(self) -> ssl.SSLContext:
         """What Webex presents: the demo client certificate; it verifies the partner CA."""

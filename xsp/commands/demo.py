@@ -29,6 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="CTI port (default 8012; a free port when it is taken, or with 0)")
     parser.add_argument("--no-shell", action="store_true",
                         help="do not open the shell at the end, even on a terminal")
+    from xsp.live import service as live_page
+    live_page.add_arguments(parser)
     parser.set_defaults(run=run)
 
 
@@ -55,6 +57,15 @@ def run(args: argparse.Namespace) -> int:
     from xsp.node.addresses import free_port
 
     port = free_port(args.port)
+    from xsp.live import service as live_page
+    from xsp.live.page import LivePageError
+    try:
+        live = live_page.from_arguments(args)
+    except LivePageError as exc:
+        print(f"xsp: {exc}", file=sys.stderr)
+        return 1
+    if live is not None:
+        print(f"Live page (read-only), from the node's first start: {live.url}")
 
     heading(f"Demo PKI in {pki_dir}")
     pki = trust.make_demo_pki(pki_dir)
@@ -70,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
                   server_chain=pki.server_chain)
 
     store = Store(state)
-    control = ManagedNodeControl(store)
+    control = ManagedNodeControl(store, live=live)
     # Both CLIs write one transcript: the method of procedure to take to the real nodes.
     recorder = Recorder(base / "procedure.txt", state)
     engines = {"AS": Engine(store, "as1", control, recorder),

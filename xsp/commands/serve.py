@@ -9,6 +9,8 @@ import sys
 
 from xsp.commands.shell import add_state_argument, log_to_state, open_store
 from xsp.config.store import ConfigFileError
+from xsp.live import service as live_page
+from xsp.live.page import LivePageError
 from xsp.node.control import NodeAlreadyRunning
 from xsp.node.service import NodeService
 
@@ -24,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="seconds before an unacknowledged event is sent again (default 5)")
     parser.add_argument("--handshake-timeout", type=float, default=10.0, metavar="S",
                         help="seconds a client has to finish the TLS handshake (default 10)")
+    live_page.add_arguments(parser)
     parser.set_defaults(run=run)
 
 
@@ -35,6 +38,12 @@ def run(args: argparse.Namespace) -> int:
         store.load()
         service.acquire()
     except (ConfigFileError, NodeAlreadyRunning) as exc:
+        print(f"xsp: {exc}", file=sys.stderr)
+        return 1
+    try:
+        service.live = live_page.from_arguments(args)
+    except LivePageError as exc:
+        service.release()
         print(f"xsp: {exc}", file=sys.stderr)
         return 1
     log_to_state(store)
@@ -53,6 +62,8 @@ async def _serve(service: NodeService) -> None:
     host = service.host
     for name in host.nodes:
         print(f"Node {name}:", *host.status(name), sep="\n", flush=True)
+    if service.live is not None:
+        print(f"Live page (read-only): {service.live.url}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -10,7 +10,9 @@ from pathlib import Path
 from xsp.cli.engine import Engine
 from xsp.cli.session import run_interactive, run_script
 from xsp.config.store import ConfigFileError, Store, default_state_dir
-from xsp.node.control import NodeAlreadyRunning
+from xsp.live import service as live_page
+from xsp.live.page import LivePageError
+from xsp.node.control import NodeAlreadyRunning, node_running
 from xsp.node.managed import ManagedNodeControl
 
 
@@ -40,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--record", type=Path, metavar="FILE",
                         help="record the session's commands and answers to FILE (a method of "
                              "procedure for xsp replay)")
+    live_page.add_arguments(parser)
     parser.set_defaults(run=run)
 
 
@@ -66,11 +69,15 @@ def run(args: argparse.Namespace) -> int:
             from xsp.cli.transcript import Recorder
             recorder = Recorder(args.record, store.dir)
         interactive = not args.commands and sys.stdin.isatty()
-        # On a terminal the node runs while the shell is open, as on a real XSP; a
-        # script starts it only when it restarts it.
-        control = ManagedNodeControl(store, start_now=interactive)
+        # On a terminal the node runs while the shell is open, as on a real XSP, with
+        # its live page; a script starts it only when it restarts it.
+        live = (live_page.from_arguments(args)
+                if interactive and not node_running(store.dir) else None)
+        control = ManagedNodeControl(store, start_now=interactive, live=live)
         engine = Engine(store, args.node, control, recorder=recorder)
-    except (ConfigFileError, ValueError, NodeAlreadyRunning) as exc:
+        if live is not None:
+            print(f"Live page (read-only): {live.url}")
+    except (ConfigFileError, ValueError, NodeAlreadyRunning, LivePageError) as exc:
         print(f"xsp: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:

@@ -18,6 +18,7 @@ from yarl import URL
 from xsp.listener import refusal as refusals
 from xsp.listener.refusal import Refusal
 from xsp.listener.tlstransport import TLSServerProtocol
+from xsp.live.observer import Admitted, admitted_by
 
 # Connections the kernel queues before they are accepted. aiohttp's 128 drops part of a
 # burst (clients reconnecting after a failover): a dropped connection's client believes
@@ -30,13 +31,15 @@ class TLSSite(web.BaseSite):
     def __init__(self, runner: web.BaseRunner, host: str, port: int,
                  ssl_context: ssl.SSLContext | None, *, label: str,
                  on_refusal: Callable[[Refusal], None] | None = None,
+                 on_admitted: Callable[[Admitted], None] | None = None,
                  handshake_timeout: float = 10.0, backlog: int = DEFAULT_BACKLOG,
                  reuse_address: bool = True) -> None:
         """``ssl_context`` None serves plain TCP (BroadWorks ``Secure false``).
 
         ``label`` names the listener in refusals and the log, e.g.
         ``"10.155.6.175:8012 (bound 127.0.0.1:8012)"``. ``on_refusal`` is called once
-        per refused connection, after the refusal has been logged.
+        per refused connection, after the refusal has been logged; ``on_admitted`` once
+        per completed handshake.
         """
         super().__init__(runner, ssl_context=ssl_context, backlog=backlog)
         if handshake_timeout <= 0:
@@ -45,6 +48,7 @@ class TLSSite(web.BaseSite):
         self._port = port
         self._label = label
         self._on_refusal = on_refusal
+        self._on_admitted = on_admitted
         self._handshake_timeout = handshake_timeout
         self._reuse_address = reuse_address
         self._bound: tuple[str, int] | None = None
@@ -100,9 +104,14 @@ class TLSSite(web.BaseSite):
         protocol = TLSServerProtocol(
             self._runner.server, self._ssl_context, label=self._label,
             refused=self._refused, handshake_timeout=self._handshake_timeout,
-            handshake_over=self._handshaking.discard)
+            handshake_over=self._handshake_over)
         self._handshaking.add(protocol)
         return protocol
+
+    def _handshake_over(self, protocol: TLSServerProtocol) -> None:
+        self._handshaking.discard(protocol)
+        if self._on_admitted is not None:
+            admitted_by(protocol, self._label, self._on_admitted)
 
     def _refused(self, refusal: Refusal) -> None:
         refusals.report(refusal, self._on_refusal)

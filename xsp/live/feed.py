@@ -28,7 +28,7 @@ from xsp.live.views import Sources
 
 if TYPE_CHECKING:
     from xsp.cti.channels import Delivery
-    from xsp.cti.refusal import Refusal
+    from xsp.listener.refusal import Refusal
 
 log = logging.getLogger("xsp.live")
 

@@ -40,6 +40,7 @@ class ListenerView:
     secure: bool
     client_certificate_required: bool
     protocols: list[str]  # offered TLS versions (the `emu effective` verdict)
+    not_offered: list[dict[str, str]]  # allowed versions no handshake can use: name, reason
     suites: list[SuiteView]  # configured suites in server preference order
     refusing_every_handshake: str | None
     problem: str | None  # why it does not accept, in plain words

@@ -15,11 +15,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from xsp.cti.channels import Delivery
-    from xsp.cti.refusal import Refusal
+    from xsp.listener.refusal import Refusal
 
 log = logging.getLogger("xsp.live")
 
@@ -33,6 +33,36 @@ class Admitted:
     subject: str | None  # the client certificate's subject CN; None without a certificate
     protocol: str | None  # e.g. "TLSv1.2"
     suite: str | None  # OpenSSL's name of the negotiated suite
+
+
+def admitted_by(transport: Any, listener: str, report: Callable[[Admitted], None]) -> None:
+    """Report ``transport``'s connection if its TLS handshake has completed.
+
+    Called when the handshake phase ends, which is also when a refusal ends it:
+    ``SSLObject.version()`` is None until a handshake has finished.
+    """
+    ssl_object = transport.extra_info("ssl_object", None)
+    version = ssl_object.version() if ssl_object is not None else None
+    if version is None:
+        return
+    peer = transport.extra_info("peername", None) or ("?", 0)
+    cipher = ssl_object.cipher()
+    safely(lambda: report(Admitted((str(peer[0]), int(peer[1])), listener,
+                                   _subject_cn(ssl_object.getpeercert(binary_form=True)),
+                                   version, cipher[0] if cipher else None)))
+
+
+def _subject_cn(der: bytes | None) -> str | None:
+    if not der:
+        return None
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+    try:
+        names = x509.load_der_x509_certificate(der).subject.get_attributes_for_oid(
+            NameOID.COMMON_NAME)
+    except ValueError:
+        return None
+    return str(names[-1].value) if names else None
 
 
 class Observer(Protocol):

@@ -51,6 +51,13 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def needed_token(host: str, token: str | None) -> str | None:
+    """``token``, or a fresh one when none is given and ``host`` is not loopback."""
+    if token is None and not is_loopback(host):
+        return secrets.token_urlsafe(18)
+    return token
+
+
 def bind(host: str, port: int, *, fallback: bool) -> socket.socket:
     """A listening socket for the page, bound now so its address can be printed before
     the node starts; with ``fallback`` a taken port gives way to a free one."""
@@ -82,9 +89,7 @@ class LivePage:
         self.feed = feed
         self._sock = sock
         self.host, self.port = sock.getsockname()[:2]
-        if token is None and not is_loopback(self.host):
-            token = secrets.token_urlsafe(18)
-        self.token = token
+        self.token = needed_token(self.host, token)
         self._runner: web.AppRunner | None = None
         self._sockets: set[web.WebSocketResponse] = set()
 
@@ -95,9 +100,13 @@ class LivePage:
 
     @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        query = f"?token={self.token}" if self.token else ""
-        return f"http://{host}:{self.port}/{query}"
+        return self.url_for(self.host, self.port, self.token)
+
+    @staticmethod
+    def url_for(host: str, port: int, token: str | None) -> str:
+        where = f"[{host}]" if ":" in host else host
+        query = f"?token={token}" if token else ""
+        return f"http://{where}:{port}/{query}"
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=1024)

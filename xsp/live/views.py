@@ -19,7 +19,7 @@ from xsp.live.model import (CertificateView, ChannelSetView, ChannelView, CucmVi
 
 if TYPE_CHECKING:
     from xsp.cti.hub import EventHub
-    from xsp.node import Listener, NodeHost
+    from xsp.node.host import Listener, NodeHost
 
 log = logging.getLogger("xsp.live")
 
@@ -62,6 +62,9 @@ def listener_view(listener: "Listener") -> ListenerView:
         listening=listener.site is not None, secure=server.secure,
         client_certificate_required=server.secure and server.client_auth_req,
         protocols=list(plan.protocols) if plan is not None else [],
+        not_offered=([{"name": d.name, "reason": d.reason or "not offered"}
+                      for d in plan.protocol_decisions if d.allowed and not d.offered]
+                     if plan is not None else []),
         suites=suites, refusing_every_handshake=plan.why_refusing if plan is not None else None,
         problem=listener.problem, note=listener.note,
         refused_since_restart=listener.refusals, certificate=certificate)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Coroutine, TypeVar
 
 from xsp.config.store import Store
+from xsp.live.service import LiveService
 from xsp.node.host import NodeHost
 from xsp.node.loop import LoopThread
 from xsp.node.service import NodeService
@@ -17,10 +18,10 @@ T = TypeVar("T")
 
 class NodeThread:
     def __init__(self, store: Store, *, ack_timeout: float = 5.0,
-                 handshake_timeout: float = 10.0) -> None:
+                 handshake_timeout: float = 10.0, live: LiveService | None = None) -> None:
         self.store = store
         self.service = NodeService(store, ack_timeout=ack_timeout,
-                                   handshake_timeout=handshake_timeout)
+                                   handshake_timeout=handshake_timeout, live=live)
         self._loop: LoopThread | None = None
 
     @property

@@ -29,6 +29,7 @@ from xsp.cti.calls import CallSimulator
 from xsp.cti.hub import EventHub
 from xsp.listener.refusal import Refusal
 from xsp.listener.site import TLSSite
+from xsp.live.observer import NULL_OBSERVER, Observer
 from xsp.node.addresses import bind_address
 from xsp.tls import capath
 from xsp.tls.context import build_server_context
@@ -100,6 +101,11 @@ class NodeHost:
         # directories each node's listeners read.
         self._anchor_dirs: dict[int, tuple[list[TrustAnchor], Path]] = {}
         self._node_anchor_dirs: dict[str, set[Path]] = {}
+        self.observer: Observer = NULL_OBSERVER
+
+    def watch(self, observer: Observer | None) -> None:
+        """Report to ``observer`` (the live page) from now on; None stops reporting."""
+        self.observer = self.hub.observer = observer or NULL_OBSERVER
 
     # --- what the listeners read live ------------------------------------------------
 
@@ -137,6 +143,7 @@ class NodeHost:
         for node in self._deployment().nodes:
             if node.kind != "AS":
                 await self._start_node(node)
+        self.observer.nodes_changed()
 
     async def _start_node(self, node: Node) -> None:
         runtime = NodeRuntime(node.name)
@@ -214,7 +221,8 @@ class NodeHost:
             return
         site = TLSSite(listener.runner, listener.host, listener.server.port, context,
                        label=f"{listener.node} {listener.label}", handshake_timeout=self.handshake_timeout,
-                       on_refusal=functools.partial(self._refused, listener))
+                       on_refusal=functools.partial(self._refused, listener),
+                       on_admitted=lambda a: self.observer.connection_admitted(a))
         try:
             await site.start()
         except OSError as exc:
@@ -232,6 +240,7 @@ class NodeHost:
 
     def _refused(self, listener: Listener, refusal: Refusal) -> None:
         listener.refusals += 1
+        self.observer.connection_refused(refusal)
 
     async def restart(self, node_name: str) -> list[str]:
         """Apply the stored configuration to one node, as bwrestart does, in this process.
@@ -250,6 +259,7 @@ class NodeHost:
             await self._close(runtime)
         await self._start_node(node)
         log.info("%s restarted", node_name)
+        self.observer.nodes_changed()
         return [f"Node {node_name} restarted.", *self.status(node_name)]
 
     async def _close(self, runtime: NodeRuntime) -> None:
@@ -281,6 +291,7 @@ class NodeHost:
         for listener in listeners:
             await listener.runner.cleanup()
         self.nodes.clear()
+        self.observer.nodes_changed()
 
     def listener(self, node_name: str, ip: str) -> Listener:
         return self.nodes[node_name].listeners[ip]

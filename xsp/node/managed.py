@@ -11,11 +11,14 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xsp.config.store import Store
 from xsp.node.background import NodeThread
 from xsp.node.control import NodeAlreadyRunning, NodeError, NodeUnavailable, node_running, request
+
+if TYPE_CHECKING:
+    from xsp.live.service import LiveService
 
 log = logging.getLogger("xsp.node")
 
@@ -23,8 +26,10 @@ log = logging.getLogger("xsp.node")
 class ManagedNodeControl:
     errors: tuple[type[Exception], ...] = (NodeError,)
 
-    def __init__(self, store: Store, *, start_now: bool = False) -> None:
+    def __init__(self, store: Store, *, start_now: bool = False,
+                 live: "LiveService | None" = None) -> None:
         self.store = store
+        self.live = live  # the live page of the node this control starts, if it starts one
         self.embedded: NodeThread | None = None
         self._starting = threading.Lock()
         if start_now:
@@ -46,7 +51,7 @@ class ManagedNodeControl:
             if node_running(self.store.dir):
                 return True
             try:
-                self.embedded = NodeThread(self.store).start()
+                self.embedded = NodeThread(self.store, live=self.live).start()
             except NodeAlreadyRunning:
                 return node_running(self.store.dir)
             return True
@@ -86,3 +91,5 @@ class ManagedNodeControl:
         if self.embedded is not None:
             self.embedded.stop()
             self.embedded = None
+        elif self.live is not None:
+            self.live.close()  # bound for a node that another process runs

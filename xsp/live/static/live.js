@@ -60,6 +60,12 @@ function listenerBlock(l) {
   if (l.secure) {
     block.append(el("p", {class: "protocols"}, "Protocols offered: ",
       el("strong", {}, l.protocols.length ? l.protocols.join(", ") : "none")));
+    for (const p of l.not_offered) {
+      block.append(el("p", {class: "not-offered"}, `${p.name} is allowed but not offered: ${p.reason}`));
+    }
+    if (l.refusing_every_handshake) {
+      block.append(el("p", {class: "problem"}, `Refusing every handshake: ${l.refusing_every_handshake}`));
+    }
     const negotiable = l.suites.filter(s => s.negotiable);
     const list = el("ul", {class: "suites"});
     for (const s of l.suites) {
