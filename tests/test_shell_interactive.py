@@ -188,6 +188,9 @@ def shell(state: Path):
     shells: list[Shell] = []
 
     def start(*args: str) -> Shell:
+        # The shell's live page has its own tests; here it would only take ports.
+        if not any(a.startswith("--live") for a in args):
+            args = (*args, "--no-live")
         started = Shell(state, *args)
         shells.append(started)
         return started
@@ -201,6 +204,18 @@ def root_shell(shell) -> Shell:
     started = shell()
     started.wait_cursor(ROOT)
     return started
+
+
+def test_the_live_page_address_comes_before_the_banner_and_the_page_answers(shell):
+    started = shell("--live-port", "0")
+    started.wait_cursor(ROOT)
+    first = started.screen.line(0)
+    match = re.fullmatch(r"Live page \(read-only\): http://127\.0\.0\.1:(\d+)/", first)
+    assert match, first
+    assert started.screen.line(1) == "=" * 70
+    import urllib.request
+    with urllib.request.urlopen(f"http://127.0.0.1:{match.group(1)}/", timeout=5) as page:
+        assert b"<title>xsp live</title>" in page.read()
 
 
 def test_banner_then_root_prompt(shell):
