@@ -123,7 +123,7 @@ class LivePage:
         await self._runner.setup()
         await web.SockSite(self._runner, self._sock).start()
         self.feed.start()
-        log.info("live page on %s:%s", self.host, self.port)
+        log.debug("live page on %s:%s", self.host, self.port)
 
     async def stop(self) -> None:
         await self.feed.stop()
