@@ -264,3 +264,17 @@ def test_a_port_in_use_is_one_clear_line_unless_a_free_one_may_replace_it():
         other = bind("127.0.0.1", port, fallback=True)
         assert other.getsockname()[1] not in (port, 0)
         other.close()
+
+
+def test_the_hub_view_lists_the_first_channel_sets_and_says_how_many_exist():
+    async def scenario():
+        hub = make_hub(clock=FakeClock(), drain_timeout=0.05)
+        for name in ("set-a", "set-b", "set-c"):
+            hub.open_channel(WEBEX, channel_request(name))
+        feed = LiveFeed(HubSources(hub), channel_sets=2)
+        feed.refresh()
+        listed = feed.snapshot()["hub"]
+        assert ([s["id"] for s in listed["channel_sets"]], listed["shown"], listed["total"]) == (
+            ["set-a", "set-b"], 2, 3)
+        await hub.close()
+    run(scenario())
