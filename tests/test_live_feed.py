@@ -172,6 +172,7 @@ def test_a_failing_source_is_logged_and_never_reaches_the_hub(caplog):
     async def scenario():
         hub = make_hub(clock=FakeClock(), drain_timeout=0.05)
         feed = LiveFeed(Broken(hub))
+        feed.subscribe()
         await one_event_acknowledged(hub, feed)  # the hub delivers as if nobody watched
         await asyncio.sleep(0.01)
         await hub.close()

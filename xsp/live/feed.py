@@ -9,7 +9,8 @@ Every WebSocket client of the page (and any script following ``/feed``) gets a
 - the last listener and channel views it sent, so it sends ``nodes`` and ``hub`` messages
   only when they differ. It reads them at once when the node reports a change, and every
   ``poll_interval`` seconds otherwise, which is how `what awaits a restart` (written by a
-  shell, maybe in another process) and channel expiry reach the page.
+  shell, maybe in another process) and channel expiry reach the page. While nobody
+  follows it reads nothing; the next follower's snapshot reads the node first.
 
 A client that reads too slowly (its queue of ``QUEUE`` messages full) is disconnected
 rather than let the queue grow; the page reconnects and gets a fresh snapshot.
@@ -99,6 +100,8 @@ class LiveFeed:
         self._subscribers.clear()
 
     def subscribe(self) -> Subscriber:
+        if not self._subscribers:
+            self.refresh()  # nobody followed: the views may be stale
         subscriber = Subscriber()
         subscriber.put(self.snapshot())
         self._subscribers.add(subscriber)
@@ -193,8 +196,9 @@ class LiveFeed:
             self._publish({"type": "hub", "hub": hub})
 
     def _schedule_refresh(self) -> None:
-        # A call rings a dozen events in a few milliseconds: one read of the node for all.
-        if self._refresh_scheduled:
+        # A call rings a dozen events in a few milliseconds: one read of the node for all;
+        # and none while nobody follows (the first follower's snapshot reads it).
+        if self._refresh_scheduled or not self._subscribers:
             return
         try:
             loop = asyncio.get_running_loop()
@@ -207,7 +211,8 @@ class LiveFeed:
     async def _poll(self) -> None:
         while True:
             await asyncio.sleep(self.poll_interval)
-            self.refresh()
+            if self._subscribers:
+                self.refresh()
 
     def _connection(self, outcome: str, listener: str, peer: tuple[str, int],
                     subject: str | None, *, protocol: str | None = None,

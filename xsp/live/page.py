@@ -161,6 +161,8 @@ class LivePage:
     async def _snapshot(self, request: web.Request) -> web.Response:
         if not self._allowed(request):
             return self._refuse()
+        if not self.feed.followers:
+            self.feed.refresh()  # nobody follows, so nothing kept the views current
         return web.json_response(self.feed.snapshot(), headers=_HEADERS)
 
     async def _feed(self, request: web.Request) -> web.StreamResponse:
