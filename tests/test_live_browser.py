@@ -9,6 +9,7 @@ import ssl
 import time
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -41,7 +42,8 @@ def page(node, browser):
 
 def wait_for(driver, condition, what: str, timeout: float = 5.0):
     try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.05).until(condition)
+        return WebDriverWait(driver, timeout, poll_frequency=0.05,
+                             ignored_exceptions=(StaleElementReferenceException,)).until(condition)
     except Exception as exc:  # selenium's TimeoutException says nothing of the page
         raise AssertionError(f"waited {timeout} s for {what}; the page reads:\n"
                              f"{driver.find_element(By.TAG_NAME, 'body').text}") from exc
@@ -51,9 +53,11 @@ def status(driver) -> str:
     return driver.find_element(By.ID, "feed-status").get_attribute("data-state")
 
 
-def listener(driver, node: RunningNode):
-    found = driver.find_elements(By.CSS_SELECTOR, f'article.listener[data-interface="{node.host}:{node.port}"]')
-    return found[0] if found else None
+def listener(driver, node: RunningNode) -> str | None:
+    """The listener's text, read in one go: the page redraws it whenever the node changes."""
+    return driver.execute_script(
+        "const l = document.querySelector(`article.listener[data-interface='${arguments[0]}']`);"
+        "return l ? l.innerText : null;", f"{node.host}:{node.port}")
 
 
 def refuse_a_client_without_certificate(node: RunningNode) -> None:
@@ -69,7 +73,7 @@ def refuse_a_client_without_certificate(node: RunningNode) -> None:
 
 def test_the_page_loads_with_no_console_errors_and_shows_the_listener(page, node):
     assert console_errors(page) == []
-    shown = listener(page, node).text
+    shown = listener(page, node)
     assert f"{node.host}:{node.port} CTI (Xsi-Events over HTTPS)" in shown
     assert "TLS, client certificate required; listening on" in shown
     assert "Protocols offered: TLSv1.2" in shown
@@ -137,19 +141,19 @@ def test_a_restart_updates_the_listeners_policy_on_the_page(page, node):
     try:
         wait_for(page, lambda d: "Awaiting restart (1):" in d.find_element(By.ID, "nodes-body").text,
                  "the pending change")
-        assert "Protocols offered: TLSv1.2\n" in listener(page, node).text
+        assert "Protocols offered: TLSv1.2\n" in listener(page, node)
         node.restart()
         # TLS 1.3 allowed, but the interface's only suite is a TLS 1.2 one: `emu effective`
         # says so, and so does the page.
-        wait_for(page, lambda d: "TLSv1.3 is allowed but not offered: " in listener(d, node).text,
+        wait_for(page, lambda d: "TLSv1.3 is allowed but not offered: " in listener(d, node),
                  "the new policy")
         assert "Nothing awaits a restart." in page.find_element(By.ID, "nodes-body").text
         node.cli(f"cd {CIPHERS}")
         node.cli(f"add {node.host} TLS_AES_128_GCM_SHA256")
         node.restart()
-        wait_for(page, lambda d: "Protocols offered: TLSv1.2, TLSv1.3" in listener(d, node).text,
+        wait_for(page, lambda d: "Protocols offered: TLSv1.2, TLSv1.3" in listener(d, node),
                  "TLS 1.3 offered")
-        assert "Cipher suites: 2 of 2 negotiable" in listener(page, node).text
+        assert "Cipher suites: 2 of 2 negotiable" in listener(page, node)
         assert status(page) == "live"  # the page never lost the node
     finally:
         node.cli(f"cd {CIPHERS}")
