@@ -76,7 +76,8 @@ def node_view(node: Node, host: "NodeHost") -> NodeView:
         assert node.as_ is not None
         return NodeView(node.name, node.kind, True, list(node.pending_restart),
                         client_identities=list(node.as_.client_identities))
-    assert node.xsp is not None
+    if node.xsp is None:  # a kind with its own section (a CUCM node: ``cucm``)
+        return NodeView(node.name, node.kind, runtime is not None, list(node.pending_restart))
     anchors = [{"alias": t.alias, "certificate": certificate_view(t.cert_pem)}
                for t in node.xsp.trusts]
     listeners = ([listener_view(l) for l in runtime.listeners.values()]
