@@ -146,7 +146,7 @@ def test_the_timeline_and_the_event_list_keep_only_the_last_n():
         hub.open_channel(WEBEX, channel_request())
         hub.subscribe(WEBEX, ALICE, subscription_request())
         for status in ("Off-Hook", "On-Hook", "Off-Hook"):
-            await hub.publish("alice@example.com", hook_status(status))
+            hub.publish("alice@example.com", hook_status(status))
         assert [e["sequence"] for e in feed.snapshot()["events"]] == [3, 4]
         assert feed.snapshot()["limits"] == {"timeline": 3, "events": 2, "channel_sets": 200}
         await hub.close()
