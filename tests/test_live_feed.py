@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 import websockets
 from aiohttp import ClientSession
+from cryptography.hazmat.primitives import serialization
 
-from tests._xsi_support import (WEBEX_CN, FakeClock, channel_request, make_hub, queued, run,
-                                subscription_request)
+from tests._xsi_support import (WEBEX_CN, FakeClock, channel_request, make_hub, pki, queued,
+                                run, subscription_request)
 from xsp.cti.channels import Target
 from xsp.cti.documents import EventResponse
 from xsp.cti.eventdata import hook_status
@@ -121,8 +122,9 @@ def test_refused_and_admitted_connections_go_in_the_timeline_with_reason_and_ale
     feed = LiveFeed(HubSources(make_hub()))
     follower = feed.subscribe()
     feed.connection_refused(REFUSAL)
-    feed.connection_admitted(Admitted(("127.0.0.1", 40001), "xsp1 127.0.0.1:8012", WEBEX_CN,
-                                      "TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256"))
+    der = pki().webex.certificate.public_bytes(serialization.Encoding.DER)
+    feed.connection_admitted(Admitted(("127.0.0.1", 40001), "xsp1 127.0.0.1:8012", "TLSv1.2",
+                                      "ECDHE-RSA-AES128-GCM-SHA256", der))
     refused, admitted = [m["connection"] for m in drain(follower) if m["type"] == "connection"]
     assert (refused["outcome"], refused["peer"], refused["subject"], refused["reason"],
             refused["alert"]) == ("refused", "127.0.0.1:40000", "intruder.example.com",

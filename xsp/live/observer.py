@@ -30,9 +30,27 @@ class Admitted:
 
     peer: tuple[str, int]
     listener: str  # the listener's label, as in its refusal lines, e.g. "xsp1 127.0.0.1:8012"
-    subject: str | None  # the client certificate's subject CN; None without a certificate
     protocol: str | None  # e.g. "TLSv1.2"
     suite: str | None  # OpenSSL's name of the negotiated suite
+    certificate: bytes | None  # the client certificate (DER); None without one
+
+    @property
+    def subject(self) -> str | None:
+        """The client certificate's subject CN (the last, as ``auth`` reads it).
+
+        Parsed only when asked: every handshake makes an ``Admitted``, and only a node
+        with a live page reads its subject.
+        """
+        if not self.certificate:
+            return None
+        from cryptography import x509
+        from cryptography.x509.oid import NameOID
+        try:
+            names = x509.load_der_x509_certificate(self.certificate).subject.get_attributes_for_oid(
+                NameOID.COMMON_NAME)
+        except ValueError:
+            return None
+        return str(names[-1].value) if names else None
 
 
 def admitted_by(transport: Any, listener: str, report: Callable[[Admitted], None]) -> None:
@@ -47,22 +65,9 @@ def admitted_by(transport: Any, listener: str, report: Callable[[Admitted], None
         return
     peer = transport.extra_info("peername", None) or ("?", 0)
     cipher = ssl_object.cipher()
-    safely(lambda: report(Admitted((str(peer[0]), int(peer[1])), listener,
-                                   _subject_cn(ssl_object.getpeercert(binary_form=True)),
-                                   version, cipher[0] if cipher else None)))
-
-
-def _subject_cn(der: bytes | None) -> str | None:
-    if not der:
-        return None
-    from cryptography import x509
-    from cryptography.x509.oid import NameOID
-    try:
-        names = x509.load_der_x509_certificate(der).subject.get_attributes_for_oid(
-            NameOID.COMMON_NAME)
-    except ValueError:
-        return None
-    return str(names[-1].value) if names else None
+    safely(lambda: report(Admitted((str(peer[0]), int(peer[1])), listener, version,
+                                   cipher[0] if cipher else None,
+                                   ssl_object.getpeercert(binary_form=True))))
 
 
 class Observer(Protocol):
