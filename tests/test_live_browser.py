@@ -15,6 +15,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from tests._browser import chromium, console_errors
 from xsp.testing import RunningNode
+from xsp.webex.client import RequestFailed
 
 PROTOCOLS = "/Interface/CTI/CTIServer/SSLSettings/Protocols"
 CIPHERS = "/Interface/CTI/CTIServer/SSLSettings/Ciphers"
@@ -184,3 +185,23 @@ def test_the_page_fits_a_phone_width(node):
         assert phone.execute_script(
             "return document.documentElement.scrollWidth <= window.innerWidth") is True
         assert console_errors(phone) == []
+
+
+def test_a_request_refused_after_the_handshake_appears_with_its_http_status(page, node, caplog):
+    caplog.set_level(logging.WARNING, logger="xsp.cti")
+    node.cli("cd /System/ClientIdentity", node="as1")
+    node.cli("delete bwcticlient.webex.com", node="as1")
+    try:
+        with pytest.raises(RequestFailed, match="HTTP 403"):
+            node.webex_client()
+        row = wait_for(page, lambda d: [r for r in d.find_elements(
+            By.CSS_SELECTOR, "#connections-body tr.refused") if "HTTP 403" in r.text],
+            "the refused request", timeout=1.0)[0]
+    finally:
+        node.cli("add bwcticlient.webex.com", node="as1")
+    (line,) = [r.getMessage() for r in caplog.records if "(HTTP 403)" in r.getMessage()]
+    assert row.get_attribute("title") == line
+    assert row.find_element(By.CSS_SELECTOR, ".reason").text == (
+        "Client identity bwcticlient.webex.com is not in AS_CLI/System/ClientIdentity")
+    assert row.find_element(By.CSS_SELECTOR, ".alert").text == "none: HTTP 403 after the handshake"
+    assert row.find_element(By.CSS_SELECTOR, ".subject").text == "bwcticlient.webex.com"

@@ -281,3 +281,15 @@ def test_the_hub_view_lists_the_first_channel_sets_and_says_how_many_exist():
             ["set-a", "set-b"], 2, 3)
         await hub.close()
     run(scenario())
+
+
+def test_a_request_refused_after_the_handshake_is_in_the_timeline_with_its_http_status():
+    feed = LiveFeed(HubSources(make_hub()))
+    line = ("xsp1 127.0.0.1:8012: refused (no certificate) from 127.0.0.1:40002: A client "
+            "certificate is required and none was presented (HTTP 401)")
+    feed.request_refused("xsp1 127.0.0.1:8012", "127.0.0.1:40002", "(no certificate)",
+                         "A client certificate is required and none was presented", 401, line)
+    (entry,) = feed.snapshot()["timeline"]
+    assert (entry["outcome"], entry["peer"], entry["subject"], entry["alert"],
+            entry["http_status"], entry["log_line"]) == (
+        "refused", "127.0.0.1:40002", "(no certificate)", None, 401, line)

@@ -90,8 +90,11 @@ def _guard(authorizer: Authorizer, label: str) -> Middleware:
         try:
             request[_CLIENT] = authorizer.authorize(request.transport)
         except Refusal as refusal:
-            log.warning("%s: refused %s from %s: %s (HTTP %d)", label, refusal.who,
-                        _peer(request), refusal.summary, refusal.status)
+            line = (f"{label}: refused {refusal.who} from {_peer(request)}: {refusal.summary} "
+                    f"(HTTP {refusal.status})")
+            log.warning("%s", line)
+            request.app[HUB].observer.request_refused(label, _peer(request), refusal.who,
+                                                      refusal.summary, refusal.status, line)
             return error_response(refusal)
         try:
             return await handler(request)

@@ -132,6 +132,12 @@ class LiveFeed:
             "refused", refusal.listener, refusal.peer, refusal.subject,
             reason=refusal.reason, alert=refusal.alert, log_line=refusal.log_line))
 
+    def request_refused(self, listener: str, peer: str, who: str, reason: str, status: int,
+                        log_line: str) -> None:
+        safely(lambda: self._connection(
+            "refused", listener, peer, who, reason=reason, http_status=status,
+            log_line=log_line))
+
     def event_sent(self, delivery: "Delivery") -> None:
         safely(lambda: self._event_sent(delivery))
 
@@ -214,15 +220,16 @@ class LiveFeed:
             if self._subscribers:
                 self.refresh()
 
-    def _connection(self, outcome: str, listener: str, peer: tuple[str, int],
+    def _connection(self, outcome: str, listener: str, peer: tuple[str, int] | str,
                     subject: str | None, *, protocol: str | None = None,
                     suite: str | None = None, reason: str | None = None,
-                    alert: str | None = None, log_line: str | None = None) -> None:
+                    alert: str | None = None, http_status: int | None = None,
+                    log_line: str | None = None) -> None:
         self._sequence += 1
         entry = {"id": self._sequence, "at": time.time(), "outcome": outcome,
-                 "listener": listener, "peer": _peer(peer), "subject": subject,
-                 "protocol": protocol, "suite": suite, "reason": reason, "alert": alert,
-                 "log_line": log_line}
+                 "listener": listener, "peer": peer if isinstance(peer, str) else _peer(peer),
+                 "subject": subject, "protocol": protocol, "suite": suite, "reason": reason,
+                 "alert": alert, "http_status": http_status, "log_line": log_line}
         self.timeline.append(entry)
         self._publish({"type": "connection", "connection": entry})
 

@@ -78,6 +78,11 @@ class Observer(Protocol):
 
     def connection_refused(self, refusal: "Refusal") -> None: ...
 
+    def request_refused(self, listener: str, peer: str, who: str, reason: str, status: int,
+                        log_line: str) -> None:
+        """A request refused after the handshake (``ClientIdentity``, ``allowClientApp``):
+        ``who`` is the certificate's CN or why there is none, ``status`` the HTTP one."""
+
     def event_sent(self, delivery: "Delivery") -> None:
         """One send of an event to a channel (``delivery.attempts`` counts them)."""
 
@@ -94,6 +99,10 @@ class NullObserver:
         pass
 
     def connection_refused(self, refusal: "Refusal") -> None:
+        pass
+
+    def request_refused(self, listener: str, peer: str, who: str, reason: str, status: int,
+                        log_line: str) -> None:
         pass
 
     def event_sent(self, delivery: "Delivery") -> None:

@@ -155,10 +155,12 @@ function connectionRow(c) {
     cell("Client", c.peer),
     cell("Certificate CN", c.subject || (refused ? "" : "(none)"), "subject"),
     cell(refused ? "Reason" : "Protocol, suite", detail, refused ? "reason" : "negotiated"),
-    cell("Alert", c.alert || (refused ? "no alert sent" : ""), "alert"));
+    cell("Alert", c.alert || (c.http_status ? `none: HTTP ${c.http_status} after the handshake`
+                                            : (refused ? "no alert sent" : "")), "alert"));
   row.title = c.log_line || "";
   row.dataset.search = [c.outcome, c.listener, c.peer, c.subject, c.protocol, c.suite,
-                        c.reason, c.alert].filter(Boolean).join(" ").toLowerCase();
+                        c.reason, c.alert, c.http_status && `HTTP ${c.http_status}`]
+                       .filter(Boolean).join(" ").toLowerCase();
   return row;
 }
 
