@@ -293,3 +293,23 @@ def test_a_request_refused_after_the_handshake_is_in_the_timeline_with_its_http_
     assert (entry["outcome"], entry["peer"], entry["subject"], entry["alert"],
             entry["http_status"], entry["log_line"]) == (
         "refused", "127.0.0.1:40002", "(no certificate)", None, 401, line)
+
+
+def test_followers_beyond_the_limit_are_refused_in_one_line(monkeypatch):
+    from xsp.live import page as page_module
+    monkeypatch.setattr(page_module, "MAX_FOLLOWERS", 2)
+
+    async def scenario():
+        feed = LiveFeed(HubSources(make_hub()))
+        page = LivePage.open(feed, "127.0.0.1", 0)
+        await page.start()
+        url = f"ws://127.0.0.1:{page.port}/feed"
+        async with websockets.connect(url) as first, websockets.connect(url) as second:
+            for follower in (first, second):
+                assert json.loads(await follower.recv())["type"] == "snapshot"
+            async with ClientSession() as http:
+                async with http.get(f"http://127.0.0.1:{page.port}/feed") as response:
+                    assert response.status == 503
+                    assert await response.text() == "live page: 2 followers already; try later\n"
+        await page.stop()
+    run(scenario())
