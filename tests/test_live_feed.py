@@ -104,16 +104,16 @@ def test_expiry_is_sent_as_a_time_so_the_page_counts_down_itself():
         hub = make_hub(clock=clock, drain_timeout=0.05)
         feed = LiveFeed(HubSources(hub))
         hub.observer = feed
-        hub.open_channel(WEBEX, channel_request(expires=120))
-        hub.subscribe(WEBEX, ALICE, subscription_request(expires=600))
+        hub.open_channel(WEBEX, channel_request(expires=7200))
+        hub.subscribe(WEBEX, ALICE, subscription_request(expires=5000))
         feed.refresh()
         first = feed.snapshot()["hub"]["channel_sets"][0]
         feed.refresh()
         second = feed.snapshot()["hub"]["channel_sets"][0]
         now = feed.snapshot()["now"]
         assert first == second  # nothing changed: nothing to send
-        assert 119 <= first["channels"][0]["expires_at"] - now <= 121
-        assert 599 <= first["subscriptions"][0]["expires_at"] - now <= 601
+        assert 7199 <= first["channels"][0]["expires_at"] - now <= 7201
+        assert 4999 <= first["subscriptions"][0]["expires_at"] - now <= 5001
         await hub.close()
     run(scenario())
 
