@@ -6,8 +6,10 @@ supplies, so this package imports nothing from the emulator.
 """
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import os
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
@@ -192,6 +194,46 @@ class RefType(StringType):
         return _prefixed(sources(self.source), prefix)
 
 
+@dataclass(frozen=True)
+class PatternType:
+    """A word that must match a rule given in words (an Instance ID, a device name)."""
+    regex: str
+    expect: str
+    upper: bool = False
+
+    def parse(self, word: str, sources: Sources) -> Parsed:
+        value = word.upper() if self.upper else word
+        if len(value) > 1024 or not re.fullmatch(self.regex, value):
+            raise ParamError(f"{word} is not {self.expect}")
+        return Parsed(value)
+
+    def describe(self) -> str:
+        return f"String ({self.expect})"
+
+    def complete(self, prefix: str, sources: Sources) -> list[str]:
+        return []
+
+
+@dataclass(frozen=True)
+class DateType:
+    def parse(self, word: str, sources: Sources) -> Parsed:
+        try:
+            return Parsed(datetime.date.fromisoformat(word).isoformat())
+        except ValueError:
+            raise ParamError(f"{word} is not a date; expected YYYY-MM-DD") from None
+
+    def describe(self) -> str:
+        return "Date (YYYY-MM-DD)"
+
+    def complete(self, prefix: str, sources: Sources) -> list[str]:
+        return []
+
+
+@dataclass(frozen=True)
+class PasswordType(StringType):
+    label: str = "Password"
+
+
 def make_type(name: str, spec: dict[str, Any]) -> ParamType:
     if name == "string":
         return StringType(spec.get("min", 1), spec.get("max", 80))
@@ -213,4 +255,10 @@ def make_type(name: str, spec: dict[str, Any]) -> ParamType:
         return ProtocolType()
     if name == "cipher":
         return CipherType()
+    if name == "pattern":
+        return PatternType(spec["regex"], spec["expect"], bool(spec.get("upper", False)))
+    if name == "date":
+        return DateType()
+    if name == "password":
+        return PasswordType(spec.get("min", 1), spec.get("max", 128))
     raise ValueError(f"unknown parameter type {name!r}")

@@ -287,7 +287,7 @@ def test_emu_offers_its_subcommands(engine):
 
 
 def test_emu_subcommand_parameters(engine):
-    assert completions(engine, "emu addnode xsp2 ") == ["XSP", "ADP"]
+    assert completions(engine, "emu addnode xsp2 ") == ["XSP", "ADP", "CUCM"]
     assert completions(engine, "emu deluser b") == ["bob@example.com "]
 
 

@@ -52,7 +52,7 @@ REFUSALS = [
     ("emu adduser alice@example.com", "entry is already present in list"),
     ("emu deluser zed@example.com", "Entry not found"),
     ("emu addnode xsp1 XSP", "entry is already present in list"),
-    ("emu addnode adp2 SBC", "Error: kind: SBC is not one of {XSP, ADP}"),
+    ("emu addnode adp2 SBC", "Error: kind: SBC is not one of {XSP, ADP, CUCM}"),
     ("emu frobnicate", "Error: unknown emulator command: frobnicate (expected one of: status, restart, nodes, addnode, users, adduser, deluser, effective, record)"),
     ("get 'unterminated", "Error: cannot read the line: No closing quotation"),
 ]

@@ -6,12 +6,15 @@ Every refusal of bad input is a ``TrustError`` whose ``str()`` is one line.
 from trust._anchors import anchor_warnings, load_single_ca
 from trust._bundle import load_certificates, parse_certificates
 from trust._classify import Role
+from trust._ctl import (CtlEntry, CtlError, CtlFile, CtlReason, CtlRecord, CtlRole,
+                        HashAlgorithm, describe_ctl, read_ctl, verify_ctl, write_ctl)
 from trust._credentials import InterfaceCredentials, load_key_and_cert
 from trust._demo import FILES as DEMO_FILES
 from trust._demo import DemoPKI, make_demo_pki
 from trust._describe import CertInfo, describe
 from trust._errors import TrustError
 from trust._issue import CertificateAuthority, IssuedCert, self_signed_client, self_signed_server
+from trust._lsc import issue_lsc
 from trust._keys import key_matches, load_private_key
 from trust._split import SplitFile, SplitPlan, bundle_year, plan_split, split_bundle
 from trust._verify import Purpose, Reason, Verification, parse_time, verify_chain, verify_files
@@ -19,8 +22,15 @@ from trust._verify import Purpose, Reason, Verification, parse_time, verify_chai
 __all__ = [
     "CertInfo",
     "CertificateAuthority",
+    "CtlEntry",
+    "CtlError",
+    "CtlFile",
+    "CtlReason",
+    "CtlRecord",
+    "CtlRole",
     "DEMO_FILES",
     "DemoPKI",
+    "HashAlgorithm",
     "InterfaceCredentials",
     "IssuedCert",
     "Purpose",
@@ -33,6 +43,8 @@ __all__ = [
     "anchor_warnings",
     "bundle_year",
     "describe",
+    "describe_ctl",
+    "issue_lsc",
     "key_matches",
     "load_certificates",
     "load_key_and_cert",
@@ -42,9 +54,12 @@ __all__ = [
     "parse_certificates",
     "parse_time",
     "plan_split",
+    "read_ctl",
     "self_signed_client",
     "self_signed_server",
     "split_bundle",
     "verify_chain",
+    "verify_ctl",
     "verify_files",
+    "write_ctl",
 ]

@@ -20,6 +20,7 @@ COMMANDS = {
     "pki": "xsp.commands.trustcmds",
     "webex-client": "xsp.commands.webex",
     "sim": "xsp.commands.sim",
+    "cucm": "xsp.commands.cucm",
 }
 
 

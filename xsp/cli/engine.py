@@ -8,10 +8,8 @@ prefix. The first failing step stops the line; a failing step changes nothing.
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import shlex
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Protocol
 
 from cli_contexts.schema import Command, Context, Tree, load_emulator_commands, load_tree
@@ -22,6 +20,7 @@ from xsp.cli.actions import ACTIONS, ActionContext, CommandError
 from xsp.cli.actions import attrs, certificates, cti, emulator, lists  # noqa: F401
 from xsp.cli.binding import bind
 from xsp.cli.grammar import is_path, named_at, pick, split_steps, walk
+from xsp.cli.lines import RecordingEngine, Result, not_text
 from xsp.config.model import Node
 from xsp.config import statedir
 from xsp.config.store import ConfigFileError, Store
@@ -34,15 +33,6 @@ log = logging.getLogger("xsp.cli")
 # Lists longer than this ask "About to access N entries. Continue?" first. BroadWorks
 # does not publish its threshold; 100 is the emulator's choice.
 LIST_CONFIRM_THRESHOLD = 100
-
-@dataclass
-class Result:
-    lines: list[str] = field(default_factory=list)
-    ok: bool = True
-
-    @property
-    def text(self) -> str:
-        return "\n".join(self.lines)
 
 
 class NodeControl(Protocol):
@@ -60,7 +50,7 @@ class NodeControl(Protocol):
     def status(self, store: Store, node_name: str) -> list[str]: ...
 
 
-class Engine:
+class Engine(RecordingEngine):
     def __init__(self, store: Store, node_name: str | None = None,
                  control: NodeControl | None = None, recorder: "Recorder | None" = None) -> None:
         if control is None:
@@ -123,27 +113,10 @@ class Engine:
 
     # --- execution -------------------------------------------------------------------
 
-    def execute(self, line: str) -> Result:
-        prompt, recorder = self.prompt, self.recorder
-        result = self._execute(line)
-        # The command that starts or stops a recording is not part of the procedure.
-        if recorder is not None and self.recorder is recorder:
-            try:
-                recorder.write(prompt, line, result.lines)
-            except OSError as exc:
-                self.recorder = None
-                with contextlib.suppress(OSError):
-                    recorder.close()
-                result.lines.append(f"Error: recording stopped: "
-                                    f"{statedir.os_error(exc, 'write', recorder.path)}")
-        return result
-
     def _execute(self, line: str) -> Result:
-        try:
-            line.encode("utf-8")
-        except UnicodeEncodeError:
-            # Bytes that are not UTF-8 arrive as lone surrogates: nothing could store them.
-            return Result(["Error: the line is not valid UTF-8 text"], ok=False)
+        refused = not_text(line)
+        if refused is not None:
+            return refused
         if self._pending is not None:
             answer, self._pending = self._pending, None
             return answer(line.strip())

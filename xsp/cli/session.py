@@ -5,13 +5,26 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Iterable, TextIO
+from typing import Iterable, Protocol, TextIO
 
 from xsp.cli import render
-from xsp.cli.engine import Engine
+from xsp.cli.engine import Result
 
 
-def run_script(engine: Engine, lines: Iterable[str], out: TextIO) -> int:
+class ShellEngine(Protocol):
+    """What a session needs of an engine: the BroadWorks one or the CUCM one."""
+    finished: bool
+
+    @property
+    def prompt(self) -> str: ...
+
+    @property
+    def awaiting_answer(self) -> bool: ...
+
+    def execute(self, line: str) -> Result: ...
+
+
+def run_script(engine: ShellEngine, lines: Iterable[str], out: TextIO) -> int:
     """Each line as a transcript: the prompt and the line, then the answer.
 
     Lines starting with ``#`` are comments of a procedure file and are skipped.
@@ -37,19 +50,25 @@ def run_script(engine: Engine, lines: Iterable[str], out: TextIO) -> int:
     return status
 
 
+def banner_of(engine: ShellEngine) -> str:
+    """BroadWorks' banner, or the CUCM platform CLI's."""
+    from xsp.cli.cucm_engine import CucmEngine
+    return engine.banner if isinstance(engine, CucmEngine) else render.BANNER
+
+
 def plain_wanted(plain: bool = False) -> bool:
     """``--plain`` given, or a terminal that says it can do nothing (``TERM=dumb``)."""
     return plain or os.environ.get("TERM", "") == "dumb"
 
 
-def run_plain(engine: Engine, out: TextIO | None = None, inp: TextIO | None = None) -> int:
+def run_plain(engine: ShellEngine, out: TextIO | None = None, inp: TextIO | None = None) -> int:
     """A session an expect script can drive: the prompt is its literal text (ending in
     ``> ``, or the question), written as is, and a line is read with the terminal's own
     line editing. No cursor-position request, no colour, no escape code of any kind.
     """
     out = out or sys.stdout
     inp = inp or sys.stdin
-    out.write(render.BANNER + "\n")
+    out.write(banner_of(engine) + "\n")
     while not engine.finished:
         out.write(engine.prompt)
         out.flush()
@@ -68,19 +87,29 @@ def run_plain(engine: Engine, out: TextIO | None = None, inp: TextIO | None = No
     return 0
 
 
-def run_interactive(engine: Engine, history_file: Path, *, plain: bool = False) -> int:
+def run_interactive(engine: ShellEngine, history_file: Path, *, plain: bool = False) -> int:
     if plain_wanted(plain):
         return run_plain(engine)
     from prompt_toolkit import PromptSession
+    from prompt_toolkit.completion import Completer
     from prompt_toolkit.history import DummyHistory
 
     from xsp.cli.completer import CLICompleter
+    from xsp.cli.cucm_engine import CucmEngine
+    from xsp.cli.engine import Engine
     from xsp.cli.history import StateHistory
 
-    print(render.BANNER)
+    # Each CLI brings its own banner and completion: BroadWorks levels, or CUCM's words.
+    completer: Completer
+    print(banner_of(engine))
+    if isinstance(engine, CucmEngine):
+        completer = engine.completer()
+    else:
+        assert isinstance(engine, Engine)
+        completer = CLICompleter(engine)
     commands: PromptSession[str] = PromptSession(
         history=StateHistory(history_file),
-        completer=CLICompleter(engine),
+        completer=completer,
         complete_while_typing=False,
     )
     # Answers to a question go through a session of their own: a `Y` recalled with Up in a

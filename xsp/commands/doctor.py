@@ -55,6 +55,9 @@ def run(args: argparse.Namespace) -> int:
     if node.kind == "AS":
         print("xsp: the doctor checks an XSP or ADP node; the AS is checked through it", file=sys.stderr)
         return 1
+    if node.kind == "CUCM":
+        print("xsp: the doctor checks an XSP or ADP node, not a CUCM node", file=sys.stderr)
+        return 1
     findings = check(deployment, name)
     if args.probe:
         log_to_state(store)

@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
 async def _serve(service: NodeService) -> None:
     await service.start()
     host = service.host
-    for name in host.nodes:
+    for name in [*host.nodes, *host.cucm]:
         print(f"Node {name}:", *host.status(name), sep="\n", flush=True)
     if service.live is not None:
         print(f"Live page (read-only): {service.live.url}", flush=True)

@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from xsp.cli.engine import Engine
 from xsp.cli.session import run_interactive, run_script
@@ -14,6 +15,10 @@ from xsp.live import service as live_page
 from xsp.live.page import LivePageError
 from xsp.node.control import NodeAlreadyRunning, node_running
 from xsp.node.managed import ManagedNodeControl
+
+if TYPE_CHECKING:
+    from xsp.cli.cucm_engine import CucmEngine
+    from xsp.cli.transcript import Recorder
 
 
 def add_state_argument(parser: argparse.ArgumentParser) -> None:
@@ -60,6 +65,20 @@ def log_to_state(store: Store) -> None:
     root.addHandler(handler)
 
 
+def make_engine(store: Store, node: str | None, control: ManagedNodeControl,
+                recorder: "Recorder | None" = None) -> "Engine | CucmEngine":
+    """The BroadWorks engine, or the CUCM one for a CUCM node (its CLI is another world)."""
+    if node is not None:
+        try:
+            kind = store.load().node(node).kind
+        except KeyError:
+            kind = None
+        if kind == "CUCM":
+            from xsp.cli.cucm_engine import CucmEngine
+            return CucmEngine(store, node, control, recorder=recorder)
+    return Engine(store, node, control, recorder=recorder)
+
+
 def run(args: argparse.Namespace) -> int:
     store = open_store(args)
     try:
@@ -74,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         live = (live_page.from_arguments(args)
                 if interactive and not node_running(store.dir) else None)
         control = ManagedNodeControl(store, start_now=interactive, live=live)
-        engine = Engine(store, args.node, control, recorder=recorder)
+        engine = make_engine(store, args.node, control, recorder)
         if live is not None:
             print(f"Live page (read-only): {live.url}")
     except (ConfigFileError, ValueError, NodeAlreadyRunning, LivePageError) as exc:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from cli_contexts.types import PROTOCOL_NAMES as PROTOCOLS
+from xsp.config.cucm import CucmSettings
+from xsp.config.fields import CERTIFICATE, SECTION, ModelError, show
 
 SCHEMA_VERSION = 1
 
@@ -38,33 +40,6 @@ DEFAULT_SYSTEM_CIPHERS = (
 DEFAULT_SYSTEM_PROTOCOLS = ("TLSv1.2",)
 
 DEFAULT_USERS = ("alice@example.com", "bob@example.com", "carol@example.com")
-
-
-# Field markers read by the store (xsp.config.sections), so that a new node kind's
-# settings get the same on-disk treatment by marking its fields, without store changes:
-# SECTION: a list kept in a file of its own, rewritten only when it changes;
-# CERTIFICATE: PEM text kept once per content as certs/<sha256>.pem.
-SECTION = {"xsp.store": "section"}
-CERTIFICATE = {"xsp.store": "certificate"}
-
-# Messages quote a value only up to this many characters: a hand-edited file can hold
-# a megabyte where a port belongs.
-SHOWN_VALUE = 60
-
-
-def show(value: Any) -> str:
-    """``repr(value)``, cut to ``SHOWN_VALUE`` characters with its full length said."""
-    text = repr(value)
-    if len(text) <= SHOWN_VALUE:
-        return text
-    return f"{text[:SHOWN_VALUE]}... ({len(text)} characters)"
-
-
-class ModelError(ValueError):
-    def __init__(self, path: str, message: str) -> None:
-        super().__init__(f"{path}: {message}" if path else message)
-        self.path = path
-        self.message = message
 
 
 @dataclass
@@ -153,7 +128,7 @@ class AsSettings:
                               metadata=SECTION)
 
 
-NodeKind = Literal["AS", "XSP", "ADP"]
+NodeKind = Literal["AS", "XSP", "ADP", "CUCM"]
 # Node names become parts of file names in the state.
 NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
@@ -164,28 +139,46 @@ class Node:
     kind: NodeKind
     xsp: XspSettings | None = None
     as_: AsSettings | None = None
+    cucm: CucmSettings | None = None
     # What changed since the last restart, in the words of the command that changed it.
     pending_restart: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not NODE_NAME.fullmatch(self.name):
             raise ModelError("name", f"{show(self.name)} is not a node name; expected letters, digits, '-' and '_'")
-        if self.kind not in ("AS", "XSP", "ADP"):
-            raise ModelError("kind", f"unknown node kind {show(self.kind)}; expected AS, XSP or ADP")
+        if self.kind not in ("AS", "XSP", "ADP", "CUCM"):
+            raise ModelError("kind", f"unknown node kind {show(self.kind)}; expected AS, XSP, ADP or CUCM")
         if self.kind == "AS" and self.as_ is None:
             self.as_ = AsSettings()
-        if self.kind != "AS" and self.xsp is None:
+        if self.kind in ("XSP", "ADP") and self.xsp is None:
             self.xsp = XspSettings()
+        if self.kind == "CUCM" and self.cucm is None:
+            # A CUCM node's certificates are made when it is added (emu addnode).
+            raise ModelError("cucm", "missing required setting")
+
+    @property
+    def cucm_settings(self) -> CucmSettings:
+        """A CUCM node's settings; a ModelError naming the node on any other kind."""
+        if self.cucm is None:
+            raise ModelError("", f"{self.name} is an {self.kind} node, not a CUCM node")
+        return self.cucm
+
+    @property
+    def is_xsp(self) -> bool:
+        """An XSP or an ADP: a node with the BroadWorks CTI interface."""
+        return self.kind in ("XSP", "ADP")
 
     @property
     def prompt_name(self) -> str:
-        return f"{self.kind}_CLI"
+        return "admin:" if self.kind == "CUCM" else f"{self.kind}_CLI"
 
     @property
     def xsp_settings(self) -> XspSettings:
         """The XSP|ADP settings; a ModelError naming the node on the AS."""
         if self.xsp is None:
-            raise ModelError("", f"{self.name} is the Application Server; it has no CTI interface")
+            if self.kind == "AS":
+                raise ModelError("", f"{self.name} is the Application Server; it has no CTI interface")
+            raise ModelError("", f"{self.name} is a {self.kind} node; it has no BroadWorks CTI interface")
         return self.xsp
 
     @property
@@ -222,7 +215,7 @@ class Deployment:
     def first_cti_node(self) -> Node:
         """The first XSP or ADP node, which commands open when no node is named."""
         for node in self.nodes:
-            if node.kind != "AS":
+            if node.is_xsp:
                 return node
         raise ModelError("", "this state has no XSP or ADP node (add one in the AS's shell "
                              "with: emu addnode NAME XSP)")

@@ -16,6 +16,7 @@ import logging
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -35,6 +36,9 @@ from xsp.tls import capath
 from xsp.tls.context import build_server_context
 from xsp.tls.effective import plan_for
 from xsp.tls.suites import SuitePlan
+
+if TYPE_CHECKING:
+    from xsp.cucm.runtime import CucmRuntime
 
 log = logging.getLogger("xsp.node")
 
@@ -102,6 +106,7 @@ class NodeHost:
         self._anchor_dirs: dict[int, tuple[list[TrustAnchor], Path]] = {}
         self._node_anchor_dirs: dict[str, set[Path]] = {}
         self.observer: Observer = NULL_OBSERVER
+        self.cucm: dict[str, "CucmRuntime"] = {}
 
     def watch(self, observer: Observer | None) -> None:
         """Report to ``observer`` (the live page) from now on; None stops reporting."""
@@ -141,9 +146,18 @@ class NodeHost:
 
     async def start(self) -> None:
         for node in self._deployment().nodes:
-            if node.kind != "AS":
+            if node.is_xsp:
                 await self._start_node(node)
+            elif node.kind == "CUCM":
+                await self._start_cucm(node.name)
         self.observer.nodes_changed()
+
+    async def _start_cucm(self, name: str) -> None:
+        from xsp.cucm.runtime import CucmRuntime
+        runtime = CucmRuntime(self.store, name)
+        self.cucm[name] = runtime
+        await runtime.start()
+        self._clear_pending(name)
 
     async def _start_node(self, node: Node) -> None:
         runtime = NodeRuntime(node.name)
@@ -254,6 +268,13 @@ class NodeHost:
         # A restart applies the file as it is: an invalid one is refused, not replaced
         # by the last good one.
         node = self.store.load().node(node_name)
+        if node.kind == "CUCM":
+            cucm = self.cucm.pop(node_name, None)
+            if cucm is not None:
+                await cucm.stop()
+            await self._start_cucm(node_name)
+            log.info("%s restarted", node_name)
+            return [f"Node {node_name} restarted.", *self.status(node_name)]
         runtime = self.nodes.pop(node_name, None)
         if runtime is not None:
             await self._close(runtime)
@@ -275,6 +296,8 @@ class NodeHost:
                 deployment.node(node_name).pending_restart.clear()
 
     def status(self, node_name: str) -> list[str]:
+        if node_name in self.cucm:
+            return self.cucm[node_name].status()
         runtime = self.nodes.get(node_name)
         if runtime is None:
             return ["CTI listeners: this node is not running"]
@@ -291,6 +314,9 @@ class NodeHost:
         for listener in listeners:
             await listener.runner.cleanup()
         self.nodes.clear()
+        for cucm in self.cucm.values():
+            await cucm.stop()
+        self.cucm.clear()
         self.observer.nodes_changed()
 
     def listener(self, node_name: str, ip: str) -> Listener:

@@ -52,10 +52,18 @@ def emu_addnode(actx: ActionContext, command: Command, values: dict[str, Any]) -
         raise CommandError(f"Error: name: {values['name']} is not a node name; "
                            "expected letters, digits, '-' and '_'")
 
+    if any(n.name == values["name"] for n in actx.deployment.nodes):
+        raise CommandError(render.ALREADY_PRESENT)
+    cucm = None
+    if values["kind"] == "CUCM":
+        from xsp.cucm.platform import new_settings
+        # Made before the lock is taken: minting three RSA keys takes a moment.
+        cucm = new_settings(actx.store, values["name"], f"{values['name']}.example.com")
+
     def mutate(deployment: Deployment, node: Node) -> None:
         if any(n.name == values["name"] for n in deployment.nodes):
             raise CommandError(render.ALREADY_PRESENT)
-        deployment.nodes.append(Node(values["name"], values["kind"]))
+        deployment.nodes.append(Node(values["name"], values["kind"], cucm=cucm))
 
     return actx.change(command, mutate)
 
