@@ -14,6 +14,14 @@ from typing import Any
 # CERTIFICATE: PEM text kept once per content as certs/<sha256>.pem.
 SECTION = {"xsp.store": "section"}
 CERTIFICATE = {"xsp.store": "certificate"}
+# OMIT_IF_NONE: a node kind's settings, left out of the document on the other kinds, so a
+# state written before that kind existed reads and writes as it did.
+OMIT_IF_NONE = {"xsp.omit": "none"}
+
+
+def omitted(f: Any, value: Any) -> bool:
+    """A field ``f`` of a model class whose ``value`` is not written."""
+    return value is None and f.metadata.get("xsp.omit") == "none"
 
 # Messages quote a value only up to this many characters: a hand-edited file can hold
 # a megabyte where a port belongs.

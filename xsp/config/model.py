@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from cli_contexts.types import PROTOCOL_NAMES as PROTOCOLS
 from xsp.config.cucm import CucmSettings
-from xsp.config.fields import CERTIFICATE, SECTION, ModelError, show
+from xsp.config.fields import CERTIFICATE, OMIT_IF_NONE, SECTION, ModelError, omitted, show
 
 SCHEMA_VERSION = 1
 
@@ -139,7 +139,7 @@ class Node:
     kind: NodeKind
     xsp: XspSettings | None = None
     as_: AsSettings | None = None
-    cucm: CucmSettings | None = None
+    cucm: CucmSettings | None = field(default=None, metadata=OMIT_IF_NONE)
     # What changed since the last restart, in the words of the command that changed it.
     pending_restart: list[str] = field(default_factory=list)
 
@@ -242,7 +242,8 @@ def _yaml_name(f: dataclasses.Field) -> str:
 
 def to_data(obj: Any) -> Any:
     if dataclasses.is_dataclass(obj):
-        return {_yaml_name(f): to_data(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {_yaml_name(f): to_data(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+                if not omitted(f, getattr(obj, f.name))}
     if isinstance(obj, list):
         return [to_data(v) for v in obj]
     return obj

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xsp.config.fields import omitted
 from xsp.config.model import CERTIFICATE, SECTION, ModelError, _schema, show, to_data
 
 SECTIONS_DIR = "sections"
@@ -213,6 +214,8 @@ def skeleton(deployment: Any) -> tuple[Any, dict[str, tuple[list[Any], Any]]]:
             out: dict[str, Any] = {}
             for name, f in fields.items():
                 value = getattr(obj, f.name)
+                if omitted(f, value):
+                    continue
                 if _marker(f) == "section":
                     sections[_join(path, name)] = (value, hints[f.name])
                     out[name] = []
