@@ -190,7 +190,7 @@ async def _bare_start(files: dict[str, str], port: int, users: list[str]) -> Non
 
     from aiohttp import web
 
-    from xsp.cti.streaming import CONTENT_TYPE
+    from xsp.xsi.streaming import CONTENT_TYPE
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1_2
     context.set_ciphers("ECDHE-RSA-AES128-GCM-SHA256")

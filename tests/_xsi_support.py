@@ -19,7 +19,7 @@ import aiohttp
 from aiohttp import web
 
 from trust import CertificateAuthority, IssuedCert
-from xsp.cti.app import create_app
+from xsp.xsi.app import create_app
 from xsp.cti.auth import Authorizer
 from xsp.cti.channels import Channel
 from xsp.cti.directory import DirectoryUser

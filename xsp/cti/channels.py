@@ -32,6 +32,7 @@ class Channel:
         self.expires_at = expires_at
         self.transport = transport
         self.application_id = application_id
+        self.granted = 0  # the expires granted when it opened, in seconds
         self.closed = False
         self._outbox: asyncio.Queue[str | None] = asyncio.Queue()
         self._finished = asyncio.Event()

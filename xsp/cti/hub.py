@@ -165,8 +165,10 @@ class EventHub:
     # --- channels --------------------------------------------------------------------
 
     def open_channel(self, client: Client, request: ChannelRequest, *,
-                     transport: str = "http") -> Channel:
-        """A new channel whose first document is its ``Channel`` reply."""
+                     transport: str = "http", announce: bool = True) -> Channel:
+        """A new channel whose first document is its ``Channel`` reply when ``announce``
+        (a stream says it first); else the interface answers the reply itself (the CTI
+        interface does, in its response) and ``channel.granted`` holds the expires."""
         if self._closing:
             raise XsiError(ErrorCode.SHUTTING_DOWN, "The server is shutting down")
         if request.application_id is not None:
@@ -180,10 +182,12 @@ class EventHub:
         channel = Channel(str(uuid.uuid4()), client.client_id, key, priority=request.priority,
                           weight=request.weight, expires_at=self.clock() + expires,
                           transport=transport, application_id=request.application_id)
+        channel.granted = expires
         channel_set.channels[channel.id] = channel
         self._channels[channel.id] = channel
         self.stats.channels_opened += 1
-        channel.send(docs.channel_document(channel.id, expires))
+        if announce:
+            channel.send(docs.channel_document(channel.id, expires))
         log.info("channel %s opened for %s (set %s, %s, expires in %ss)", channel.id,
                  client.client_id, request.channel_set_id, transport, expires)
         self._replay_backlog(channel_set)
@@ -308,6 +312,13 @@ class EventHub:
         subscription.expires_at = self.clock() + granted
         self._resync(subscription)
         return granted
+
+    def subscriptions_of(self, client: Client) -> list[Subscription]:
+        return [s for s in self._subscriptions.values() if s.owner == client.client_id]
+
+    def remaining(self, deadline: float) -> int:
+        """Whole seconds until ``deadline``, as documents state them."""
+        return _remaining(deadline, self.clock())
 
     def unsubscribe(self, client: Client, subscription_id: str) -> None:
         self._remove_subscription(self.subscription(client, subscription_id))

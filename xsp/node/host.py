@@ -24,7 +24,7 @@ from xsp.config import statedir
 from xsp.config.model import (CTIServer, Deployment, InterfaceCertificate, Node, TrustAnchor, User,
                               XspSettings)
 from xsp.config.store import PRIVATE_DIR, ConfigFileError, Store, read_state_file
-from xsp.cti.app import create_app
+from xsp.xsi.app import create_app
 from xsp.cti.auth import Authorizer
 from xsp.cti.calls import CallSimulator
 from xsp.cti.hub import EventHub

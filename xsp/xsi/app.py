@@ -1,22 +1,16 @@
-"""The Xsi-Events v2.0 application served by one CTI listener.
+"""The Xsi interface of an XSP: Xsi-Events v2.0 over HTTP, on its own listener.
 
-Routes (all answers ``text/xml``; every refusal an ``ErrorInfo`` with its HTTP status):
+The operations themselves (channels, subscriptions, acknowledgements, audits) are
+``xsp.cti.operations``, shared with the CTI interface; this module is what HTTP adds:
 
   POST   /com.broadsoft.async/com.broadsoft.xsi-events/v2.0/channel   open a streaming channel
-  GET    (same, with Upgrade: websocket)                                the channel over WebSocket
-  PUT    /com.broadsoft.xsi-events/v2.0/channel/{channelId}/heartbeat  heartbeat
-  PUT    /com.broadsoft.xsi-events/v2.0/channel/{channelId}            refresh (<Channel><expires>)
-  DELETE /com.broadsoft.xsi-events/v2.0/channel/{channelId}            delete
-  POST   /com.broadsoft.xsi-events/v2.0/channel/eventresponse          acknowledge an event
-  POST   /com.broadsoft.xsi-events/v2.0/user/{userId}                  subscribe to a user
-  POST   /com.broadsoft.xsi-events/v2.0/enterprise/{id}[/group/{id}]   ... an enterprise or group
-  POST   /com.broadsoft.xsi-events/v2.0/serviceprovider/{id}[/group/{id}] (same, older name)
-  PUT    /com.broadsoft.xsi-events/v2.0/subscription/{subscriptionId}  refresh
-  DELETE /com.broadsoft.xsi-events/v2.0/subscription/{subscriptionId}  delete
-  GET    /com.broadsoft.xsi-events/v2.0/channelset/{channelSetId}      channel set audit
+  GET    (same, with Upgrade: websocket)   the channel over WebSocket (the emulator's own)
+  any    /com.broadsoft.xsi-events/v2.0/...   (and the same under com.broadsoft.async)
+         an operation of ``xsp.cti.operations``
 
 Every request is authorized first (``auth.Authorizer``), whatever its path, so an
 unknown client learns nothing about the API; each refusal is logged as one line.
+Answers are ``text/xml``; every refusal an ``ErrorInfo`` with its HTTP status.
 """
 from __future__ import annotations
 
@@ -28,12 +22,13 @@ from aiohttp import web
 
 from xsp.cti import documents as docs
 from xsp.cti.auth import Authorizer, Refusal
-from xsp.cti.channels import Channel, Target
+from xsp.cti.channels import Channel
 from xsp.cti.errors import ErrorCode, XsiError
 from xsp.cti.hub import INTERFACE_STOPPED, EventHub
 from xsp.cti.identity import Client
+from xsp.cti.operations import Operations, Outcome
 from xsp.cti.paths import ASYNC_ROOT, ROOT
-from xsp.cti.streaming import CONTENT_TYPE, stream_http, websocket_channel
+from xsp.xsi.streaming import CONTENT_TYPE, stream_http, websocket_channel
 
 if TYPE_CHECKING:
     from aiohttp.typedefs import Middleware
@@ -52,7 +47,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def create_app(hub: EventHub, authorizer: Authorizer, *, label: str) -> web.Application:
-    """``label`` names the listener in log lines, e.g. ``"xsp1 10.0.0.5:8012"``."""
+    """``label`` names the listener in log lines, e.g. ``"xsp1 10.0.0.5:443"``."""
     app = web.Application(client_max_size=MAX_BODY, middlewares=[_guard(authorizer, label)])
     app[HUB] = hub
     app[AUTHORIZER] = authorizer
@@ -63,17 +58,8 @@ def create_app(hub: EventHub, authorizer: Authorizer, *, label: str) -> web.Appl
     add = app.router.add_route
     add("POST", f"{ASYNC_ROOT}/channel", api.open_channel)
     add("GET", f"{ASYNC_ROOT}/channel", api.open_websocket)
-    add("POST", f"{ROOT}/channel/eventresponse", api.event_response)
-    add("PUT", f"{ROOT}/channel/{{channel_id}}/heartbeat", api.heartbeat)
-    add("PUT", f"{ROOT}/channel/{{channel_id}}", api.refresh_channel)
-    add("DELETE", f"{ROOT}/channel/{{channel_id}}", api.delete_channel)
-    add("POST", f"{ROOT}/user/{{user_id}}", api.subscribe_user)
-    for word in ("enterprise", "serviceprovider"):
-        add("POST", f"{ROOT}/{word}/{{enterprise}}", api.subscribe_enterprise)
-        add("POST", f"{ROOT}/{word}/{{enterprise}}/group/{{group}}", api.subscribe_group)
-    add("PUT", f"{ROOT}/subscription/{{subscription_id}}", api.refresh_subscription)
-    add("DELETE", f"{ROOT}/subscription/{{subscription_id}}", api.unsubscribe)
-    add("GET", f"{ROOT}/channelset/{{channel_set_id}}", api.audit)
+    add("*", f"{ASYNC_ROOT}/{{tail:.*}}", api.operation)
+    add("*", f"{ROOT}/{{tail:.*}}", api.operation)
     return app
 
 
@@ -139,17 +125,18 @@ def _peer(request: web.Request) -> str:
     return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
 
 
-def xml_response(text: str) -> web.Response:
-    return web.Response(status=200, body=text.encode(), headers={"Content-Type": CONTENT_TYPE})
-
-
-def _ok() -> web.Response:
-    return web.Response(status=200)
+def answer(outcome: Outcome) -> web.Response:
+    headers = {"Allow": ", ".join(outcome.allow)} if outcome.allow else {}
+    if not outcome.document:
+        return web.Response(status=outcome.status, headers=headers)
+    headers["Content-Type"] = CONTENT_TYPE
+    return web.Response(status=outcome.status, body=outcome.document.encode(), headers=headers)
 
 
 class _Api:
     def __init__(self, hub: EventHub) -> None:
         self.hub = hub
+        self.operations = Operations(hub, transport="http", opens_channels=False)
         self.channels: set[Channel] = set()  # open on this listener (the hub has them all)
 
     async def shutdown(self, app: web.Application) -> None:
@@ -174,50 +161,8 @@ class _Api:
     async def open_websocket(self, request: web.Request) -> web.StreamResponse:
         return await websocket_channel(request, self.hub, self.client(request), self.channels)
 
-    async def heartbeat(self, request: web.Request) -> web.Response:
-        self.hub.heartbeat(self.client(request), request.match_info["channel_id"])
-        return _ok()
-
-    async def refresh_channel(self, request: web.Request) -> web.Response:
-        channel_id = request.match_info["channel_id"]
-        expires = docs.parse_expires(await request.read(), "Channel")
-        granted = self.hub.refresh_channel(self.client(request), channel_id, expires)
-        return xml_response(docs.channel_document(channel_id, granted))
-
-    async def delete_channel(self, request: web.Request) -> web.Response:
-        self.hub.delete_channel(self.client(request), request.match_info["channel_id"])
-        return _ok()
-
-    async def event_response(self, request: web.Request) -> web.Response:
-        self.hub.acknowledge(self.client(request), docs.parse_event_response(await request.read()))
-        return _ok()
-
-    async def subscribe_user(self, request: web.Request) -> web.Response:
-        return await self._subscribe(request, Target(user_id=request.match_info["user_id"]))
-
-    async def subscribe_enterprise(self, request: web.Request) -> web.Response:
-        return await self._subscribe(request, Target(enterprise=request.match_info["enterprise"]))
-
-    async def subscribe_group(self, request: web.Request) -> web.Response:
-        return await self._subscribe(request, Target(enterprise=request.match_info["enterprise"],
-                                                     group=request.match_info["group"]))
-
-    async def _subscribe(self, request: web.Request, target: Target) -> web.Response:
-        subscription_request = docs.parse_subscription_request(await request.read())
-        subscription, granted = self.hub.subscribe(self.client(request), target,
-                                                   subscription_request)
-        return xml_response(docs.subscription_document(subscription.id, granted))
-
-    async def refresh_subscription(self, request: web.Request) -> web.Response:
-        subscription_id = request.match_info["subscription_id"]
-        expires = docs.parse_expires(await request.read(), "Subscription")
-        granted = self.hub.refresh_subscription(self.client(request), subscription_id, expires)
-        return xml_response(docs.subscription_document(subscription_id, granted))
-
-    async def unsubscribe(self, request: web.Request) -> web.Response:
-        self.hub.unsubscribe(self.client(request), request.match_info["subscription_id"])
-        return _ok()
-
-    async def audit(self, request: web.Request) -> web.Response:
-        return xml_response(self.hub.audit(self.client(request),
-                                           request.match_info["channel_set_id"]))
+    async def operation(self, request: web.Request) -> web.Response:
+        # The raw path: the operations layer decodes each path variable once.
+        body = await request.read()
+        return answer(self.operations.handle(self.client(request), request.method,
+                                             request.rel_url.raw_path, body, request.query))
