@@ -24,9 +24,10 @@ from xsp.cti.auth import Authorizer
 from xsp.cti.channels import Channel
 from xsp.cti.directory import DirectoryUser
 from xsp.cti.documents import ChannelRequest, SubscriptionRequest
-from xsp.cti.hub import EventHub
-from xsp.webex.received import Received, read_document
+from xsp.cti.hub import SHUTTING_DOWN, EventHub
+from xsp.ctiproto.listener import CTIListener
 from xsp.webex.client import WebexClient
+from xsp.webex.received import Received, read_document
 
 T = TypeVar("T")
 HOST = "127.0.0.1"
@@ -126,6 +127,27 @@ async def serve(hub: EventHub, policy: Policy | None = None, *,
         if close_hub:
             await hub.close()
         await runner.cleanup()
+
+
+@asynccontextmanager
+async def serve_cti(hub: EventHub, policy: Policy | None = None, *, close_hub: bool = True,
+                    **options: Any) -> AsyncIterator[CTIListener]:
+    """A CTI interface listener on 127.0.0.1 with mTLS; yields it (``bound`` has the port).
+
+    On the way out its connections end as on a shutdown, and the hub is closed unless
+    ``close_hub`` is false.
+    """
+    policy = policy or Policy()
+    listener = CTIListener(hub, policy.authorizer(), HOST, 0, server_context(),
+                           label="test 127.0.0.1:8012", **options)
+    await listener.start()
+    try:
+        yield listener
+    finally:
+        await listener.stop()
+        if close_hub:
+            await hub.close()
+        await listener.end_connections(SHUTTING_DOWN)
 
 
 def webex(port: int, cert: IssuedCert | None = None, **options: Any) -> WebexClient:

@@ -19,6 +19,7 @@ class ErrorCode(enum.IntEnum):
     FOREIGN_CHANNEL = 40303
     FOREIGN_SUBSCRIPTION = 40304
     FOREIGN_EVENT = 40305
+    TOO_MANY_CHANNELS = 40306    # the CTI interface's limit of channels per connection
     NO_SUCH_PATH = 40401
     NO_SUCH_USER = 40402
     NO_SUCH_CHANNEL = 40403
