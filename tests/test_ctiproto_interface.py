@@ -69,6 +69,7 @@ class Wire:
         self.reader = reader
         self.writer = writer
         self.buffer = b""
+        self.stashed: list[ET.Element] = []  # events that came while awaiting a response
 
     @classmethod
     async def connect(cls, port: int, context: ssl.SSLContext | None = None) -> Wire:
@@ -93,13 +94,17 @@ class Wire:
 
     async def response(self, request_id: str) -> ET.Element:
         message = await self.receive()
+        while message.tag == f"{{{XSP}}}event":
+            self.stashed.append(message)
+            message = await self.receive()
         assert message.tag == f"{{{XSP}}}response", ET.tostring(message)
         assert text(message, "requestId") == request_id
         return message
 
     async def events(self, count: int) -> list[ET.Element]:
-        got = []
-        for _ in range(count):
+        got = self.stashed[:count]
+        del self.stashed[:count]
+        while len(got) < count:
             message = await self.receive()
             assert message.tag == f"{{{XSP}}}event", ET.tostring(message)
             got.append(message)
@@ -207,4 +212,277 @@ def test_a_client_from_the_note_opens_subscribes_gets_a_whole_call_acks_keeps_al
                     break
                 await asyncio.sleep(0.02)
             assert (hub.channel_count, hub.subscription_count, len(listener.connections)) == (0, 0, 0)
+    run(scenario())
+
+
+def error_summary(response: ET.Element) -> str:
+    return text(response, f"{{{XSP}}}payload/{{{XSI}}}ErrorInfo/{{{XSI}}}summary") or ""
+
+
+def test_back_to_back_requests_in_one_segment_and_one_request_split_over_many():
+    async def scenario():
+        async with serve_cti(make_hub()) as listener:
+            wire = await Wire.connect(listener.bound[1])
+            # three documents in one write: a declaration and line breaks between them
+            await wire.send(request("1", "AddChannelRequest", f"{CTX}/channel", "POST",
+                                    channel_body()) + "\r\n\r\n",
+                            keepalive("2", 60), "\n" + request("3", "GetChannelSetRequest",
+                            f"{CTX}/channelset/{{channelSetId}}", "GET",
+                            params="<channelSetId>webex-set</channelSetId>"))
+            assert status(await wire.response("1")) == (200, "OK")
+            assert text(await wire.receive(), "requestId") == "2"
+            audit = await wire.response("3")
+            assert status(audit) == (200, "OK")
+            assert len(audit.findall(f".//{{{XSI}}}channel")) == 1
+            # one document, a few bytes per TCP segment
+            data = request("4", "AddUserSubscriptionRequest", f"{CTX}/user/alice@example.com",
+                           "POST", subscription_body())
+            for start in range(0, len(data), 7):
+                await wire.send(data[start:start + 7])
+                await asyncio.sleep(0)
+            assert status(await wire.response("4")) == (200, "OK")
+            await wire.close()
+    run(scenario())
+
+
+@pytest.mark.parametrize("document, expected", [
+    (request("7", "FrobnicateRequest", f"{CTX}/channel", "POST"),
+     (400, "Unknown operation FrobnicateRequest; known: AddChannelRequest")),
+    (request("7", "AddChannelRequest", f"{CTX}/channel", "POST", "<Channel/>"),
+     (400, "Channel must be in the namespace http://schema.broadsoft.com/xsi, got none")),
+    (request("7", "AddChannelRequest", f"{CTX}/channel", "POST", f'<Channel xmlns="{XSI}"/>'),
+     (400, "Channel: channelSetId is required")),
+    (request("7", "UpdateChannelRequest", f"{CTX}/channel/{{channelId}}", "PUT"),
+     (400, "UpdateChannelRequest: params has no channelId for the uri "
+           f"{CTX}/channel/{{channelId}}")),
+    (request("7", "DeleteChannelRequest", f"{CTX}/channel/c1", "GET"),
+     (405, f"Method GET is not allowed on {CTX}/channel/c1; allowed: DELETE, PUT")),
+    (request("7", "DeleteChannelRequest", f"{CTX}/channels/c1", "DELETE"),
+     (404, f"No such resource: {CTX}/channels/c1")),
+    (request("7", "DeleteChannelRequest", f"{CTX}/subscription/s1", "DELETE"),
+     (400, f"DeleteChannelRequest is DELETE {CTX}/channel/{{channelId}}; DELETE "
+           f"{CTX}/subscription/s1 is DeleteSubscriptionRequest")),
+    (request("7", "DeleteChannelRequest", f"{CTX}/channel/c1", "DELETE"),
+     (404, "Channel not found: c1")),
+    (f'<xsp:request xmlns:xsp="{XSP}"><requestId>7</requestId><sessionId>s</sessionId>'
+     "</xsp:request>",
+     (400, "request: no operation (a CTI element such as AddChannelRequest) after the credentials")),
+    (f'<xsp:event xmlns:xsp="{XSP}"><requestId>7</requestId></xsp:event>',
+     (400, "event is sent by the server; a client sends request, eventResponse or keepalive")),
+])
+def test_a_wrong_request_gets_a_response_with_status_and_error_info_and_the_connection_stays(
+        document, expected):
+    async def scenario():
+        async with serve_cti(make_hub()) as listener:
+            wire = await Wire.connect(listener.bound[1])
+            await wire.send(document)
+            answer = await wire.response("7")
+            got_status = status(answer)[0]
+            assert (got_status, error_summary(answer)[:len(expected[1])]) == expected
+            await wire.send(keepalive("8", 60))  # still served
+            assert text(await wire.receive(), "requestId") == "8"
+            await wire.close()
+    run(scenario())
+
+
+def test_a_malformed_document_gets_one_log_line_an_error_response_and_the_connection_closes(caplog):
+    async def scenario():
+        async with serve_cti(make_hub()) as listener:
+            wire = await Wire.connect(listener.bound[1])
+            await wire.send(keepalive("1", 60), "<xsp:request><requestId>2</wrong>")
+            assert text(await wire.receive(), "requestId") == "1"  # the good one first
+            answer = await wire.receive()
+            assert status(answer)[0] == 400
+            assert error_summary(answer) == ("Unreadable stream: not well-formed XML: "
+                                             "unbound prefix (line 1, column 0)")
+            assert await wire.closed()
+    with caplog.at_level(logging.INFO, logger="xsp.cti"):
+        run(scenario())
+    lines = [r.getMessage() for r in caplog.records if "unreadable" in r.getMessage()]
+    assert lines == [f"CTI test 127.0.0.1:8012: {WEBEX_CN} (127.0.0.1:"
+                     + lines[0].split("(127.0.0.1:")[1].split(")")[0]
+                     + ") sent an unreadable stream: not well-formed XML: unbound prefix "
+                       "(line 1, column 0); connection closed"]
+
+
+def test_an_oversized_document_is_refused_before_it_is_all_read(caplog):
+    async def scenario():
+        async with serve_cti(make_hub(), max_document=4096) as listener:
+            wire = await Wire.connect(listener.bound[1])
+            await wire.send(request("1", "AddChannelRequest", f"{CTX}/channel", "POST",
+                                    channel_body("x" * 8000)))
+            answer = await wire.receive()
+            assert (status(answer)[0], error_summary(answer)) == (
+                400, "Unreadable stream: a document is larger than 4096 bytes")
+            assert await wire.closed()
+    with caplog.at_level(logging.INFO, logger="xsp.cti"):
+        run(scenario())
+    assert any("a document is larger than 4096 bytes; connection closed" in r.getMessage()
+               for r in caplog.records)
+
+
+def test_a_refused_cn_gets_a_403_response_with_error_info_and_one_log_line_per_request(caplog):
+    async def scenario():
+        policy = Policy()
+        async with serve_cti(make_hub(), policy) as listener:
+            wire = await Wire.connect(listener.bound[1], client_context(pki().intruder))
+            await wire.send(request("1", "AddChannelRequest", f"{CTX}/channel", "POST",
+                                    channel_body()))
+            answer = await wire.response("1")
+            assert (status(answer), error_summary(answer)) == (
+                (403, "Forbidden"),
+                "Client identity intruder.example.com is not in AS_CLI/System/ClientIdentity")
+            # read at once: the same connection is served as soon as the CN is allowed
+            policy.identities.add("intruder.example.com")
+            await open_channel(wire, "2")
+            policy.allow_client_app = False
+            await wire.send(request("3", "GetChannelSetRequest", f"{CTX}/channelset/webex-set",
+                                    "GET"))
+            assert status(await wire.response("3")) == (403, "Forbidden")
+            await wire.close()
+    with caplog.at_level(logging.INFO, logger="xsp.cti"):
+        run(scenario())
+    refused = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refused) == 2
+    assert refused[0].startswith("CTI test 127.0.0.1:8012: refused intruder.example.com from "
+                                 "127.0.0.1:")
+    assert refused[0].endswith(": Client identity intruder.example.com is not in "
+                               "AS_CLI/System/ClientIdentity (AddChannelRequest, status 403)")
+
+
+def test_a_dropped_connection_ends_its_channels_and_its_unacknowledged_events_reach_the_other():
+    async def scenario():
+        hub = make_hub(ack_timeout=0.3, sweep_interval=0.05)
+        async with serve_cti(hub) as listener:
+            port = listener.bound[1]
+            lost, kept = await Wire.connect(port), await Wire.connect(port)
+            lost_channel = await open_channel(lost)
+            await subscribe(lost, "2")
+            (first,) = await lost.events(1)  # not acknowledged
+            kept_channel = await open_channel(kept, "1")
+            lost.writer.transport.abort()
+            for _ in range(50):
+                if hub.channel_count == 1:
+                    break
+                await asyncio.sleep(0.02)
+            assert hub.channel_count == 1 and len(listener.connections) == 1
+            (again,) = await kept.events(1)
+            assert text(xsi(again), f"{{{XSI}}}eventID") == text(xsi(first), f"{{{XSI}}}eventID")
+            assert text(xsi(again), f"{{{XSI}}}channelId") == kept_channel != lost_channel
+            await kept.close()
+    run(scenario())
+
+
+def test_a_connection_silent_past_its_keepalive_period_is_closed_and_logged(caplog):
+    async def scenario():
+        hub = make_hub()
+        async with serve_cti(hub) as listener:
+            wire = await Wire.connect(listener.bound[1])
+            await open_channel(wire)
+            await wire.send(keepalive("2", 1))
+            assert text(await wire.receive(), "requestId") == "2"
+            started = asyncio.get_running_loop().time()
+            assert await wire.closed(timeout=5)
+            waited = asyncio.get_running_loop().time() - started
+            assert 1.4 <= waited <= 3.0
+            for _ in range(50):
+                if hub.channel_count == 0:
+                    break
+                await asyncio.sleep(0.02)
+            assert hub.channel_count == 0
+    with caplog.at_level(logging.INFO, logger="xsp.cti"):
+        run(scenario())
+    assert any(re.search(r"sent nothing for 1\.\d s, past its keepalive period of 1 s "
+                         r"\(closed after 1\.5 s\); connection closed", r.getMessage())
+               for r in caplog.records)
+
+
+@pytest.mark.parametrize("restart", [True, False])
+def test_restart_and_shutdown_end_channels_with_channel_terminated_event_first(restart):
+    async def scenario():
+        hub = make_hub()
+        async with serve_cti(hub, close_hub=not restart) as listener:
+            wire = await Wire.connect(listener.bound[1])
+            channel_id = await open_channel(wire)
+            await open_channel(wire, "2")  # two channels on one connection
+            if restart:
+                await listener.stop()
+                await listener.end_connections("Interface stopped")
+            else:
+                await listener.stop()
+                await hub.close()
+                await listener.end_connections("Server shutting down")
+            ended = await wire.events(2)
+            assert [event_type(e) for e in ended] == ["ChannelTerminatedEvent"] * 2
+            assert channel_id in {text(xsi(e), f"{{{XSI}}}channelId") for e in ended}
+            assert await wire.closed()
+            assert hub.channel_count == 0
+    run(scenario())
+
+
+def test_every_operation_of_the_note_over_the_cti_interface():
+    async def scenario():
+        hub = make_hub()
+        async with serve_cti(hub, Policy(identities={WEBEX_CN, "intruder.example.com"})) as listener:
+            wire = await Wire.connect(listener.bound[1])
+            channel_id = await open_channel(wire)
+            await wire.send(request("2", "UpdateChannelRequest", f"{CTX}/channel/{{channelId}}",
+                                    "PUT", f'<Channel xmlns="{XSI}"><expires>7200</expires></Channel>',
+                                    f"<channelId>{channel_id}</channelId>"))
+            answer = await wire.response("2")
+            assert status(answer) == (200, "OK")
+            assert text(answer, f".//{{{XSI}}}expires") == "7200"
+            kinds = [
+                ("AddUserSubscriptionRequest", f"{CTX}/user/alice@example.com", "alice@example.com"),
+                ("AddUserSubIdSubscriptionRequest", f"{CTX}/user/alice@example.com/subId/bob@example.com",
+                 "bob@example.com"),
+                ("AddGroupSubscriptionRequest", f"{CTX}/serviceprovider/Acme/group/Sales", "Acme/Sales"),
+                ("AddEnterpriseSubscriptionRequest", f"{CTX}/enterprise/Acme", "Acme"),
+                ("AddServiceProviderSubscriptionRequest", f"{CTX}/serviceProvider/Globex", "Globex"),
+                ("AddSystemSubscriptionRequest", f"{CTX}/system", "system"),
+            ]
+            ids = {}
+            for number, (operation, uri, target) in enumerate(kinds, start=10):
+                body = subscription_body().replace("Advanced Call", "Basic Call" if number % 2 else
+                                                   "Advanced Call")
+                await wire.send(request(str(number), operation, uri, "POST", body))
+                answer = await wire.response(str(number))
+                assert status(answer) == (200, "OK"), (operation, error_summary(answer))
+                ids[target] = text(answer, f".//{{{XSI}}}subscriptionId")
+            # user subscriptions start with a CallSubscriptionEvent each; wider ones do not
+            firsts = await wire.events(2)
+            assert {text(xsi(e), f"{{{XSI}}}targetId") for e in firsts} == {
+                "alice@example.com", "bob@example.com"}
+            alice = ids["alice@example.com"]
+            await wire.send(request("20", "GetSingleSubscriptionRequest",
+                                    f"{CTX}/subscription/{{subscriptionId}}", "GET",
+                                    params=f"<subscriptionId>{alice}</subscriptionId>"))
+            answer = await wire.response("20")
+            assert text(answer, f".//{{{XSI}}}targetId") == "alice@example.com"
+            await wire.send(request("21", "GetSubscriptionsRequest", f"{CTX}/subscription", "GET",
+                                    params="<event>Basic Call</event>"))
+            answer = await wire.response("21")
+            assert sorted(t.text for t in answer.iter(f"{{{XSI}}}targetId")) == [
+                "Acme", "bob@example.com", "system"]
+            await wire.send(request("22", "UpdateSubscriptionRequest",
+                                    f"{CTX}/subscription/{alice}", "PUT",
+                                    f'<Subscription xmlns="{XSI}"><expires>600</expires></Subscription>'))
+            assert status(await wire.response("22")) == (200, "OK")
+            # another client's request on it is refused with 403, and changes nothing
+            other = await Wire.connect(listener.bound[1], client_context(pki().intruder))
+            for number, (operation, method) in enumerate(
+                    [("GetSingleSubscriptionRequest", "GET"), ("UpdateSubscriptionRequest", "PUT"),
+                     ("DeleteSubscriptionRequest", "DELETE")], start=30):
+                await other.send(request(str(number), operation, f"{CTX}/subscription/{alice}",
+                                         method))
+                answer = await other.response(str(number))
+                assert (status(answer)[0], error_summary(answer)) == (
+                    403, f"Subscription {alice} belongs to another client")
+            await other.close()
+            for number, subscription_id in enumerate(ids.values(), start=40):
+                await wire.send(request(str(number), "DeleteSubscriptionRequest",
+                                        f"{CTX}/subscription/{subscription_id}", "DELETE"))
+                assert status(await wire.response(str(number))) == (200, "OK")
+            assert hub.subscription_count == 0
+            await wire.close()
     run(scenario())

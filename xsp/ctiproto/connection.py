@@ -155,8 +155,11 @@ class CTIConnection(asyncio.Protocol):
         if isinstance(message, m.Request):
             self._send(self._answer(message))
         elif isinstance(message, m.Keepalive):
-            if message.period is not None:
+            if message.period is not None and message.period != self.period:
                 self.period = message.period
+                if self._timer is not None:
+                    self._timer.cancel()
+                self._arm(self.period * (1 + KEEPALIVE_MARGIN))
             self._send(m.KeepaliveResponse(message.request_id, message.protocol_version))
         elif isinstance(message, m.EventResponse):
             self._acknowledge(message)
