@@ -152,6 +152,7 @@ async def serve_cti(hub: EventHub, policy: Policy | None = None, *, close_hub: b
 
 def webex(port: int, cert: IssuedCert | None = None, **options: Any) -> WebexClient:
     options.setdefault("request_timeout", 5.0)
+    options.setdefault("transport", "http")  # serve() is the Xsi interface
     return WebexClient(HOST, port, ssl_context=client_context(cert or pki().webex), **options)
 
 

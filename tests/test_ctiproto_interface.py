@@ -13,6 +13,7 @@ import pytest
 from tests._xsi_support import (HOST, WEBEX_CN, Policy, client_context, make_hub, pki, run,
                                 serve_cti)
 from xsp.cti.calls import CallSimulator
+from xsp.webex_client import WebexClient, WebexClientError
 
 XSP = "http://schema.broadsoft.com/XspXMLInterface"
 CTI = "http://schema.broadsoft.com/CTI"
@@ -485,4 +486,40 @@ def test_every_operation_of_the_note_over_the_cti_interface():
                 assert status(await wire.response(str(number))) == (200, "OK")
             assert hub.subscription_count == 0
             await wire.close()
+    run(scenario())
+
+
+def test_the_webex_client_speaks_the_cti_interface_by_default():
+    async def scenario():
+        hub = make_hub()
+        async with serve_cti(hub) as listener:
+            client = WebexClient(HOST, listener.bound[1], ssl_context=client_context(pki().webex),
+                                 channels=2, request_timeout=5.0)
+            assert client.transport == "cti"
+            async with client:
+                await client.subscribe("alice@example.com")
+                first = await asyncio.wait_for(anext(aiter(client.events())), 5)
+                assert first.type == "CallSubscriptionEvent" and first.client_id == WEBEX_CN
+                await CallSimulator(hub).run_call("alice@example.com", "bob@example.com",
+                                                  answer_after=0, release_after=0)
+                seen = []
+                async for event in client.events():
+                    seen.append(event)
+                    if len(seen) == 6:
+                        break
+                # two channels: each in order, the set in sequence-number order
+                seen = [e.type for e in sorted(seen, key=lambda e: e.sequence_number)]
+                assert seen == ["HookStatusEvent", "CallOriginatedEvent", "CallUpdatedEvent",
+                                "CallAnsweredEvent", "CallReleasedEvent", "HookStatusEvent"], seen
+                assert (await client.audit()).count("<channelId>") == 2
+                assert len(client.channel_ids) == 2 and hub.channel_count == 2
+                with pytest.raises(WebexClientError,
+                                   match="subscribe zed@example.com: status 404: User not found"):
+                    await client.subscribe("zed@example.com")
+                for _ in range(50):
+                    if hub.unacknowledged == 0:
+                        break
+                    await asyncio.sleep(0.02)
+                assert hub.unacknowledged == 0
+            assert (hub.channel_count, hub.subscription_count) == (0, 0)
     run(scenario())

@@ -96,7 +96,7 @@ def test_a_plain_listener_serves_the_anonymous_client_whose_events_carry_user_id
         hub = make_hub()
         policy = Policy(allow_client_app=False)  # certificate authentication plays no part
         async with serve(hub, policy, context=None, require_certificate=False) as port:
-            async with WebexClient(HOST, port, ssl_context=None) as client:
+            async with WebexClient(HOST, port, ssl_context=None, transport="http") as client:
                 await client.subscribe("bob@example.com")
                 (first,) = await next_events(client, 1)
                 assert (first.user_id, first.client_id, first.target_id) == (

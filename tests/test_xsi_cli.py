@@ -19,7 +19,11 @@ from xsp.cti.calls import CallSimulator
 
 
 def start(port: int, files: dict[str, str], *extra: str) -> subprocess.Popen[str]:
+    """The client against the Xsi interface that ``ServerThread`` serves (HTTP streaming
+    unless ``extra`` chooses another transport)."""
     env = {k: v for k, v in os.environ.items() if k != "XSP_STATE"}
+    if "--transport" not in extra:
+        extra = ("--transport", "http", *extra)
     return subprocess.Popen(
         [sys.executable, "-m", "xsp", "webex-client", "--connect", f"127.0.0.1:{port}",
          "--cert", files["cert"], "--key", files["key"], "--ca", files["ca"], *extra],

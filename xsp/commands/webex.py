@@ -22,9 +22,11 @@ from xsp.webex.client import TRANSPORTS, WebexClient, WebexClientError, tls_cont
 
 DESCRIPTION = """\
 Connect to an XSP|ADP CTI interface the way Webex does: mutual TLS (presenting --cert,
-verifying the server against --ca), an Xsi-Events channel (HTTP streaming, or the
-emulator's WebSocket mapping with --transport ws), one subscription per --user,
-heartbeats, an acknowledgement for every event. Prints one line per event:
+verifying the server against --ca), one connection speaking the CTI interface protocol
+(XML request, response, event and keepalive messages), an Xsi-Events channel on it, one
+subscription per --user, keepalives, an acknowledgement for every event. With
+--transport http or ws it talks to the XSP's Xsi interface instead (HTTP streaming, or
+the emulator's own WebSocket mapping). Prints one line per event:
 
      1 alice@example.com        CallSubscriptionEvent      hookStatus=On-Hook
 
@@ -50,8 +52,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="user to subscribe to (repeatable)")
     parser.add_argument("--event", action="append", metavar="PACKAGE",
                         help='event package (repeatable; default "Advanced Call")')
-    parser.add_argument("--transport", choices=TRANSPORTS, default="http",
-                        help="channel transport (default: http)")
+    parser.add_argument("--transport", choices=TRANSPORTS, default="cti",
+                        help="cti: the CTI interface protocol, as Webex speaks it on 8012 "
+                             "(default); http: Xsi-Events HTTP streaming on the XSP's Xsi "
+                             "interface; ws: the emulator's own WebSocket mapping there")
     parser.add_argument("--application-id", default="xsp-webex-client", metavar="ID",
                         help="applicationId of the channel set and subscriptions (default: "
                              "xsp-webex-client); a second client with the same certificate "

@@ -150,6 +150,19 @@ def resolve(method: str, path: str) -> tuple[_Route, dict[str, str]]:
     raise XsiError(ErrorCode.NO_SUCH_PATH, f"No such resource: {path}")
 
 
+NO_OPERATION = ""
+
+
+def operation_of(method: str, path: str) -> str:
+    """The CTI interface's name for ``method`` on ``path`` (a client builds its request
+    with it), or ``NO_OPERATION``."""
+    try:
+        route, _ = resolve(method, path.partition("?")[0])
+    except XsiError:
+        return NO_OPERATION
+    return route.operation
+
+
 class MethodNotAllowed(XsiError):
     def __init__(self, summary: str, allow: tuple[str, ...]) -> None:
         super().__init__(ErrorCode.METHOD_NOT_ALLOWED, summary)

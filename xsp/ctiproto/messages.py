@@ -235,7 +235,7 @@ def _request(root: ET.Element, request_id: str, session_id: str, version: str) -
     body_element = _child(operation, "payload")
     body = ""
     if body_element is not None and len(body_element):
-        body = ET.tostring(body_element[0], encoding="unicode")
+        body = _as_text(body_element[0])
     return Request(request_id, session_id, name, _text(operation, "uri"),
                    _text(operation, "method"), _text(operation, "version"), params, body,
                    credential, version)
@@ -263,9 +263,55 @@ def _payload_element(root: ET.Element) -> ET.Element | None:
 
 
 def _as_text(element: ET.Element | None) -> str:
+    """A payload's document as text, written the way the Xsi interface writes it:
+    ``xsi:``/``xsi1:`` prefixes where an ``xsi1:type`` names an ``xsi:`` type (events),
+    else the default namespace. ElementTree's own writer would invent ``ns0:`` prefixes
+    and leave the ``xsi:`` inside such attribute values unbound."""
     if element is None:
         return ""
-    return ET.tostring(element, encoding="unicode", default_namespace=None)
+    typed = any(_TYPE in e.attrib for e in element.iter())
+    prefixes = {XSI_NS: "xsi", XSI_INSTANCE: "xsi1"} if typed else {XSI_NS: ""}
+    declared: dict[str, str] = {}
+    out: list[str] = []
+    _write(element, prefixes, declared, out)
+    return "".join(out)
+
+
+_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
+XSI_INSTANCE = "http://www.w3.org/2001/XMLSchema-instance"
+
+
+def _write(element: ET.Element, prefixes: dict[str, str], declared: dict[str, str],
+           out: list[str]) -> None:
+    namespace, local = split(element.tag)
+    declarations: list[str] = []
+
+    def name_of(space: str, name: str) -> str:
+        if not space:
+            return name
+        prefix = prefixes.setdefault(space, f"ns{len(prefixes)}")
+        if declared.get(prefix) != space:
+            declared[prefix] = space
+            declarations.append(f" xmlns{':' + prefix if prefix else ''}={quoteattr(space)}")
+        return f"{prefix}:{name}" if prefix else name
+
+    if not namespace and declared.get("") not in (None, ""):
+        declared[""] = ""
+        declarations.append(' xmlns=""')
+    tag = name_of(namespace, local)
+    attributes = "".join(f" {name_of(*split(key)) if key.startswith('{') else key}={quoteattr(value)}"
+                         for key, value in element.attrib.items())
+    if XSI_INSTANCE in prefixes and declared.get("xsi1") is None and prefixes.get(XSI_NS):
+        name_of(XSI_INSTANCE, "type")  # declare both prefixes on the root of an event
+    out.append(f"<{tag}{''.join(declarations)}{attributes}")
+    if len(element) == 0 and not element.text:
+        out.append("/>")
+    else:
+        out.append(">" + escape(element.text or ""))
+        for child in element:
+            _write(child, prefixes, dict(declared), out)
+            out.append(escape(child.tail or ""))
+        out.append(f"</{tag}>")
 
 
 def split(tag: str) -> tuple[str, str]:

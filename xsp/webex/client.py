@@ -1,9 +1,11 @@
 """A Webex-like Xsi-Events client: what Webex does against an XSP|ADP CTI interface.
 
-It connects with mutual TLS, opens one or more channels in one channel set (HTTP
-streaming or the emulator's WebSocket mapping), subscribes users, heartbeats,
-refreshes what it holds before it expires, acknowledges every event and, on close,
-deletes its subscriptions and channels::
+It connects with mutual TLS, opens one or more channels in one channel set, subscribes
+users, keeps the connection alive, refreshes what it holds before it expires,
+acknowledges every event and, on close, deletes its subscriptions and channels. By
+default it speaks the CTI interface protocol on one connection, as Webex does on port
+8012 (``transport="cti"``); ``"http"`` (HTTP streaming) and ``"ws"`` (the emulator's
+own WebSocket mapping) speak to the XSP's Xsi interface instead::
 
     context = tls_context("client.crt", "client.key", "ca.pem")
     async with WebexClient("127.0.0.1", 8012, ssl_context=context) as client:
@@ -12,12 +14,13 @@ deletes its subscriptions and channels::
             print(event.sequence_number, event.type, event.summary())
 
 Failures are ``WebexClientError`` whose ``str()`` is one line naming the real reason:
-the TLS alert or verification error, or the HTTP status and ErrorInfo summary.
+the TLS alert or verification error, or the status and ErrorInfo summary.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
 import ssl
 import time
@@ -34,14 +37,20 @@ from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 
 from xsp.cti.documents import HEARTBEAT, NS
+from xsp.cti.operations import NO_OPERATION, operation_of
 from xsp.cti.paths import ASYNC_ROOT, ROOT
+from xsp.ctiproto import messages as cti
+from xsp.ctiproto.client import CTIClient
+from xsp.ctiproto.codec import FramingError as CTIFramingError
 from xsp.webex.framing import DocumentSplitter, FramingError
 from xsp.webex.received import (ChannelReply, ErrorReply, Heartbeat, UnexpectedDocument, XsiEvent,
                               read_document)
 
 log = logging.getLogger("xsp.webex")
 
-TRANSPORTS = ("http", "ws")
+TRANSPORTS = ("cti", "http", "ws")
+_APPLICATION_VERSION = "2.0"
+_MAX_UNACKNOWLEDGED = 10_000
 _HEADERS = {"Content-Type": "text/xml; charset=UTF-8"}
 _SSL_LOCATION = re.compile(r"\s*\(_ssl\.c:\d+\)$")
 
@@ -55,8 +64,11 @@ class ConnectFailed(WebexClientError):
 
 
 class RequestFailed(WebexClientError):
-    def __init__(self, what: str, status: int, summary: str, error_code: int | None) -> None:
-        super().__init__(f"{what}: HTTP {status}: {summary}")
+    def __init__(self, what: str, status: int, summary: str, error_code: int | None,
+                 via: str = "HTTP") -> None:
+        """``via`` names the status: "HTTP" on the Xsi interface, "status" in a CTI
+        interface response."""
+        super().__init__(f"{what}: {via} {status}: {summary}")
         self.status = status
         self.summary = summary
         self.error_code = error_code
@@ -100,6 +112,8 @@ def describe_failure(exc: BaseException, where: str) -> str:
                     "certificate can do this)")
         if isinstance(cause, (asyncio.TimeoutError, TimeoutError)):
             return f"no answer from {where} in time"
+        if isinstance(cause, (CTIFramingError, cti.MessageError)):
+            return f"{where} does not speak the CTI interface protocol: {cause}"
     return f"connection to {where} failed: {exc or type(exc).__name__}"
 
 
@@ -147,7 +161,7 @@ class _Subscription:
 
 class WebexClient:
     def __init__(self, host: str, port: int, *, ssl_context: ssl.SSLContext | None,
-                 transport: str = "http", channel_set_id: str | None = None,
+                 transport: str = "cti", channel_set_id: str | None = None,
                  application_id: str = "xsp-webex-client", channels: int = 1,
                  expires: int = 3600, heartbeat_interval: float = 15.0,
                  auto_ack: bool = True, server_hostname: str | None = None,
@@ -176,6 +190,8 @@ class WebexClient:
         self._live = 0
         self._seen: set[str] = set()
         self._session: aiohttp.ClientSession | None = None
+        self._cti: CTIClient | None = None
+        self._event_requests: dict[str, str] = {}  # eventID -> requestId of its event message
         self._keeper: asyncio.Task[None] | None = None
         self._closing = False
 
@@ -202,9 +218,12 @@ class WebexClient:
         await self.close()
 
     async def open(self) -> None:
-        self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(ssl=self._ssl if self._ssl is not None else False))
         try:
+            if self.transport == "cti":
+                await self._connect_cti()
+            else:
+                self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(
+                    ssl=self._ssl if self._ssl is not None else False))
             for _ in range(self._wanted_channels):
                 await self._open_channel()
         except BaseException:
@@ -231,6 +250,8 @@ class WebexClient:
         self._channels.clear()
         if self._session is not None:
             await self._session.close()
+        if self._cti is not None:
+            await self._cti.close()
 
     async def _quietly(self, step: Any) -> None:
         try:
@@ -248,7 +269,9 @@ class WebexClient:
                 f"<applicationId>{_escape(self.application_id)}</applicationId></Channel>")
 
     async def _open_channel(self) -> _Channel:
-        if self.transport == "ws":
+        if self.transport == "cti":
+            channel = await self._open_cti_channel()
+        elif self.transport == "ws":
             channel = await self._open_ws_channel()
         else:
             channel = await self._open_http_channel()
@@ -351,6 +374,68 @@ class WebexClient:
         finally:
             self._channel_ended(channel)
 
+    async def _connect_cti(self) -> None:
+        self._cti = CTIClient(self._cti_event, self._cti_closed,
+                              session_id=f"xsp-webex-{uuid.uuid4().hex[:8]}")
+        try:
+            await self._cti.connect(self.host, self.port, self._ssl,
+                                    server_hostname=self._server_hostname,
+                                    timeout=self.request_timeout)
+            # The announced period: the server may close after a silence of 1.5 times it.
+            await self._cti.keepalive(math.ceil(self.heartbeat_interval), self.request_timeout)
+        except (OSError, ssl.SSLError, asyncio.TimeoutError, CTIFramingError,
+                cti.MessageError) as exc:
+            raise ConnectFailed(describe_failure(exc, self.where)) from None
+
+    async def _open_cti_channel(self) -> _Channel:
+        what = "open channel"
+        reply = _expect_channel(await self.request("POST", f"{ROOT}/channel",
+                                                    self._channel_document(), what=what), what)
+        return _Channel(reply.channel_id, reply.expires, _refresh_time(reply.expires))
+
+    async def _cti_request(self, method: str, path: str, body: str | None, what: str) -> str:
+        assert self._cti is not None
+        operation = operation_of(method, path)
+        if operation == NO_OPERATION:
+            raise WebexClientError(f"{what}: {method} {path} is not an operation of the CTI "
+                                   "interface")
+        request = cti.Request(self._cti.next_id(), self._cti.session_id, operation, path,
+                              method, _APPLICATION_VERSION, {}, body or "")
+        try:
+            response = await self._cti.call(request, self.request_timeout)
+        except (OSError, ssl.SSLError, asyncio.TimeoutError, CTIFramingError,
+                cti.MessageError) as exc:
+            raise ConnectFailed(f"{what}: {describe_failure(exc, self.where)}") from None
+        if response.status_code != 200:
+            raise _request_failed(what, response.status_code, response.payload, "status")
+        return response.payload
+
+    def _cti_event(self, message: cti.Event) -> None:
+        try:
+            received = read_document(message.payload)
+        except UnexpectedDocument as exc:
+            log.warning("event %s: %s", message.request_id, exc)
+            return
+        if not isinstance(received, XsiEvent):
+            log.warning("event %s holds no Event document", message.request_id)
+            return
+        channel = self._channels.get(received.channel_id or "")
+        if received.event_id is not None:
+            self._event_requests[received.event_id] = message.request_id
+            while len(self._event_requests) > _MAX_UNACKNOWLEDGED:
+                del self._event_requests[next(iter(self._event_requests))]
+        self._inbox.put_nowait(received)
+        if received.terminates_channel and channel is not None:
+            self._channel_ended(channel)
+
+    def _cti_closed(self, error: BaseException | None) -> None:
+        if not self._closing:
+            reason = describe_failure(error, self.where) if error is not None else (
+                f"{self.where} closed the connection")
+            self._inbox.put_nowait(ConnectFailed(f"CTI connection: {reason}"))
+        for channel in list(self._channels.values()):
+            self._channel_ended(channel)
+
     def _channel_ended(self, channel: _Channel) -> None:
         # Forgotten at once, so that keep-alive stops heartbeating a channel that is gone.
         if self._channels.get(channel.id) is channel:
@@ -380,6 +465,8 @@ class WebexClient:
         """One Xsi request on this client's connection pool; the answer body when 200,
         else ``RequestFailed`` with the status and ErrorInfo summary (``what`` names the
         request in that message)."""
+        if self._cti is not None:
+            return await self._cti_request(method, path, body, what)
         if self._session is None:
             raise WebexClientError(f"{what}: the client is not open")
         try:
@@ -445,6 +532,12 @@ class WebexClient:
     # --- channel upkeep --------------------------------------------------------------
 
     async def heartbeat(self) -> None:
+        if self._cti is not None:
+            try:
+                await self._cti.keepalive(math.ceil(self.heartbeat_interval), self.request_timeout)
+            except (OSError, asyncio.TimeoutError) as exc:
+                raise ConnectFailed(f"keepalive: {describe_failure(exc, self.where)}") from None
+            return
         for channel in list(self._channels.values()):
             if channel.ws is not None:
                 await channel.ws.send(HEARTBEAT)
@@ -474,6 +567,8 @@ class WebexClient:
         else:
             await self.request("DELETE", f"{ROOT}/channel/{channel_id}",
                                what=f"delete channel {channel_id}")
+            if self._cti is not None:  # no stream to end: the channel is gone now
+                self._channel_ended(channel)
 
     async def audit(self) -> str:
         """The server's view of this client's channel set (the raw document)."""
@@ -506,6 +601,15 @@ class WebexClient:
                     f"<eventID>{_escape(event.event_id)}</eventID>"
                     f"<statusCode>{status_code}</statusCode><reason>{_escape(reason)}</reason>"
                     "</EventResponse>")
+        if self._cti is not None:
+            request_id = self._event_requests.pop(event.event_id, None)
+            if request_id is not None:
+                try:
+                    self._cti.acknowledge(request_id, event.event_id, status_code, reason)
+                except OSError as exc:
+                    raise ConnectFailed(f"acknowledge event {event.event_id}: "
+                                        f"{describe_failure(exc, self.where)}") from None
+            return
         channel = self._channels.get(event.channel_id or "")
         if channel is not None and channel.ws is not None:
             try:
@@ -581,11 +685,11 @@ def _subscription_reply(text: str, what: str) -> tuple[str, int]:
     return found.text.strip(), granted  # type: ignore[union-attr]
 
 
-def _request_failed(what: str, status: int, body: str) -> RequestFailed:
+def _request_failed(what: str, status: int, body: str, via: str = "HTTP") -> RequestFailed:
     try:
         received = read_document(body) if body.strip() else None
     except UnexpectedDocument:
         received = None
     if isinstance(received, ErrorReply):
-        return RequestFailed(what, status, received.summary, received.error_code)
-    return RequestFailed(what, status, body.strip()[:200] or "(no ErrorInfo)", None)
+        return RequestFailed(what, status, received.summary, received.error_code, via)
+    return RequestFailed(what, status, body.strip()[:200] or "(no ErrorInfo)", None, via)
