@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import socket
 import ssl
 import time
@@ -42,6 +43,8 @@ CERT_AUTH = ("/System/CommunicationUtility/DefaultSettings/ExternalAuthenticatio
 # Any Xsi path will do: every request is authorized before it is routed, so a client
 # that passes gets 404 ErrorInfo for a channel set it does not have, not 401/403.
 PROBE_PATH = "/com.broadsoft.xsi-events/v2.0/channelset/node-matrix-probe"
+XSP_NS = "http://schema.broadsoft.com/XspXMLInterface"
+CTI_NS = "http://schema.broadsoft.com/CTI"
 # An extra trust anchor beside the two Webex ones, for clients the tests mint
 # themselves (the demo PKI keeps the Webex CA keys to itself).
 TEST_ANCHOR_ALIAS = "matrixtestissuing"
@@ -231,9 +234,15 @@ class Outcome:
 
 def attempt(port: int, context: ssl.SSLContext, *, host: str = HOST,
             path: str = PROBE_PATH, timeout: float = 5.0) -> Outcome:
-    """Connect, send one GET and read the answer to its end. A refused TLS 1.3 client
-    completes its handshake before the server has judged its certificate, so the alert
-    can come on the first read rather than in the handshake."""
+    """Connect, send one CTI interface request (GET ``path``) and read its response; the
+    outcome's status is the response's statusCode, its body the payload (ErrorInfo). A
+    refused TLS 1.3 client completes its handshake before the server has judged its
+    certificate, so the alert can come on the first read rather than in the handshake."""
+    request = (f'<?xml version="1.0" encoding="UTF-8"?><xsp:request xmlns:xsp="{XSP_NS}">'
+               "<requestId>probe</requestId><sessionId>probe</sessionId>"
+               f'<cti:GetChannelSetRequest xmlns:cti="{CTI_NS}"><uri>{path}</uri>'
+               "<method>GET</method><params/><payload/></cti:GetChannelSetRequest>"
+               "</xsp:request>")
     with socket.create_connection((host, port), timeout=timeout) as raw:
         client_port = int(raw.getsockname()[1])
         version = cipher = None
@@ -241,15 +250,17 @@ def attempt(port: int, context: ssl.SSLContext, *, host: str = HOST,
         try:
             with context.wrap_socket(raw, server_hostname=host) as tls:
                 version, cipher = tls.version(), tls.cipher()[0]
-                tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n"
-                            "Connection: close\r\n\r\n".encode())
-                while chunk := tls.recv(65536):
+                tls.sendall(request.encode())
+                while b"</xsp:response>" not in received and (chunk := tls.recv(65536)):
                     received += chunk
         except ssl.SSLError as error:
             return Outcome(client_port, str(error.reason), version, cipher)
-    head, _, body = received.partition(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/1.1 ") else None
-    return Outcome(client_port, None, version, cipher, status, body.decode(errors="replace"))
+    match = re.search(rb"<statusCode>(\d+)</statusCode>.*?<xsp:payload>(.*)</xsp:payload>",
+                      received, re.DOTALL)
+    if match is None:
+        return Outcome(client_port, None, version, cipher)
+    return Outcome(client_port, None, version, cipher, int(match.group(1)),
+                   match.group(2).decode(errors="replace"))
 
 
 def lines_about(caplog: pytest.LogCaptureFixture, client_port: int, *,

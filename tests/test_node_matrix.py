@@ -237,8 +237,8 @@ def test_a_trusted_certificate_whose_cn_is_not_a_client_identity_gets_403_error_
     assert (outcome.alert, outcome.version, outcome.status) == (None, "TLSv1.2", 403)
     assert read_document(outcome.body) == ErrorReply(summary, 40302)
     assert lines_about(caplog, outcome.client_port) == [
-        f"{NODE} {HOST}:{tls12.port}: refused intruder.example.com from "
-        f"{HOST}:{outcome.client_port}: {summary} (HTTP 403)"]
+        f"CTI {NODE} {HOST}:{tls12.port}: refused intruder.example.com from "
+        f"{HOST}:{outcome.client_port}: {summary} (GetChannelSetRequest, status 403)"]
 
 
 def test_allow_client_app_false_refuses_the_webex_client_with_403_at_once_without_restart(
@@ -252,8 +252,8 @@ def test_allow_client_app_false_refuses_the_webex_client_with_403_at_once_withou
         assert (outcome.alert, outcome.status) == (None, 403)
         assert read_document(outcome.body) == ErrorReply(summary, 40301)
         assert lines_about(caplog, outcome.client_port) == [
-            f"{NODE} {HOST}:{node.port}: refused {WEBEX_CLIENT_CN} from "
-            f"{HOST}:{outcome.client_port}: {summary} (HTTP 403)"]
+            f"CTI {NODE} {HOST}:{node.port}: refused {WEBEX_CLIENT_CN} from "
+            f"{HOST}:{outcome.client_port}: {summary} (GetChannelSetRequest, status 403)"]
 
         async def webex() -> RequestFailed:
             context = tls_context(str(pki.demo.webex_client_cert),
@@ -264,7 +264,7 @@ def test_allow_client_app_false_refuses_the_webex_client_with_403_at_once_withou
             return failed.value
         failure = asyncio.run(webex())
         assert (failure.status, failure.error_code, str(failure)) == (
-            403, 40301, f"open channel: HTTP 403: {summary}")
+            403, 40301, f"open channel: status 403: {summary}")
 
 
 # -- trust anchors -----------------------------------------------------------------------------

@@ -105,6 +105,9 @@ class XspSettings:
     trusts: list[TrustAnchor] = field(default_factory=list, metadata=SECTION)
     cti_servers: list[CTIServer] = field(default_factory=list, metadata=SECTION)
     allow_client_app: bool = False
+    # The emulator's own setting: the port of the XSP's Xsi interface (HTTP Xsi-Events)
+    # on every CTIServer address, or None for no Xsi interface.
+    xsi_port: int | None = None
 
     def cti_server(self, ip: str) -> CTIServer | None:
         return next((s for s in self.cti_servers if s.ip == ip), None)

@@ -68,6 +68,7 @@ class CTIConnection(asyncio.Protocol):
         self._writable = asyncio.Event()
         self._writable.set()
         self._event_number = 0
+        self._version = m.VERSION   # the client's, once it has sent a message with one
         self._closed = asyncio.Event()
 
     # --- asyncio protocol ------------------------------------------------------------
@@ -152,6 +153,7 @@ class CTIConnection(asyncio.Protocol):
                                   Outcome(exc.status).reason,
                                   docs.error_info_document(exc.summary, exc.status * 100 + 1)))
             return
+        self._version = message.protocol_version
         if isinstance(message, m.Request):
             self._send(self._answer(message))
         elif isinstance(message, m.Keepalive):
@@ -236,7 +238,7 @@ class CTIConnection(asyncio.Protocol):
                 if self._transport is None:
                     break
                 self._event_number += 1
-                self._send(m.Event(f"e{self._event_number}", document))
+                self._send(m.Event(f"e{self._event_number}", document, self._version))
         finally:
             channel.finished()
             self.channels.pop(channel.id, None)

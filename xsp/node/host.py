@@ -1,12 +1,15 @@
-"""The running emulated deployment: CTI listeners of every XSP|ADP node of a state.
+"""The running emulated deployment: the interfaces of every XSP|ADP node of a state.
 
-One ``Listener`` per ``CTIServer`` entry, each with its own aiohttp application and
-runner, and a site that a restart replaces with a fresh ``SSLContext`` while the
-process keeps running (aiohttp's runner/site split). Subscriptions live on the
-Application Server, so one event hub serves every listener of every node: a channel
-set may hold channels on two XSPs, and an event not acknowledged on one is sent again
-on the other. Shutdown is ordered: stop accepting, tell every open channel it is
-terminated, then close the applications.
+One ``Listener`` per ``CTIServer`` entry, speaking the CTI interface protocol
+(``xsp.ctiproto``), and, when the node has an Xsi port (``emu xsi``, the emulator's way
+to configure it), one Xsi interface listener per interface address on that port,
+serving Xsi-Events over HTTP with its own aiohttp application and runner. A restart
+replaces each listener with one built on a fresh ``SSLContext`` while the process keeps
+running. Subscriptions live on the Application Server, so one event hub serves every
+listener of every node: a channel set may hold channels on two XSPs, or on both
+interfaces, and an event not acknowledged on one is sent again on another. Shutdown is
+ordered: stop accepting, tell every open channel it is terminated, then close the
+connections.
 """
 from __future__ import annotations
 
@@ -24,10 +27,10 @@ from xsp.config import statedir
 from xsp.config.model import (CTIServer, Deployment, InterfaceCertificate, Node, TrustAnchor, User,
                               XspSettings)
 from xsp.config.store import PRIVATE_DIR, ConfigFileError, Store, read_state_file
-from xsp.xsi.app import create_app
 from xsp.cti.auth import Authorizer
 from xsp.cti.calls import CallSimulator
-from xsp.cti.hub import EventHub
+from xsp.cti.hub import INTERFACE_STOPPED, SHUTTING_DOWN, EventHub
+from xsp.ctiproto.listener import CTIListener
 from xsp.listener.refusal import Refusal
 from xsp.listener.site import TLSSite
 from xsp.live.observer import NULL_OBSERVER, Observer
@@ -36,6 +39,7 @@ from xsp.tls import capath
 from xsp.tls.context import build_server_context
 from xsp.tls.effective import plan_for
 from xsp.tls.suites import SuitePlan
+from xsp.xsi.app import create_app
 
 if TYPE_CHECKING:
     from xsp.cucm.runtime import CucmRuntime
@@ -49,19 +53,27 @@ ANCHORS_DIR = "anchors"
 
 @dataclass
 class Listener:
+    """One interface of a node: the CTI interface on a CTIServer's address and port, or
+    (``runner`` set) the Xsi interface on the same address and the node's Xsi port."""
+
     node: str
     server: CTIServer
     host: str
     note: str | None
-    runner: web.AppRunner
-    site: TLSSite | None = None
+    runner: web.AppRunner | None = None
+    site: TLSSite | CTIListener | None = None
     suite_plan: SuitePlan | None = None
     problem: str | None = None  # why it is not accepting, in plain words
     refusals: int = 0
+    port: int | None = None     # the Xsi port; None for the CTI interface
 
     @property
     def label(self) -> str:
-        return f"{self.server.ip}:{self.server.port}"
+        return f"{self.server.ip}:{self.configured_port}"
+
+    @property
+    def configured_port(self) -> int:
+        return self.port if self.port is not None else self.server.port
 
     def status_line(self) -> str:
         mode = "TLS" if self.server.secure else "plain TCP"
@@ -79,13 +91,17 @@ class Listener:
 
     @property
     def bound_port(self) -> int:
-        return self.site.bound[1] if self.site else self.server.port
+        return self.site.bound[1] if self.site else self.configured_port
 
 
 @dataclass
 class NodeRuntime:
     name: str
     listeners: dict[str, Listener] = field(default_factory=dict)
+    xsi: dict[str, Listener] = field(default_factory=dict)  # the Xsi interface, by address
+
+    def all(self) -> list[Listener]:
+        return [*self.listeners.values(), *self.xsi.values()]
 
 
 class NodeHost:
@@ -163,27 +179,38 @@ class NodeHost:
         runtime = NodeRuntime(node.name)
         self.nodes[node.name] = runtime
         self._node_anchor_dirs[node.name] = set()
-        for server in node.xsp_settings.cti_servers:
-            await self._open(runtime, node.xsp_settings, server)
+        xsp = node.xsp_settings
+        for server in xsp.cti_servers:
+            await self._open(runtime, xsp, server)
+        if xsp.xsi_port is not None:
+            for server in xsp.cti_servers:
+                await self._open(runtime, xsp, server, xsi_port=xsp.xsi_port)
         self._anchor_dirs.clear()
         in_use = set().union(*self._node_anchor_dirs.values())
         capath.prune(self.store.dir / ANCHORS_DIR, in_use)
         self._clear_pending(node.name)
 
-    async def _open(self, runtime: NodeRuntime, xsp: XspSettings, server: CTIServer) -> None:
+    def _authorizer(self, node: str, server: CTIServer) -> Authorizer:
+        return Authorizer(self._identities, lambda: self._allow_client_app(node),
+                          require_certificate=server.secure and server.client_auth_req)
+
+    async def _open(self, runtime: NodeRuntime, xsp: XspSettings, server: CTIServer, *,
+                    xsi_port: int | None = None) -> None:
         host, note = bind_address(server.ip)
-        authorizer = Authorizer(self._identities, lambda: self._allow_client_app(runtime.name),
-                                require_certificate=server.secure and server.client_auth_req)
-        app = create_app(self.hub, authorizer, label=f"{runtime.name} {server.ip}:{server.port}")
-        # An idle connection is closed after KEEPALIVE seconds (aiohttp's default is an
-        # hour); the handshake timeout protects only the TLS phase.
-        runner = web.AppRunner(app, handle_signals=False, access_log=None,
-                               keepalive_timeout=KEEPALIVE)
-        await runner.setup()
-        listener = Listener(runtime.name, server, host, note, runner)
-        runtime.listeners[server.ip] = listener
+        listener = Listener(runtime.name, server, host, note, port=xsi_port)
+        if xsi_port is None:
+            runtime.listeners[server.ip] = listener
+        else:
+            app = create_app(self.hub, self._authorizer(runtime.name, server),
+                             label=f"{runtime.name} {server.ip}:{xsi_port}")
+            # An idle connection is closed after KEEPALIVE seconds (aiohttp's default is
+            # an hour); the handshake timeout protects only the TLS phase.
+            listener.runner = web.AppRunner(app, handle_signals=False, access_log=None,
+                                            keepalive_timeout=KEEPALIVE)
+            await listener.runner.setup()
+            runtime.xsi[server.ip] = listener
         if note:
-            log.warning("%s %s:%s: %s", runtime.name, server.ip, server.port, note)
+            log.warning("%s %s: %s", runtime.name, listener.label, note)
         await self._start_site(listener, xsp)
 
     def _context(self, listener: Listener, xsp: XspSettings) -> ssl.SSLContext | None:
@@ -233,14 +260,24 @@ class NodeHost:
             listener.problem = str(exc)
             log.error("%s %s: not listening: %s", listener.node, listener.label, exc)
             return
-        site = TLSSite(listener.runner, listener.host, listener.server.port, context,
-                       label=f"{listener.node} {listener.label}", handshake_timeout=self.handshake_timeout,
-                       on_refusal=functools.partial(self._refused, listener),
-                       on_admitted=lambda a: self.observer.connection_admitted(a))
+        label = f"{listener.node} {listener.label}"
+        on_refusal = functools.partial(self._refused, listener)
+        site: TLSSite | CTIListener
+        if listener.runner is not None:
+            site = TLSSite(listener.runner, listener.host, listener.configured_port, context,
+                           label=label, handshake_timeout=self.handshake_timeout,
+                           on_refusal=on_refusal,
+                           on_admitted=lambda a: self.observer.connection_admitted(a))
+        else:
+            site = CTIListener(self.hub, self._authorizer(listener.node, listener.server),
+                               listener.host, listener.configured_port, context, label=label,
+                               handshake_timeout=self.handshake_timeout, idle_timeout=KEEPALIVE,
+                               on_refusal=on_refusal)
         try:
             await site.start()
         except OSError as exc:
-            listener.problem = f"cannot listen on {listener.host}:{listener.server.port}: {exc.strerror}"
+            listener.problem = (f"cannot listen on {listener.host}:{listener.configured_port}: "
+                                f"{exc.strerror}")
             log.error("%s %s: %s", listener.node, listener.label, listener.problem)
             return
         listener.site = site
@@ -283,12 +320,16 @@ class NodeHost:
         self.observer.nodes_changed()
         return [f"Node {node_name} restarted.", *self.status(node_name)]
 
-    async def _close(self, runtime: NodeRuntime) -> None:
-        for listener in runtime.listeners.values():
+    async def _close(self, runtime: NodeRuntime, reason: str = INTERFACE_STOPPED) -> None:
+        """Stop accepting, end every channel with ``reason`` first, close connections."""
+        for listener in runtime.all():
             if listener.site is not None:
                 await listener.site.stop()
-        for listener in runtime.listeners.values():
-            await listener.runner.cleanup()
+        for listener in runtime.all():
+            if isinstance(listener.site, CTIListener):
+                await listener.site.end_connections(reason)
+            if listener.runner is not None:
+                await listener.runner.cleanup()
 
     def _clear_pending(self, node_name: str) -> None:
         if self._deployment().node(node_name).pending_restart:
@@ -303,16 +344,23 @@ class NodeHost:
             return ["CTI listeners: this node is not running"]
         if not runtime.listeners:
             return ["CTI listeners: none configured (Interface/CTI/CTIServer add)"]
-        return ["CTI listeners:", *(l.status_line() for l in runtime.listeners.values())]
+        lines = ["CTI listeners:", *(l.status_line() for l in runtime.listeners.values())]
+        if runtime.xsi:
+            lines += ["Xsi interface listeners (HTTP Xsi-Events; emu xsi):",
+                      *(l.status_line() for l in runtime.xsi.values())]
+        return lines
 
     async def stop(self) -> None:
-        listeners = [l for runtime in self.nodes.values() for l in runtime.listeners.values()]
+        listeners = [l for runtime in self.nodes.values() for l in runtime.all()]
         for listener in listeners:
             if listener.site is not None:
                 await listener.site.stop()
         await self.hub.close()  # "Server shutting down" on every open channel
         for listener in listeners:
-            await listener.runner.cleanup()
+            if isinstance(listener.site, CTIListener):
+                await listener.site.end_connections(SHUTTING_DOWN)
+            if listener.runner is not None:
+                await listener.runner.cleanup()
         self.nodes.clear()
         for cucm in self.cucm.values():
             await cucm.stop()
