@@ -134,7 +134,8 @@ async def _webex_and_call(control: "ManagedNodeControl", pki: "trust.DemoPKI", p
         for user in users:
             await client.subscribe(user)
         print(f"Webex client CN={trust.describe(_certificate(pki.webex_client_cert)).subject_cn} "
-              f"connected over mTLS to 127.0.0.1:{port}, subscribed {', '.join(users)}")
+              f"connected over mTLS to 127.0.0.1:{port} (CTI interface protocol), "
+              f"subscribed {', '.join(users)}")
         call = asyncio.create_task(asyncio.to_thread(control.send, {
             "op": "call", "caller": users[0], "callee": users[1],
             "answer_after": 0.3, "release_after": 0.5}))
