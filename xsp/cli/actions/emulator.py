@@ -142,3 +142,26 @@ def emu_record(actx: ActionContext, command: Command, values: dict[str, Any]) ->
     except OSError as exc:
         raise CommandError(f"Error: cannot write {path}: {exc.strerror}") from None
     return [f"Recording to {path} (emu record off stops)."]
+
+
+@action("emu.xsi")
+def emu_xsi(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
+    text = values["port"].strip().lower()
+    if text == "off":
+        port = None
+    elif text.isdigit() and 1 <= int(text) <= 65535:
+        port = int(text)
+    else:
+        raise CommandError(f"Error: port: {values['port']} is not a port; expected 1-65535 or off")
+    if actx.node.kind == "AS":
+        raise CommandError("Error: the Application Server has no Xsi interface; "
+                           "use --node to pick an XSP or ADP node")
+
+    def mutate(deployment, node):
+        clash = next((s for s in node.xsp.cti_servers if s.port == port), None)
+        if clash is not None:
+            raise CommandError(f"Error: port: {port} is the CTI interface's port on {clash.ip}; "
+                               "the Xsi interface needs a port of its own")
+        node.xsp.xsi_port = port
+
+    return actx.change(command, mutate)
