@@ -48,6 +48,7 @@ class RunningNode:
                  live: bool = False) -> None:
         self.base = Path(base)
         self.port = port
+        self.xsi_port: int | None = None
         self.store = Store(self.base / "state")
         self.pki = trust.make_demo_pki(self.base / "pki", ips=[self.host])
         self._ack_timeout = ack_timeout
@@ -109,8 +110,22 @@ class RunningNode:
         return tls_context(str(self.pki.webex_client_cert), str(self.pki.webex_client_key),
                            str(self.pki.partner_ca))
 
+    def enable_xsi(self, port: int | None = None) -> int:
+        """Give the node its Xsi interface (``emu xsi``, then a restart); its port."""
+        self.xsi_port = port or free_port()
+        self.cli(f"emu xsi {self.xsi_port}")
+        self.restart()
+        return self.xsi_port
+
     def webex_client(self, **options: Any) -> "WebexSession":
-        return WebexSession(self.host, self.port, self.client_context(), **options)
+        """A client on the CTI interface, as Webex connects; with ``transport="http"`` or
+        ``"ws"`` on the Xsi interface (``enable_xsi`` first)."""
+        port = self.port
+        if options.get("transport", "cti") != "cti":
+            if self.xsi_port is None:
+                raise CommandFailed("the node has no Xsi interface; call enable_xsi() first")
+            port = self.xsi_port
+        return WebexSession(self.host, port, self.client_context(), **options)
 
     def call(self, caller: str, callee: str, **timing: Any) -> CallResult:
         """A simulated call, run to its end; its events reach the subscribers."""
