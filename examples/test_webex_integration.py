@@ -30,10 +30,3 @@ def test_without_the_issuing_ca_anchor_webex_is_refused(xsp_node):
     xsp_node.restart()
     with pytest.raises(WebexClientError, match="TLSV1_ALERT_UNKNOWN_CA"):
         xsp_node.webex_client()
-
-
-def test_the_xsi_interface_serves_the_same_events_over_http(xsp_node, call_driver):
-    xsp_node.enable_xsi()
-    with xsp_node.webex_client(transport="http") as client:
-        client.subscribe("bob@example.com")
-        assert client.next_event().type == "CallSubscriptionEvent"

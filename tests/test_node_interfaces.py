@@ -77,3 +77,16 @@ def test_emu_xsi_refuses_what_is_not_a_port(tmp_path: Path, pki: MatrixPKI, line
         assert result.text == (f"Error: port: {node.port} is the CTI interface's port on {HOST}; "
                                "the Xsi interface needs a port of its own")
         assert node.store.load().node(NODE).xsp.xsi_port is None
+
+
+def test_xsp_testing_reaches_either_interface(tmp_path: Path) -> None:
+    from xsp.testing import CommandFailed, RunningNode
+    with RunningNode.start(tmp_path) as node:
+        with pytest.raises(CommandFailed, match="no Xsi interface; call enable_xsi"):
+            node.webex_client(transport="http")
+        node.enable_xsi()
+        with node.webex_client() as cti, node.webex_client(transport="http") as http:
+            cti.subscribe("alice@example.com")
+            http.subscribe("bob@example.com")
+            assert cti.next_event().target_id == "alice@example.com"
+            assert http.next_event().target_id == "bob@example.com"
