@@ -229,7 +229,9 @@ class ServerThread:
     """The application on its own loop thread, for clients that are subprocesses."""
 
     def __init__(self, hub_factory: Callable[[], EventHub] = make_hub,
-                 policy: Policy | None = None) -> None:
+                 policy: Policy | None = None, *, interface: str = "xsi") -> None:
+        """``interface`` "xsi" serves HTTP Xsi-Events, "cti" the CTI interface protocol."""
+        self.interface = interface
         self.loop = asyncio.new_event_loop()
         self.policy = policy or Policy()
         self._hub_factory = hub_factory
@@ -246,6 +248,12 @@ class ServerThread:
     async def _serve(self) -> None:
         self._stop = asyncio.Event()
         self.hub = self._hub_factory()
+        if self.interface == "cti":
+            async with serve_cti(self.hub, self.policy) as listener:
+                self.port = listener.bound[1]
+                self._ready.set()
+                await self._stop.wait()
+            return
         async with serve(self.hub, self.policy) as port:
             self.port = port
             self._ready.set()

@@ -162,3 +162,51 @@ def test_a_second_client_of_the_same_application_ends_the_first_ones_channels(tm
         assert out.splitlines()[-1].split()[-2:] == ["ChannelTerminatedEvent",
                                                       "reason=DuplicateChannelSet"]
         assert finish(second)[0] == 0
+
+
+def start_cti(port: int, files: dict[str, str], *extra: str) -> subprocess.Popen[str]:
+    """The client with its default transport: the CTI interface protocol."""
+    env = {k: v for k, v in os.environ.items() if k != "XSP_STATE"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "xsp", "webex-client", "--connect", f"127.0.0.1:{port}",
+         "--cert", files["cert"], "--key", files["key"], "--ca", files["ca"], *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def test_by_default_the_client_speaks_the_cti_interface_and_prints_json_lines(tmp_path: Path):
+    with ServerThread(interface="cti") as server, credential_files(tmp_path) as files:
+        hub = server.hub
+        assert hub is not None
+        process = start_cti(server.port, files, "--user", "alice@example.com", "--json",
+                            "--count", "7", "--timeout", "20")
+        wait_for(lambda: hub.subscription_count == 1 or process.poll() is not None)
+        server.call(CallSimulator(hub).run_call("alice@example.com", "bob@example.com",
+                                                answer_after=0.01, release_after=0.01))
+        status, out, err = finish(process)
+        assert (status, err) == (0, "")
+        events = [json.loads(line) for line in out.splitlines()]
+        assert [e["type"] for e in events] == [
+            "CallSubscriptionEvent", "HookStatusEvent", "CallOriginatedEvent",
+            "CallUpdatedEvent", "CallAnsweredEvent", "CallReleasedEvent", "HookStatusEvent"]
+        assert {e["clientId"] for e in events} == {WEBEX_CN}
+        wait_for(lambda: hub.channel_count == 0 and hub.subscription_count == 0)
+        assert hub.stats.acknowledged == 7
+
+
+def test_a_refused_request_on_the_cti_interface_is_one_line_with_its_status(tmp_path: Path):
+    with ServerThread(interface="cti") as server, credential_files(tmp_path) as files:
+        status, out, err = finish(start_cti(server.port, files, "--user", "zed@example.com"))
+        assert (status, out) == (1, "")
+        assert err == ("xsp: subscribe zed@example.com: status 404: "
+                       "User not found: zed@example.com\n")
+
+
+def test_the_cti_client_against_the_xsi_interface_says_the_port_speaks_another_protocol(
+        tmp_path: Path):
+    with ServerThread() as server, credential_files(tmp_path) as files:
+        status, out, err = finish(start_cti(server.port, files, "--user", "alice@example.com"))
+        assert (status, out) == (1, "")
+        assert err.startswith(f"xsp: 127.0.0.1:{server.port} does not speak the CTI interface "
+                              "protocol: the stream does not continue with an XML document: "
+                              "b'HTTP/1.0 400 Bad Request")
+        assert len(err.splitlines()) == 1
