@@ -90,3 +90,22 @@ def test_xsp_testing_reaches_either_interface(tmp_path: Path) -> None:
             http.subscribe("bob@example.com")
             assert cti.next_event().target_id == "alice@example.com"
             assert http.next_event().target_id == "bob@example.com"
+
+
+def test_doctor_probe_subscribes_over_the_cti_interface(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from xsp.testing import RunningNode
+    with RunningNode.start(tmp_path) as node:
+        pki = node.pki
+        env = {k: v for k, v in os.environ.items() if k != "XSP_STATE"}
+        result = subprocess.run(
+            [sys.executable, "-m", "xsp", "doctor", "--state", str(node.store.dir), "--probe",
+             "--cert", str(pki.webex_client_cert), "--key", str(pki.webex_client_key),
+             "--ca", str(pki.partner_ca)], capture_output=True, text=True, env=env, timeout=60)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert (f"[PASS] a client with {pki.webex_client_cert} is accepted and subscribed: "
+                f"handshake with 127.0.0.1:{node.port}, CTI interface protocol, then "
+                "CallSubscriptionEvent for alice@example.com") in result.stdout

@@ -246,7 +246,8 @@ async def probe(host: str, port: int, cert: str, key: str, ca: str | None,
         async with WebexClient(host, port, ssl_context=context, request_timeout=5) as client:
             await client.subscribe(user)
             async for event in client.events():
-                return Finding(name, True, f"handshake with {host}:{port}, then {event.type} for {user}")
+                return Finding(name, True, f"handshake with {host}:{port}, CTI interface "
+                               f"protocol, then {event.type} for {user}")
     except WebexClientError as exc:
         why = str(exc)
         verdict = client_verdict(cert, anchor_pems or [])
