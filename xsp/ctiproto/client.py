@@ -59,10 +59,7 @@ class CTIClient:
     def acknowledge(self, request_id: str, event_id: str, status_code: int = 200,
                     reason: str = "OK") -> None:
         """Answer the event message ``request_id`` carrying the event ``event_id``."""
-        document = (f'<EventResponse xmlns="{m.XSI_NS}"><eventID>{_escape(event_id)}</eventID>'
-                    f"<statusCode>{status_code}</statusCode><reason>{_escape(reason)}</reason>"
-                    "</EventResponse>")
-        self._write(m.render(m.EventResponse(request_id, document)))
+        self._write(event_response(request_id, event_id, status_code, reason))
 
     async def close(self) -> None:
         self._closing = True
@@ -119,6 +116,15 @@ class CTIClient:
         future = self._waiting.get(message.request_id)
         if future is not None and not future.done():
             future.set_result(message)
+
+
+def event_response(request_id: str, event_id: str, status_code: int = 200,
+                   reason: str = "OK") -> bytes:
+    """The ``eventResponse`` message acknowledging one event."""
+    document = (f'<EventResponse xmlns="{m.XSI_NS}"><eventID>{_escape(event_id)}</eventID>'
+                f"<statusCode>{status_code}</statusCode><reason>{_escape(reason)}</reason>"
+                "</EventResponse>")
+    return m.render(m.EventResponse(request_id, document))
 
 
 def _escape(text: str) -> str:
