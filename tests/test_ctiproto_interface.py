@@ -523,3 +523,28 @@ def test_the_webex_client_speaks_the_cti_interface_by_default():
                 assert hub.unacknowledged == 0
             assert (hub.channel_count, hub.subscription_count) == (0, 0)
     run(scenario())
+
+
+def test_a_client_that_does_not_read_stops_being_read_instead_of_growing_buffers():
+    async def scenario():
+        async with serve_cti(make_hub()) as listener:
+            reader, writer = await asyncio.open_connection(
+                HOST, listener.bound[1], ssl=client_context(pki().webex))
+            writer.transport.pause_reading()  # never reads an answer
+            writer.write(keepalive("0", 60).encode())
+            for _ in range(100):
+                if listener.connections:
+                    break
+                await asyncio.sleep(0.01)
+            (connection,) = listener.connections
+            burst = keepalive("k", 60).encode() * 2000
+            for _ in range(40):  # 40 x 2,000 requests, each answered
+                writer.write(burst)
+                try:
+                    await asyncio.wait_for(writer.drain(), 0.5)
+                except asyncio.TimeoutError:
+                    break  # the server stopped reading us: what is wanted
+            assert not connection._writable.is_set()
+            assert connection._transport.get_write_buffer_size() < 8 * 1024 * 1024
+            writer.transport.abort()
+    run(scenario())

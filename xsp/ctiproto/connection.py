@@ -118,10 +118,16 @@ class CTIConnection(asyncio.Protocol):
         self._closed.set()
 
     def pause_writing(self) -> None:
+        # A client that does not read must not grow our buffers: its events wait in
+        # their channels' outboxes, and its requests in the socket, until it reads.
         self._writable.clear()
+        if self._transport is not None:
+            self._transport.pause_reading()
 
     def resume_writing(self) -> None:
         self._writable.set()
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.resume_reading()
 
     # --- what the listener asks ------------------------------------------------------
 
