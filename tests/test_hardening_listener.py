@@ -1,6 +1,7 @@
 """The CTI listener of a configured, restarted node (demo PKI) under bad peers: plain
 HTTP and random bytes on the TLS port, stalled and trickling handshakes, oversized
-headers and bodies after a good handshake, a thousand half-open connections. Throughout,
+headers and bodies after a good handshake (on the Xsi interface, which speaks HTTP), a
+thousand half-open connections. Throughout,
 a Webex-like client subscribed to alice keeps receiving the events of simulated calls.
 """
 from __future__ import annotations
@@ -33,6 +34,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QuickNode]:
     running = QuickNode.start_quick(tmp_path_factory.mktemp("listener"),
                                     handshake_timeout=HANDSHAKE_TIMEOUT)
     try:
+        running.enable_xsi()  # the HTTP cases below are the Xsi interface's
         yield running
     finally:
         running.stop()
@@ -210,8 +212,11 @@ def test_a_renegotiation_request_is_refused(node: QuickNode, webex: WebexSession
 
 # -- bad HTTP after a good handshake --------------------------------------------------------------
 
-def _authenticated(node: QuickNode) -> ssl.SSLSocket:
-    return node.client_context().wrap_socket(_open(node), server_hostname=HOST)
+def _authenticated_xsi(node: QuickNode) -> ssl.SSLSocket:
+    """A good client on the node's Xsi interface, which speaks HTTP."""
+    assert node.xsi_port is not None
+    raw = socket.create_connection((HOST, node.xsi_port), timeout=5)
+    return node.client_context().wrap_socket(raw, server_hostname=HOST)
 
 
 def _handshake_by_hand(node: QuickNode, sock: socket.socket) -> None:
@@ -280,7 +285,7 @@ OVERSIZED = {
 def test_oversized_request_heads_get_a_4xx_at_once(node: QuickNode, webex: WebexSession,
                                                      what: str) -> None:
     """Headers beyond the parser's limits are answered 4xx within a second, not hung."""
-    with _authenticated(node) as sock:
+    with _authenticated_xsi(node) as sock:
         status, _, took = status_of_first_answer(sock, OVERSIZED[what])
     assert 400 <= status < 500 and took < 2.0, (status, took)
     call_reaches_webex(node, webex)
@@ -304,7 +309,7 @@ def test_an_oversized_body_gets_413_error_info_at_once(node: QuickNode, webex: W
     else:
         head = f"POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
         first, rest = (b"10000\r\n" + b"<" * 0x10000 + b"\r\n") * 4, b"0\r\n\r\n"
-    with _authenticated(node) as sock:
+    with _authenticated_xsi(node) as sock:
         status, received, took = status_of_first_answer(sock, head.encode() + first)
         while b"</ErrorInfo>" not in received and len(received) < 4096:
             chunk = sock.recv(4096)
@@ -326,7 +331,7 @@ def test_an_oversized_websocket_message_closes_with_1009_at_once(
     upgrade = (f"GET {ASYNC_ROOT}/channel HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
                "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                "Sec-WebSocket-Version: 13\r\n\r\n").encode()
-    with _authenticated(node) as sock:
+    with _authenticated_xsi(node) as sock:
         status, received, _ = status_of_first_answer(sock, upgrade)
         assert status == 101
         while b"\r\n\r\n" not in received:
