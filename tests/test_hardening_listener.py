@@ -1,8 +1,8 @@
 """The CTI listener of a configured, restarted node (demo PKI) under bad peers: plain
 HTTP and random bytes on the TLS port, stalled and trickling handshakes, oversized
-headers and bodies after a good handshake (on the Xsi interface, which speaks HTTP), a
-thousand half-open connections. Throughout,
-a Webex-like client subscribed to alice keeps receiving the events of simulated calls.
+headers and bodies after a good handshake (on the node's Xsi interface, which speaks
+HTTP), a thousand half-open connections. Throughout, a Webex-like client subscribed to
+alice keeps receiving the events of simulated calls.
 """
 from __future__ import annotations
 
