@@ -147,14 +147,14 @@ async def _bare_read(reader: asyncio.StreamReader, writer: asyncio.StreamWriter)
     from xsp.ctiproto import messages as m
     from xsp.ctiproto.client import event_response
     from xsp.ctiproto.codec import DocumentReader
-    from xsp.webex.received import XsiEvent, read_document
+    from xsp.webex.received import XsiEvent, event_of
     documents = DocumentReader()
     while data := await reader.read(65536):
-        for root in documents.feed(data):
+        for document in documents.documents(data):
             # The same reading as the Webex-like client's, so both clients cost the same.
-            message = m.parse(root)
+            message = m.parse(document.root, document.raw)
             assert isinstance(message, m.Event)
-            event = read_document(message.payload)
+            event = event_of(message)
             # An event without these could not be matched to its publication.
             if (isinstance(event, XsiEvent) and event.event_id is not None
                     and event.subscription_id is not None

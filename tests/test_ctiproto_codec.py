@@ -144,7 +144,7 @@ def test_every_message_written_reads_back_the_same():
         assert type(again) is type(message)
         if isinstance(message, Response):
             assert (again.status_code, again.reason) == (message.status_code, message.reason)
-            assert bool(again.payload) == bool(message.payload)
+            assert again.document == message.payload
         else:
             assert again == message
 
@@ -154,3 +154,14 @@ def test_an_event_payload_is_the_xsi_event_element():
     message = parse(DocumentReader().feed(render(Event("4", event)))[0])
     assert isinstance(message, Event) and message.element is not None
     assert message.element.tag == f"{{{XSI}}}Event"
+
+
+def test_a_payload_reads_as_the_sender_wrote_it_and_the_same_from_the_element_alone():
+    from xsp.cti import documents as docs
+    event = docs.channel_terminated_document("c1", "Expired")
+    data = render(Event("5", event))
+    (document,) = DocumentReader().documents(data)
+    assert document.raw == data.rstrip(b"\n")
+    as_written = parse(document.root, document.raw)
+    from_element = parse(document.root)
+    assert as_written.document == from_element.document == event.partition("?>")[2]

@@ -93,8 +93,8 @@ class CTIClient:
         error: BaseException | None = None
         try:
             while data := await self._reader_stream.read(_READ):
-                for root in self._documents.feed(data):
-                    self._dispatch(m.parse(root))
+                for document in self._documents.documents(data):
+                    self._dispatch(m.parse(document.root, document.raw))
         except (OSError, ssl.SSLError, FramingError, m.MessageError) as exc:
             error = exc
         except asyncio.CancelledError:

@@ -17,6 +17,7 @@ the stream has lost its place.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from typing import NamedTuple
 from xml.parsers import expat
 
 MAX_DOCUMENT = 256 * 1024
@@ -25,6 +26,11 @@ _WHITESPACE = b" \t\r\n"
 
 class FramingError(ValueError):
     """The stream cannot be read on: ``str()`` is one line saying why."""
+
+
+class Document(NamedTuple):
+    root: ET.Element
+    raw: bytes          # the document's bytes as they came, its declaration included
 
 
 class _RootClosed(Exception):
@@ -55,6 +61,10 @@ class DocumentReader:
         return self._broken
 
     def feed(self, data: bytes) -> list[ET.Element]:
+        """The root elements of the documents ``data`` completes (see ``documents``)."""
+        return [document.root for document in self.documents(data)]
+
+    def documents(self, data: bytes) -> list[Document]:
         """The documents that ``data`` completes, in order (possibly none).
 
         ``FramingError`` when the stream cannot be read on; documents completed before
@@ -63,7 +73,7 @@ class DocumentReader:
         """
         if self._broken is not None:
             raise self._broken
-        found: list[ET.Element] = []
+        found: list[Document] = []
         pending = bytes(data)
         try:
             while pending:
@@ -106,7 +116,7 @@ class DocumentReader:
         self._root_start = -1
         self._root_end = -1
 
-    def _parse(self, data: bytes) -> tuple[ET.Element | None, bytes]:
+    def _parse(self, data: bytes) -> tuple[Document | None, bytes]:
         """Feed one document's parser; the finished root and the bytes after it."""
         assert self._parser is not None
         offset = len(self._buffer)
@@ -117,11 +127,11 @@ class DocumentReader:
             self._parser.Parse(chunk, False)
         except _RootClosed:
             end = self._document_end()
-            root = self._builder.close()
+            document = Document(self._builder.close(), bytes(self._buffer[:end]))
             rest = bytes(self._buffer[end:]) + data[len(chunk):]
             self._buffer.clear()
             self._parser = None
-            return root, rest
+            return document, rest
         except expat.ExpatError as exc:
             self._fail(f"not well-formed XML: {expat.ErrorString(exc.code)} "
                        f"(line {exc.lineno}, column {exc.offset})")
@@ -147,11 +157,11 @@ class DocumentReader:
             assert self._parser is not None
             self._root_start = self._parser.CurrentByteIndex
         self._depth += 1
-        self._builder.start(_qualified(name),
-                            {_qualified(k): v for k, v in attributes.items()})
+        self._builder.start("{" + name if "}" in name else name,
+                            {_qualified(k): v for k, v in attributes.items()} if attributes else {})
 
     def _end_element(self, name: str) -> None:
-        self._builder.end(_qualified(name))
+        self._builder.end("{" + name if "}" in name else name)
         self._depth -= 1
         if self._depth == 0:
             assert self._parser is not None

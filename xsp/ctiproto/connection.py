@@ -43,6 +43,7 @@ log = logging.getLogger("xsp.cti")
 IDLE_TIMEOUT = 75.0
 KEEPALIVE_MARGIN = 0.5          # a silent connection may last period * (1 + margin)
 MAX_CHANNELS = 32               # per connection
+_EVENT_RESPONSE = f"{{{docs.NS}}}EventResponse"
 
 
 class CTIConnection(asyncio.Protocol):
@@ -222,7 +223,12 @@ class CTIConnection(asyncio.Protocol):
     def _acknowledge(self, message: m.EventResponse) -> None:
         try:
             client = self._authorize(message)
-            self.hub.acknowledge(client, docs.parse_event_response(message.payload))
+            element = message.element
+            if element is not None and element.tag == _EVENT_RESPONSE:
+                response = docs.event_response(element)  # as read: no second parse
+            else:
+                response = docs.parse_event_response(message.document)  # says what is wrong
+            self.hub.acknowledge(client, response)
         except XsiError as exc:
             log.info("CTI %s: eventResponse %s from %s not taken: %s", self.label,
                      message.request_id, self._who(), exc.summary)

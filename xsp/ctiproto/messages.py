@@ -21,6 +21,7 @@ events, the Webex-like client the other way round.
 """
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Union
@@ -70,9 +71,15 @@ class Response:
     session_id: str
     status_code: int
     reason: str
-    payload: str = ""                   # an Xsi document (no declaration), or ""
+    payload: str = ""                   # an Xsi document (no declaration) to write, or ""
     protocol_version: str = VERSION
     element: ET.Element | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def document(self) -> str:
+        """The payload's document as text: as written, or as read (written out only
+        when asked, since most readers want the element)."""
+        return self.payload or _as_text(self.element)
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,12 @@ class Event:
     # The payload's root when read from the wire, so a reader need not parse it again.
     element: ET.Element | None = field(default=None, compare=False, repr=False)
 
+    @property
+    def document(self) -> str:
+        """The payload's document as text: as written, or as read (written out only
+        when asked, since most readers want the element)."""
+        return self.payload or _as_text(self.element)
+
 
 @dataclass(frozen=True)
 class EventResponse:
@@ -90,6 +103,12 @@ class EventResponse:
     payload: str                        # one xsi:EventResponse document, or ""
     protocol_version: str = VERSION
     element: ET.Element | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def document(self) -> str:
+        """The payload's document as text: as written, or as read (written out only
+        when asked, since most readers want the element)."""
+        return self.payload or _as_text(self.element)
 
 
 @dataclass(frozen=True)
@@ -176,8 +195,9 @@ def _operation(request: Request) -> str:
 
 # --- reading --------------------------------------------------------------------------
 
-def parse(root: ET.Element) -> Message:
-    """The message a document's root element is, or ``MessageError``."""
+def parse(root: ET.Element, raw: bytes = b"") -> Message:
+    """The message a document's root element is, or ``MessageError``. ``raw``, the
+    document's bytes, lets a payload be had as the sender wrote it."""
     namespace, name = split(root.tag)
     request_id = _text(root, "requestId") or ""
     session_id = _text(root, "sessionId") or ""
@@ -197,15 +217,13 @@ def parse(root: ET.Element) -> Message:
         return _request(root, request_id, session_id, version)
     if name == "response":
         code = _text(root, "statusCode") or ""
-        element = _payload_element(root)
         return Response(request_id, session_id, int(code) if code.isdigit() else 0,
-                        _text(root, "reason") or "", _as_text(element), version, element)
+                        _text(root, "reason") or "", _raw_payload(raw), version,
+                        _payload_element(root))
     if name == "event":
-        element = _payload_element(root)
-        return Event(request_id, _as_text(element), version, element)
+        return Event(request_id, _raw_payload(raw), version, _payload_element(root))
     if name == "eventResponse":
-        element = _payload_element(root)
-        return EventResponse(request_id, _as_text(element), version, element)
+        return EventResponse(request_id, _raw_payload(raw), version, _payload_element(root))
     if name == "keepalive":
         period = _text(root, "period")
         if period is not None and (not period.isdigit() or int(period) < 1):
@@ -260,6 +278,30 @@ def _payload_element(root: ET.Element) -> ET.Element | None:
         if name in ("payload", "emptyPayload") and namespace in (XSP_NS, ""):
             return child[0] if len(child) else None
     return None
+
+
+_PAYLOAD_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?payload(?:\s[^>]*)?>")
+_PAYLOAD_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?payload\s*>\s*</[^>]+>\s*$")
+
+
+def _raw_payload(raw: bytes) -> str:
+    """The payload's document as the sender wrote it, when that can be cut out of the
+    raw message plainly (the payload last, its document declaring its namespaces);
+    else "" and ``document`` writes it out from the element."""
+    if not raw:
+        return ""
+    start = _PAYLOAD_START.search(raw)
+    end = _PAYLOAD_END.search(raw)
+    if start is None or end is None or end.start() < start.end():
+        return ""
+    inner = raw[start.end():end.start()].strip()
+    first_tag = inner[:inner.find(b">") + 1]
+    if not inner.startswith(b"<") or b"xmlns" not in first_tag or b"<!" in inner:
+        return ""
+    try:
+        return inner.decode()
+    except UnicodeDecodeError:
+        return ""
 
 
 def _as_text(element: ET.Element | None) -> str:

@@ -44,7 +44,7 @@ from xsp.ctiproto.client import CTIClient
 from xsp.ctiproto.codec import FramingError as CTIFramingError
 from xsp.webex.framing import DocumentSplitter, FramingError
 from xsp.webex.received import (ChannelReply, ErrorReply, Heartbeat, UnexpectedDocument, XsiEvent,
-                              read_document)
+                                event_of, read_document)
 
 log = logging.getLogger("xsp.webex")
 
@@ -407,12 +407,12 @@ class WebexClient:
                 cti.MessageError) as exc:
             raise ConnectFailed(f"{what}: {describe_failure(exc, self.where)}") from None
         if response.status_code != 200:
-            raise _request_failed(what, response.status_code, response.payload, "status")
-        return response.payload
+            raise _request_failed(what, response.status_code, response.document, "status")
+        return response.document
 
     def _cti_event(self, message: cti.Event) -> None:
         try:
-            received = read_document(message.payload)
+            received = event_of(message)
         except UnexpectedDocument as exc:
             log.warning("event %s: %s", message.request_id, exc)
             return

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 
 from xsp.cti.documents import NS, XSI_INSTANCE
+from xsp.ctiproto import messages as m
 
 _TYPE = f"{{{XSI_INSTANCE}}}type"
 CHANNEL_TERMINATED = "ChannelTerminatedEvent"
@@ -95,6 +96,11 @@ def read_document(text: str | bytes) -> Received:
         root = ET.fromstring(text)
     except ET.ParseError as exc:
         raise UnexpectedDocument(f"not well-formed XML: {exc}") from None
+    return read_root(root, text if isinstance(text, str) else text.decode())
+
+
+def read_root(root: ET.Element, text: str) -> Received:
+    """What a document already parsed is; ``text`` is its XML, kept by events."""
     name = _local(root.tag)
     if not root.tag.startswith(f"{{{NS}}}"):
         raise UnexpectedDocument(f"{name} is not in the Xsi namespace")
@@ -107,7 +113,7 @@ def read_document(text: str | bytes) -> Received:
         return ErrorReply(_text(root, "summaryEnglish") or _text(root, "summary") or "",
                           int(code) if code and code.isdigit() else None)
     if name == "Event":
-        return _event(root, text if isinstance(text, str) else text.decode())
+        return _event(root, text)
     raise UnexpectedDocument(f"unexpected document {name}")
 
 
@@ -157,3 +163,11 @@ def _local(name: str) -> str:
 def _text(element: ET.Element, tag: str) -> str | None:
     child = element.find(f"{{{NS}}}{tag}")
     return None if child is None or child.text is None else child.text.strip()
+
+
+def event_of(message: m.Event) -> Received:
+    """What a CTI interface ``event`` message carries, read from its payload as parsed
+    (no second parse); ``UnexpectedDocument`` when it carries none."""
+    if message.element is None:
+        raise UnexpectedDocument(f"event {message.request_id} has an empty payload")
+    return read_root(message.element, message.document)
