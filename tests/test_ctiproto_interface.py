@@ -13,7 +13,7 @@ import pytest
 from tests._xsi_support import (HOST, WEBEX_CN, Policy, client_context, make_hub, pki, run,
                                 serve_cti)
 from xsp.cti.calls import CallSimulator
-from xsp.webex_client import WebexClient, WebexClientError
+from xsp.webex.client import WebexClient, WebexClientError
 
 XSP = "http://schema.broadsoft.com/XspXMLInterface"
 CTI = "http://schema.broadsoft.com/CTI"

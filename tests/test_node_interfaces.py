@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests._node_support import HOST, NODE, MatrixPKI, configured_node, free_port, make_pki
-from xsp.webex_client import WebexClient, WebexClientError, tls_context
+from xsp.webex.client import WebexClient, WebexClientError, tls_context
 
 
 @pytest.fixture(scope="module")

@@ -35,9 +35,10 @@ class CTIClient:
 
     async def connect(self, host: str, port: int, context: ssl.SSLContext | None, *,
                       server_hostname: str | None = None, timeout: float = 10.0) -> None:
-        options = {"server_hostname": server_hostname} if server_hostname and context else {}
+        name = server_hostname if context is not None else None
         self._reader_stream, self._writer = await asyncio.wait_for(
-            asyncio.open_connection(host, port, ssl=context, limit=_READ, **options), timeout)
+            asyncio.open_connection(host, port, ssl=context, limit=_READ, server_hostname=name),
+            timeout)
         self._task = asyncio.ensure_future(self._read())
 
     @property

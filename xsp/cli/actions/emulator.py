@@ -147,6 +147,7 @@ def emu_record(actx: ActionContext, command: Command, values: dict[str, Any]) ->
 @action("emu.xsi")
 def emu_xsi(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
     text = values["port"].strip().lower()
+    port: int | None
     if text == "off":
         port = None
     elif text.isdigit() and 1 <= int(text) <= 65535:
@@ -157,11 +158,12 @@ def emu_xsi(actx: ActionContext, command: Command, values: dict[str, Any]) -> li
         raise CommandError("Error: the Application Server has no Xsi interface; "
                            "use --node to pick an XSP or ADP node")
 
-    def mutate(deployment, node):
-        clash = next((s for s in node.xsp.cti_servers if s.port == port), None)
+    def mutate(deployment: Deployment, node: Node) -> None:
+        settings = node.xsp_settings
+        clash = next((s for s in settings.cti_servers if s.port == port), None)
         if clash is not None:
             raise CommandError(f"Error: port: {port} is the CTI interface's port on {clash.ip}; "
                                "the Xsi interface needs a port of its own")
-        node.xsp.xsi_port = port
+        settings.xsi_port = port
 
     return actx.change(command, mutate)
