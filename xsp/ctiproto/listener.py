@@ -12,14 +12,14 @@ import asyncio
 import ssl
 from collections.abc import Callable
 
-from xsp.listener import refusal as refusals
 from xsp.cti.auth import Authorizer
 from xsp.cti.hub import EventHub
 from xsp.cti.operations import Operations
-from xsp.listener.refusal import Refusal
-from xsp.listener.tlstransport import TLSServerProtocol
-from xsp.ctiproto.connection import IDLE_TIMEOUT, CTIConnection
 from xsp.ctiproto.codec import MAX_DOCUMENT
+from xsp.ctiproto.connection import IDLE_TIMEOUT, CTIConnection
+from xsp.listener.handshakes import handshakes_for
+from xsp.listener.refusal import Refusal
+from xsp.live.observer import Admitted
 
 DEFAULT_BACKLOG = 1024
 
@@ -28,27 +28,24 @@ class CTIListener:
     def __init__(self, hub: EventHub, authorizer: Authorizer, host: str, port: int,
                  ssl_context: ssl.SSLContext | None, *, label: str,
                  on_refusal: Callable[[Refusal], None] | None = None,
+                 on_admitted: Callable[[Admitted], None] | None = None,
                  handshake_timeout: float = 10.0, idle_timeout: float = IDLE_TIMEOUT,
                  max_document: int = MAX_DOCUMENT, backlog: int = DEFAULT_BACKLOG) -> None:
         """``ssl_context`` None serves plain TCP (BroadWorks ``Secure false``)."""
-        if handshake_timeout <= 0:
-            raise ValueError("handshake_timeout must be positive")
         self.hub = hub
         self.authorizer = authorizer
         self.operations = Operations(hub, transport="cti", opens_channels=True)
         self.connections: set[CTIConnection] = set()
         self._host = host
         self._port = port
-        self._context = ssl_context
         self._label = label
-        self._on_refusal = on_refusal
-        self._handshake_timeout = handshake_timeout
         self._idle_timeout = idle_timeout
         self._max_document = max_document
         self._backlog = backlog
         self._server: asyncio.Server | None = None
         self._bound: tuple[str, int] | None = None
-        self._handshaking: set[TLSServerProtocol] = set()
+        self._handshakes = handshakes_for(ssl_context, label=label, timeout=handshake_timeout,
+                                          on_refusal=on_refusal, on_admitted=on_admitted)
 
     @property
     def label(self) -> str:
@@ -62,11 +59,14 @@ class CTIListener:
 
     @property
     def handshakes_in_progress(self) -> int:
-        return len(self._handshaking)
+        return len(self._handshakes) if self._handshakes is not None else 0
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        factory = self._connection if self._context is None else self._tls
+        handshakes = self._handshakes
+        factory: Callable[[], asyncio.BaseProtocol] = (
+            self._connection if handshakes is None
+            else lambda: handshakes.protocol(self._connection))
         self._server = await loop.create_server(factory, self._host, self._port,
                                                 backlog=self._backlog, reuse_address=True)
         sockname = self._server.sockets[0].getsockname()
@@ -78,9 +78,8 @@ class CTIListener:
             self._server.close()
             self._server = None
         self._bound = None
-        for protocol in list(self._handshaking):
-            protocol.abandon("listener stopped before the handshake completed")
-        self._handshaking.clear()
+        if self._handshakes is not None:
+            self._handshakes.abandon()
 
     async def end_connections(self, reason: str) -> None:
         """End every connection's channels with ``reason``, then close the connections."""
@@ -96,14 +95,3 @@ class CTIListener:
         return CTIConnection(self.hub, self.authorizer, self.operations, label=self._label,
                              registry=self.connections, max_document=self._max_document,
                              idle_timeout=self._idle_timeout)
-
-    def _tls(self) -> TLSServerProtocol:
-        assert self._context is not None
-        protocol = TLSServerProtocol(
-            self._connection, self._context, label=self._label, refused=self._refused,
-            handshake_timeout=self._handshake_timeout, handshake_over=self._handshaking.discard)
-        self._handshaking.add(protocol)
-        return protocol
-
-    def _refused(self, refusal: Refusal) -> None:
-        refusals.report(refusal, self._on_refusal)

@@ -15,10 +15,9 @@ from collections.abc import Callable
 from aiohttp import web
 from yarl import URL
 
-from xsp.listener import refusal as refusals
+from xsp.listener.handshakes import handshakes_for
 from xsp.listener.refusal import Refusal
-from xsp.listener.tlstransport import TLSServerProtocol
-from xsp.live.observer import Admitted, admitted_by
+from xsp.live.observer import Admitted
 
 # Connections the kernel queues before they are accepted. aiohttp's 128 drops part of a
 # burst (clients reconnecting after a failover): a dropped connection's client believes
@@ -42,17 +41,14 @@ class TLSSite(web.BaseSite):
         per completed handshake.
         """
         super().__init__(runner, ssl_context=ssl_context, backlog=backlog)
-        if handshake_timeout <= 0:
-            raise ValueError("handshake_timeout must be positive")
         self._host = host
         self._port = port
         self._label = label
-        self._on_refusal = on_refusal
-        self._on_admitted = on_admitted
-        self._handshake_timeout = handshake_timeout
         self._reuse_address = reuse_address
         self._bound: tuple[str, int] | None = None
-        self._handshaking: set[TLSServerProtocol] = set()
+        self._on_refusal = on_refusal
+        self._handshakes = handshakes_for(ssl_context, label=label, timeout=handshake_timeout,
+                                          on_refusal=self._notify, on_admitted=on_admitted)
 
     @property
     def name(self) -> str:
@@ -73,14 +69,15 @@ class TLSSite(web.BaseSite):
 
     @property
     def handshakes_in_progress(self) -> int:
-        return len(self._handshaking)
+        return len(self._handshakes) if self._handshakes is not None else 0
 
     async def start(self) -> None:
         await super().start()
         loop = asyncio.get_running_loop()
         server = self._runner.server
         assert server is not None  # BaseSite.__init__ insisted on runner.setup()
-        factory = server if self._ssl_context is None else self._make_protocol
+        handshakes = self._handshakes
+        factory = server if handshakes is None else lambda: handshakes.protocol(server)
         try:
             self._server = await loop.create_server(
                 factory, self._host, self._port, backlog=self._backlog,
@@ -95,23 +92,10 @@ class TLSSite(web.BaseSite):
     async def stop(self) -> None:
         await super().stop()
         self._bound = None
-        for protocol in list(self._handshaking):
-            protocol.abandon("listener stopped before the handshake completed")
-        self._handshaking.clear()
+        if self._handshakes is not None:
+            self._handshakes.abandon()
 
-    def _make_protocol(self) -> TLSServerProtocol:
-        assert self._ssl_context is not None and self._runner.server is not None
-        protocol = TLSServerProtocol(
-            self._runner.server, self._ssl_context, label=self._label,
-            refused=self._refused, handshake_timeout=self._handshake_timeout,
-            handshake_over=self._handshake_over)
-        self._handshaking.add(protocol)
-        return protocol
-
-    def _handshake_over(self, protocol: TLSServerProtocol) -> None:
-        self._handshaking.discard(protocol)
-        if self._on_admitted is not None:
-            admitted_by(protocol, self._label, self._on_admitted)
-
-    def _refused(self, refusal: Refusal) -> None:
-        refusals.report(refusal, self._on_refusal)
+    def _notify(self, refusal: Refusal) -> None:
+        # Looked up at each refusal, so the callback can be replaced on a running site.
+        if self._on_refusal is not None:
+            self._on_refusal(refusal)

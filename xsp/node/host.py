@@ -272,7 +272,8 @@ class NodeHost:
             site = CTIListener(self.hub, self._authorizer(listener.node, listener.server),
                                listener.host, listener.configured_port, context, label=label,
                                handshake_timeout=self.handshake_timeout, idle_timeout=KEEPALIVE,
-                               on_refusal=on_refusal)
+                               on_refusal=on_refusal,
+                               on_admitted=lambda a: self.observer.connection_admitted(a))
         try:
             await site.start()
         except OSError as exc:

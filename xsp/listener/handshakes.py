@@ -1,0 +1,70 @@
+"""The TLS handshakes of one listener, whatever it serves once they succeed.
+
+Each accepted connection gets a ``TLSServerProtocol`` that hands the connection to the
+application protocol after its handshake; the handshakes still in progress are kept so
+that stopping the listener refuses them, and every refusal is reported once.
+"""
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Callable
+
+from xsp.listener import refusal as refusals
+from xsp.listener.refusal import Refusal
+from xsp.listener.tlstransport import TLSServerProtocol
+from xsp.live.observer import Admitted, admitted_by
+
+
+class Handshakes:
+    def __init__(self, context: ssl.SSLContext, *, label: str, timeout: float,
+                 on_refusal: Callable[[Refusal], None] | None = None,
+                 on_admitted: Callable[[Admitted], None] | None = None) -> None:
+        """``on_refusal`` is called once per refused connection, after the refusal has
+        been logged; ``on_admitted`` once per completed handshake."""
+        if timeout <= 0:
+            raise ValueError("handshake_timeout must be positive")
+        self._context = context
+        self._label = label
+        self._timeout = timeout
+        self._on_refusal = on_refusal
+        self._on_admitted = on_admitted
+        self._in_progress: set[TLSServerProtocol] = set()
+
+    def __len__(self) -> int:
+        return len(self._in_progress)
+
+    def protocol(self, app_factory: Callable[[], asyncio.BaseProtocol]) -> TLSServerProtocol:
+        """The raw-connection protocol of one new connection."""
+        protocol = TLSServerProtocol(
+            app_factory, self._context, label=self._label, refused=self._refused,
+            handshake_timeout=self._timeout, handshake_over=self._handshake_over)
+        self._in_progress.add(protocol)
+        return protocol
+
+    def abandon(self) -> None:
+        """Refuse every handshake still in progress (the listener is stopping)."""
+        for protocol in list(self._in_progress):
+            protocol.abandon("listener stopped before the handshake completed")
+        self._in_progress.clear()
+
+    def _handshake_over(self, protocol: TLSServerProtocol) -> None:
+        self._in_progress.discard(protocol)
+        if self._on_admitted is not None:
+            admitted_by(protocol, self._label, self._on_admitted)
+
+    def _refused(self, refusal: Refusal) -> None:
+        refusals.report(refusal, self._on_refusal)
+
+
+def handshakes_for(context: ssl.SSLContext | None, *, label: str, timeout: float,
+                   on_refusal: Callable[[Refusal], None] | None = None,
+                   on_admitted: Callable[[Admitted], None] | None = None) -> Handshakes | None:
+    """The handshakes of a listener on ``context``; None for plain TCP (BroadWorks
+    ``Secure false``), whose timeout is still checked so a bad one never waits for TLS."""
+    if timeout <= 0:
+        raise ValueError("handshake_timeout must be positive")
+    if context is None:
+        return None
+    return Handshakes(context, label=label, timeout=timeout, on_refusal=on_refusal,
+                      on_admitted=on_admitted)
