@@ -17,14 +17,14 @@ from xsp.cti.hub import EventHub
 from xsp.cti.operations import Operations
 from xsp.ctiproto.codec import MAX_DOCUMENT
 from xsp.ctiproto.connection import IDLE_TIMEOUT, CTIConnection
-from xsp.listener.handshakes import handshakes_for
+from xsp.listener.handshakes import Listening, handshakes_for
 from xsp.listener.refusal import Refusal
 from xsp.live.observer import Admitted
 
 DEFAULT_BACKLOG = 1024
 
 
-class CTIListener:
+class CTIListener(Listening):
     def __init__(self, hub: EventHub, authorizer: Authorizer, host: str, port: int,
                  ssl_context: ssl.SSLContext | None, *, label: str,
                  on_refusal: Callable[[Refusal], None] | None = None,
@@ -46,20 +46,6 @@ class CTIListener:
         self._bound: tuple[str, int] | None = None
         self._handshakes = handshakes_for(ssl_context, label=label, timeout=handshake_timeout,
                                           on_refusal=on_refusal, on_admitted=on_admitted)
-
-    @property
-    def label(self) -> str:
-        return self._label
-
-    @property
-    def bound(self) -> tuple[str, int]:
-        if self._bound is None:
-            raise RuntimeError(f"{self._label} is not listening")
-        return self._bound
-
-    @property
-    def handshakes_in_progress(self) -> int:
-        return len(self._handshakes) if self._handshakes is not None else 0
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()

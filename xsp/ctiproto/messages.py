@@ -65,8 +65,21 @@ class Request:
     protocol_version: str = VERSION
 
 
+class _Carrier:
+    """A message with a payload: ``payload`` as written, ``element`` as read."""
+
+    payload: str
+    element: ET.Element | None
+
+    @property
+    def document(self) -> str:
+        """The payload's document as text: as written, or as read (written out only
+        when asked, since most readers want the element)."""
+        return self.payload or _as_text(self.element)
+
+
 @dataclass(frozen=True)
-class Response:
+class Response(_Carrier):
     request_id: str
     session_id: str
     status_code: int
@@ -75,40 +88,22 @@ class Response:
     protocol_version: str = VERSION
     element: ET.Element | None = field(default=None, compare=False, repr=False)
 
-    @property
-    def document(self) -> str:
-        """The payload's document as text: as written, or as read (written out only
-        when asked, since most readers want the element)."""
-        return self.payload or _as_text(self.element)
-
 
 @dataclass(frozen=True)
-class Event:
+class Event(_Carrier):
     request_id: str
     payload: str                        # one xsi:Event document (no declaration)
     protocol_version: str = VERSION
     # The payload's root when read from the wire, so a reader need not parse it again.
     element: ET.Element | None = field(default=None, compare=False, repr=False)
 
-    @property
-    def document(self) -> str:
-        """The payload's document as text: as written, or as read (written out only
-        when asked, since most readers want the element)."""
-        return self.payload or _as_text(self.element)
-
 
 @dataclass(frozen=True)
-class EventResponse:
+class EventResponse(_Carrier):
     request_id: str
     payload: str                        # one xsi:EventResponse document, or ""
     protocol_version: str = VERSION
     element: ET.Element | None = field(default=None, compare=False, repr=False)
-
-    @property
-    def document(self) -> str:
-        """The payload's document as text: as written, or as read (written out only
-        when asked, since most readers want the element)."""
-        return self.payload or _as_text(self.element)
 
 
 @dataclass(frozen=True)

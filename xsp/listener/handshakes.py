@@ -68,3 +68,27 @@ def handshakes_for(context: ssl.SSLContext | None, *, label: str, timeout: float
         return None
     return Handshakes(context, label=label, timeout=timeout, on_refusal=on_refusal,
                       on_admitted=on_admitted)
+
+
+class Listening:
+    """What every listener tells about itself: its label, the address it is bound to,
+    and how many handshakes are in progress."""
+
+    _label: str
+    _bound: tuple[str, int] | None
+    _handshakes: Handshakes | None
+
+    @property
+    def label(self) -> str:
+        return self._label
+
+    @property
+    def bound(self) -> tuple[str, int]:
+        """The address actually listened on (the real port when 0 was asked for)."""
+        if self._bound is None:
+            raise RuntimeError(f"{self._label} is not listening")
+        return self._bound
+
+    @property
+    def handshakes_in_progress(self) -> int:
+        return len(self._handshakes) if self._handshakes is not None else 0

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from aiohttp import web
 from yarl import URL
 
-from xsp.listener.handshakes import handshakes_for
+from xsp.listener.handshakes import Listening, handshakes_for
 from xsp.listener.refusal import Refusal
 from xsp.live.observer import Admitted
 
@@ -26,7 +26,7 @@ from xsp.live.observer import Admitted
 DEFAULT_BACKLOG = 1024
 
 
-class TLSSite(web.BaseSite):
+class TLSSite(Listening, web.BaseSite):
     def __init__(self, runner: web.BaseRunner, host: str, port: int,
                  ssl_context: ssl.SSLContext | None, *, label: str,
                  on_refusal: Callable[[Refusal], None] | None = None,
@@ -55,21 +55,6 @@ class TLSSite(web.BaseSite):
         scheme = "https" if self._ssl_context is not None else "http"
         host, port = self._bound or (self._host, self._port)
         return str(URL.build(scheme=scheme, host=host, port=port))
-
-    @property
-    def label(self) -> str:
-        return self._label
-
-    @property
-    def bound(self) -> tuple[str, int]:
-        """The address actually listened on (the real port when 0 was asked for)."""
-        if self._bound is None:
-            raise RuntimeError(f"{self._label} is not listening")
-        return self._bound
-
-    @property
-    def handshakes_in_progress(self) -> int:
-        return len(self._handshakes) if self._handshakes is not None else 0
 
     async def start(self) -> None:
         await super().start()
