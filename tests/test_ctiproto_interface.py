@@ -548,3 +548,15 @@ def test_a_client_that_does_not_read_stops_being_read_instead_of_growing_buffers
             assert connection._transport.get_write_buffer_size() < 8 * 1024 * 1024
             writer.transport.abort()
     run(scenario())
+
+
+def test_an_announced_keepalive_period_over_an_hour_counts_as_an_hour():
+    async def scenario():
+        async with serve_cti(make_hub()) as listener:
+            wire = await Wire.connect(listener.bound[1])
+            await wire.send(keepalive("1", 10**9))
+            assert text(await wire.receive(), "requestId") == "1"
+            (connection,) = listener.connections
+            assert connection.period == 3600
+            await wire.close()
+    run(scenario())

@@ -42,6 +42,7 @@ log = logging.getLogger("xsp.cti")
 
 IDLE_TIMEOUT = 75.0
 KEEPALIVE_MARGIN = 0.5          # a silent connection may last period * (1 + margin)
+MAX_PERIOD = 3600               # a longer announced period counts as this (the emulator's)
 MAX_CHANNELS = 32               # per connection
 _EVENT_RESPONSE = f"{{{docs.NS}}}EventResponse"
 
@@ -164,8 +165,9 @@ class CTIConnection(asyncio.Protocol):
         if isinstance(message, m.Request):
             self._send(self._answer(message))
         elif isinstance(message, m.Keepalive):
-            if message.period is not None and message.period != self.period:
-                self.period = message.period
+            period = min(message.period, MAX_PERIOD) if message.period is not None else None
+            if period is not None and period != self.period:
+                self.period = period
                 if self._timer is not None:
                     self._timer.cancel()
                 self._arm(self.period * (1 + KEEPALIVE_MARGIN))
