@@ -54,13 +54,18 @@ class Outcome:
 
     @property
     def reason(self) -> str:
-        return _REASONS.get(self.status, "Error")
+        return reason_phrase(self.status)
 
 
 _REASONS = {200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized",
             403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
             413: "Request Entity Too Large", 426: "Upgrade Required", 500: "Internal Server Error",
             503: "Service Unavailable"}
+
+
+def reason_phrase(status: int) -> str:
+    """The HTTP reason phrase a status goes with (a CTI response carries one too)."""
+    return _REASONS.get(status, "Error")
 
 
 def failure(error: XsiError, allow: tuple[str, ...] = ()) -> Outcome:

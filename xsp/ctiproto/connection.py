@@ -34,7 +34,8 @@ from xsp.cti.channels import Channel
 from xsp.cti.errors import ErrorCode, XsiError
 from xsp.cti.hub import EventHub
 from xsp.cti.identity import Client
-from xsp.cti.operations import ROOT, TEMPLATES, Operations, Outcome, failure, resolve
+from xsp.cti.operations import TEMPLATES, Operations, Outcome, failure, reason_phrase, resolve
+from xsp.cti.paths import ROOT
 from xsp.ctiproto import messages as m
 from xsp.ctiproto.codec import MAX_DOCUMENT, DocumentReader, FramingError
 
@@ -158,7 +159,7 @@ class CTIConnection(asyncio.Protocol):
             message = m.parse(root)
         except m.MessageError as exc:
             self._send(m.Response(exc.request_id, exc.session_id, exc.status,
-                                  Outcome(exc.status).reason,
+                                  reason_phrase(exc.status),
                                   docs.error_info_document(exc.summary, exc.status * 100 + 1)))
             return
         self._version = message.protocol_version
