@@ -13,6 +13,7 @@ import pytest
 from tests._xsi_support import (HOST, WEBEX_CN, Policy, client_context, make_hub, pki, run,
                                 serve_cti)
 from xsp.cti.calls import CallSimulator
+from xsp.cti.hub import INTERFACE_STOPPED, SHUTTING_DOWN
 from xsp.webex.client import WebexClient, WebexClientError
 
 XSP = "http://schema.broadsoft.com/XspXMLInterface"
@@ -408,13 +409,14 @@ def test_restart_and_shutdown_end_channels_with_channel_terminated_event_first(r
             await open_channel(wire, "2")  # two channels on one connection
             if restart:
                 await listener.stop()
-                await listener.end_connections("Interface stopped")
+                await listener.end_connections(INTERFACE_STOPPED)
             else:
                 await listener.stop()
                 await hub.close()
-                await listener.end_connections("Server shutting down")
+                await listener.end_connections(SHUTTING_DOWN)
             ended = await wire.events(2)
             assert [event_type(e) for e in ended] == ["ChannelTerminatedEvent"] * 2
+            assert {text(xsi(e), f"{{{XSI}}}reason") for e in ended} == {"ExplicitDelete"}
             assert channel_id in {text(xsi(e), f"{{{XSI}}}channelId") for e in ended}
             assert await wire.closed()
             assert hub.channel_count == 0

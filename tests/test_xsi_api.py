@@ -5,6 +5,7 @@ as an ErrorInfo with its HTTP status."""
 from __future__ import annotations
 
 import asyncio
+import xml.etree.ElementTree as ET
 from collections import defaultdict
 
 import aiohttp
@@ -314,19 +315,19 @@ def test_the_r21_forms_and_a_foreign_subscription_refused_with_403_on_the_xsi_in
         policy = Policy(identities={WEBEX_CN, "intruder.example.com"})
         async with serve(hub, policy) as port, webex(port) as client:
             (channel_id,) = client.channel_ids
-            status, text, _ = await _raw(port, "POST", f"{ROOT}/user/alice@example.com/subscription",
+            status, text, _ = await raw(port, "POST", f"{ROOT}/user/alice@example.com/subscription",
                                          subscription(client.channel_set_id))
             assert status == 200
             subscription_id = ET.fromstring(text).findtext(f"{{{NS}}}subscriptionId")
             assert hub.subscription_count == 1
             for method in ("GET", "PUT", "DELETE"):
-                status, text, _ = await _raw(port, method, f"{ROOT}/subscription/{subscription_id}",
+                status, text, _ = await raw(port, method, f"{ROOT}/subscription/{subscription_id}",
                                              cert=pki().intruder)
                 assert (status, read_document(text)) == (403, ErrorReply(
                     f"Subscription {subscription_id} belongs to another client", 40304))
-            status, text, _ = await _raw(port, "GET", f"{ROOT}/subscription/{subscription_id}")
+            status, text, _ = await raw(port, "GET", f"{ROOT}/subscription/{subscription_id}")
             assert status == 200 and "alice@example.com" in text
-            status, _, _ = await _raw(port, "DELETE", f"{ASYNC_ROOT}/channel/{channel_id}")
+            status, _, _ = await raw(port, "DELETE", f"{ASYNC_ROOT}/channel/{channel_id}")
             assert status == 200
             await until(lambda: hub.channel_count == 0)
     run(scenario())

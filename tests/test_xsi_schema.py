@@ -140,6 +140,7 @@ class RecordingClient(WebexClient):
 
 def recording(port: int, **options: Any) -> RecordingClient:
     options.setdefault("request_timeout", 5.0)
+    options.setdefault("transport", "http")  # serve() is the Xsi interface
     return RecordingClient(HOST, port, ssl_context=client_context(pki().webex), **options)
 
 

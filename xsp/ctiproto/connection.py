@@ -32,7 +32,7 @@ from xsp.cti import documents as docs
 from xsp.cti.auth import Authorizer, Refusal, peer_certificate, subject_common_name
 from xsp.cti.channels import Channel
 from xsp.cti.errors import ErrorCode, XsiError
-from xsp.cti.hub import EventHub
+from xsp.cti.hub import EventHub, Termination
 from xsp.cti.identity import Client
 from xsp.cti.operations import TEMPLATES, Operations, Outcome, failure, reason_phrase, resolve
 from xsp.cti.paths import ROOT
@@ -134,7 +134,7 @@ class CTIConnection(asyncio.Protocol):
 
     # --- what the listener asks ------------------------------------------------------
 
-    async def end(self, reason: str, timeout: float = 2.0) -> None:
+    async def end(self, reason: Termination, timeout: float = 2.0) -> None:
         """End every channel of the connection with ``ChannelTerminatedEvent``, let
         those go out, then close it."""
         channels = list(self.channels.values())

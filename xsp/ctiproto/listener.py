@@ -13,7 +13,7 @@ import ssl
 from collections.abc import Callable
 
 from xsp.cti.auth import Authorizer
-from xsp.cti.hub import EventHub
+from xsp.cti.hub import EventHub, Termination
 from xsp.cti.operations import Operations
 from xsp.ctiproto.codec import MAX_DOCUMENT
 from xsp.ctiproto.connection import IDLE_TIMEOUT, CTIConnection
@@ -67,7 +67,7 @@ class CTIListener(Listening):
         if self._handshakes is not None:
             self._handshakes.abandon()
 
-    async def end_connections(self, reason: str) -> None:
+    async def end_connections(self, reason: Termination) -> None:
         """End every connection's channels with ``reason``, then close the connections."""
         connections = list(self.connections)
         if connections:

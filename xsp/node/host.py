@@ -29,7 +29,7 @@ from xsp.config.model import (CTIServer, Deployment, InterfaceCertificate, Node,
 from xsp.config.store import PRIVATE_DIR, ConfigFileError, Store, read_state_file
 from xsp.cti.auth import Authorizer
 from xsp.cti.calls import CallSimulator
-from xsp.cti.hub import INTERFACE_STOPPED, SHUTTING_DOWN, EventHub
+from xsp.cti.hub import INTERFACE_STOPPED, SHUTTING_DOWN, EventHub, Termination
 from xsp.ctiproto.listener import CTIListener
 from xsp.listener.refusal import Refusal
 from xsp.listener.site import TLSSite
@@ -321,7 +321,8 @@ class NodeHost:
         self.observer.nodes_changed()
         return [f"Node {node_name} restarted.", *self.status(node_name)]
 
-    async def _close(self, runtime: NodeRuntime, reason: str = INTERFACE_STOPPED) -> None:
+    async def _close(self, runtime: NodeRuntime,
+                     reason: Termination = INTERFACE_STOPPED) -> None:
         """Stop accepting, end every channel with ``reason`` first, close connections."""
         for listener in runtime.all():
             if listener.site is not None:
