@@ -5,6 +5,7 @@ on each, and an event not acknowledged on one goes to the other."""
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import pytest
@@ -47,7 +48,8 @@ def test_emu_xsi_opens_the_xsi_interface_on_its_own_port_sharing_the_hub(tmp_pat
                 assert first.type == "CallSubscriptionEvent"
                 audit = await http.audit()
                 assert audit.count("<channelId>") == 2
-                assert "<transport>cti</transport>" in audit and "<transport>http</transport>" in audit
+                assert set(cti.channel_ids + http.channel_ids) == set(
+                    re.findall(r"<channelId>([^<]+)</channelId>", audit))
             # the CTI port does not speak HTTP, nor the Xsi port the CTI protocol
             with pytest.raises(WebexClientError, match="does not speak the CTI interface protocol"):
                 async with client(pki, xsi_port, "cti"):
@@ -85,7 +87,9 @@ def test_xsp_testing_reaches_either_interface(tmp_path: Path) -> None:
         with pytest.raises(CommandFailed, match="no Xsi interface; call enable_xsi"):
             node.webex_client(transport="http")
         node.enable_xsi()
-        with node.webex_client() as cti, node.webex_client(transport="http") as http:
+        # two applications: one certificate's clients of one application are one set
+        with node.webex_client(application_id="cti-app") as cti, \
+                node.webex_client(transport="http", application_id="xsi-app") as http:
             cti.subscribe("alice@example.com")
             http.subscribe("bob@example.com")
             assert cti.next_event().target_id == "alice@example.com"
