@@ -107,7 +107,7 @@ class XspSettings:
     allow_client_app: bool = False
     # The emulator's own setting: the port of the XSP's Xsi interface (HTTP Xsi-Events)
     # on every CTIServer address, or None for no Xsi interface.
-    xsi_port: int | None = None
+    xsi_port: int | None = field(default=None, metadata=OMIT_IF_NONE)
 
     def cti_server(self, ip: str) -> CTIServer | None:
         return next((s for s in self.cti_servers if s.ip == ip), None)
