@@ -7,13 +7,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from cryptography import x509
 
     import trust
     from xsp.node.managed import ManagedNodeControl
+    from xsp.webex.received import XsiEvent
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -141,13 +142,27 @@ async def _webex_and_call(control: "ManagedNodeControl", pki: "trust.DemoPKI", p
             "answer_after": 0.3, "release_after": 0.5}))
         stream = client.events().__aiter__()
         async with asyncio.timeout(15):
+            getter: asyncio.Future[XsiEvent] | None = None
             while True:
-                try:
-                    event = await asyncio.wait_for(anext(stream), QUIET if call.done() else None)
-                except (asyncio.TimeoutError, StopAsyncIteration):
+                getter = getter or asyncio.ensure_future(anext(stream))
+                # Until the call is over, its end counts as much as an event: the last
+                # event may come before the call's answer does.
+                waiting: set[asyncio.Future[Any]] = {getter}
+                if not call.done():
+                    waiting.add(call)
+                done, _ = await asyncio.wait(waiting, timeout=QUIET if call.done() else None,
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if getter in done:
+                    try:
+                        event = getter.result()
+                    except StopAsyncIteration:
+                        break
+                    getter = None
+                    print(format_event(event))
+                    received += 1
+                elif not done:  # quiet for QUIET seconds after the call: the stream is done
+                    getter.cancel()
                     break
-                print(format_event(event))
-                received += 1
         await call
     if received < MINIMUM_EVENTS:
         print(f"Only {received} event(s) arrived; expected at least {MINIMUM_EVENTS}.")
