@@ -189,11 +189,13 @@ def test_the_page_fits_a_phone_width(node):
 
 def test_a_request_refused_after_the_handshake_appears_with_its_http_status(page, node, caplog):
     caplog.set_level(logging.WARNING, logger="xsp.cti")
+    if node.xsi_port is None:
+        node.enable_xsi()  # the HTTP refusal is the Xsi interface's; 8012 speaks CTI
     node.cli("cd /System/ClientIdentity", node="as1")
     node.cli("delete bwcticlient.webex.com", node="as1")
     try:
         with pytest.raises(RequestFailed, match="HTTP 403"):
-            node.webex_client()
+            node.webex_client(transport="http")
         row = wait_for(page, lambda d: [r for r in d.find_elements(
             By.CSS_SELECTOR, "#connections-body tr.refused") if "HTTP 403" in r.text],
             "the refused request", timeout=1.0)[0]

@@ -199,8 +199,11 @@ class CTIConnection(asyncio.Protocol):
             return self.authorizer.authorize(self._transport)
         except Refusal as refusal:
             what = (request.operation if isinstance(request, m.Request) else "eventResponse")
-            log.warning("CTI %s: refused %s from %s: %s (%s, status %d)", self.label,
-                        refusal.who, self._peer, refusal.summary, what, refusal.status)
+            line = (f"CTI {self.label}: refused {refusal.who} from {self._peer}: "
+                    f"{refusal.summary} ({what}, status {refusal.status})")
+            log.warning("%s", line)
+            self.hub.observer.request_refused(self.label, self._peer, refusal.who,
+                                              refusal.summary, refusal.status, line)
             raise
 
     def _run(self, client: Client, request: m.Request) -> Outcome:
