@@ -149,8 +149,9 @@ class _CtiProtocol(asyncio.Protocol):
                 return
             self.provider = self.manager.admit(self.provider_id, self.connection, admitted, self.close)
         except CtiRefused as refused:
-            self._completed(refused.code.code, refused.code.text)
+            # Logged before the event goes out, so whoever reads the event can read why.
             self._refused_log(refused)
+            self._completed(refused.code.code, refused.code.text)
             self.close(None, "", send=False)
             return
         self.state = "open"
@@ -178,11 +179,11 @@ class _CtiProtocol(asyncio.Protocol):
         try:
             response, event = self.manager.open_device(self.provider, request)
         except CtiRefused as refused:
+            self._refused_log(refused)
             self._send(Message("DeviceOpenResponse", {
                 "seq": request.get("seq", 0), "result": refused.code.code,
                 "deviceName": str(request.get("deviceName", ""))[:64],
                 "failureDescription": refused.code.text}))
-            self._refused_log(refused)
             return
         self._send(response)
         self._send(event)
@@ -195,12 +196,12 @@ class _CtiProtocol(asyncio.Protocol):
             event = Message("ProviderClosedEvent", {
                 "providerId": self.provider_id, "reason": code.code if code else 0,
                 "description": code.text if code else detail})
-            self.manager.trace.info(self.connection.handler, f"CTI {event.describe()}")
-            self._send(event)
             if code is not None:
                 log.warning("%s", one_line(f"{self.listener.label} CTIManager {self.listener.where}: "
                                            f"closed {self.connection.peer} (login {self.login_id or '-'}): "
                                            f"{code.hex} {detail}"))
+            self.manager.trace.info(self.connection.handler, f"CTI {event.describe()}")
+            self._send(event)
         self.state = "closed"
         if self.provider is not None:
             self.manager.closed(self.provider)

@@ -60,8 +60,15 @@ class Message:
 
     def describe(self) -> str:
         """As a trace line shows it: ``ProviderOpenResponse (seq#=2 providerId=16777223)``."""
-        shown = " ".join(f"{k}={v}" for k, v in self.fields.items() if k != "password")
+        shown = " ".join(f"{k}={_shown(v)}" for k, v in self.fields.items() if k != "password")
         return f"{self.name} ({shown})"
+
+
+def _shown(value: Any) -> str:
+    # CTI error codes read as the 0x8CCCxxxx a user looks up.
+    if isinstance(value, int) and value >= 0x80000000 and value <= 0xFFFFFFFF and value != 0xFFFFFFFF:
+        return f"0x{value:08X}"
+    return str(value)
 
 
 class Decoder:
