@@ -175,15 +175,12 @@ class Phone:
 class ServiceParameters:
     # Cisco CTIManager
     cti_instance_id_retry_count: int = 3
-    # Cisco CTIManager: seconds an answer from the directory (LDAP) may take.
-    ldap_timeout_seconds: int = 5
     # Cisco Certificate Authority Proxy Function
     capf_operation_expires_in_days: int = 10
     duration_of_certificate_validity_years: int = 5
 
     def __post_init__(self) -> None:
         for name, low, high in (("cti_instance_id_retry_count", 1, 100),
-                                ("ldap_timeout_seconds", 1, 60),
                                 ("capf_operation_expires_in_days", 1, 365),
                                 ("duration_of_certificate_validity_years", 1, 20)):
             value = getattr(self, name)
@@ -226,10 +223,14 @@ class LdapAuthentication:
     port: int = 389
     # The attribute a user ID is matched against (sAMAccountName on Active Directory).
     user_id_attribute: str = "uid"
+    # Seconds the directory may take to answer (the emulator's own setting).
+    timeout_seconds: int = 5
 
     def __post_init__(self) -> None:
         if not 1 <= self.port <= 65535:
             raise ModelError("port", f"{self.port} is out of range 1-65535")
+        if not 1 <= self.timeout_seconds <= 60:
+            raise ModelError("timeout_seconds", f"{self.timeout_seconds} is out of range 1-60")
         if self.enabled:
             for name in ("distinguished_name", "user_search_base", "host"):
                 if not getattr(self, name):

@@ -103,7 +103,7 @@ def login(settings: CucmSettings, login_id: str, password: str, lockouts: Lockou
         trace.info(DIRECTORY, "empty password refused")
     elif use_ldap:
         trace.info(DIRECTORY, "authenticationDB::login (Authenticating using LDAP)")
-        ok = _ldap_login(ldap, login_id, password, settings.service_parameters.ldap_timeout_seconds,
+        ok = _ldap_login(ldap, login_id, password, ldap.timeout_seconds,
                          trace, handler, seq)
     else:
         trace.info(DIRECTORY, "authenticationDB::login (Authenticating against the local database)")
