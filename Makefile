@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
+	$(BIN)/xsp demo --cucm
 	$(BIN)/xsp demo
 
 # The live page's browser tests need Chromium and chromedriver from the system's

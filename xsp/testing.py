@@ -31,6 +31,7 @@ from xsp.procedure import Files, webex_procedure
 from xsp.webex.client import WebexClient, tls_context
 from xsp.cli.cucm_engine import CucmEngine
 from xsp.cucm import jtapi
+from xsp.cucm.procedure import SecureCtiSetup
 from xsp.cucm.runtime import CucmRuntime
 
 def shell_engine(store: Store, node_name: str | None = None) -> Engine:
@@ -185,8 +186,9 @@ class RunningCucm:
 
     host = "127.0.0.1"
     name = "cucm1"
-    secure_user, plain_user, password = "jtapisecure", "jtapiplain", "Jtapi-Pass1"
-    instance_id, auth_string, phone = "jtapi1", "123456", "SEP001794625DE5"
+    setup = SecureCtiSetup()
+    secure_user, plain_user, password = setup.secure_user, setup.plain_user, setup.password
+    instance_id, auth_string, phone = setup.instance_id, setup.auth_string, setup.phone
 
     def __init__(self, base: Path) -> None:
         self.base = Path(base)
@@ -208,23 +210,13 @@ class RunningCucm:
         return node
 
     def configure(self) -> None:
-        xsp = Engine(self.store, None, self._control)
-        self._check(xsp, f"emu addnode {self.name} CUCM")
+        """``emu addnode``, the services on free ports, then the setup's admin: lines."""
+        self._check(Engine(self.store, None, self._control), f"emu addnode {self.name} CUCM")
         cucm = CucmEngine(self.store, self.name, self._control)
         for service in ("tftp", "http", "capf", "cti", "cti-tls"):
             self._check(cucm, f"emu set-port {service} 0")
-        for line in ["utils ctl set-cluster mixed-mode", "y",
-                     f"ccmadmin Phone add {self.phone}"]:
+        for _, line in self.setup.lines():
             self._check(cucm, line)
-        for user in (self.secure_user, self.plain_user):
-            self._check(cucm, f"ccmadmin ApplicationUser add {user} password {self.password}")
-            self._check(cucm, f'ccmadmin AccessControlGroup addAppUsers "Standard CTI Enabled" {user}')
-            self._check(cucm, f"ccmadmin ApplicationUser addDevice {user} {self.phone}")
-        self._check(cucm, f'ccmadmin AccessControlGroup addAppUsers "Standard CTI Secure Connection" '
-                          f"{self.secure_user}")
-        self._check(cucm, f"ccmadmin ApplicationUserCapfProfile add {self.instance_id} applicationUser "
-                          f"{self.secure_user} certificateOperation Install/Upgrade "
-                          f"authenticationString {self.auth_string}")
 
     @staticmethod
     def _check(engine: Engine | CucmEngine, line: str) -> None:
