@@ -119,6 +119,10 @@ class _CtiProtocol(asyncio.Protocol):
     def _provider_open(self, request: Message) -> None:
         assert self.connection is not None
         self.state = "opening"
+        problem = _malformed(request, {"login": str, "password": str, "seq": int})
+        if problem is not None:
+            self.close(CtiCode.PROTOCOL_ERROR, problem)
+            return
         self.login_id = one_line(str(request.get("login", "")))[:128]
         heartbeat = request.get("heartbeat", DEFAULT_HEARTBEAT)
         if not isinstance(heartbeat, int) or not HEARTBEAT_RANGE[0] <= heartbeat <= HEARTBEAT_RANGE[1]:
@@ -154,6 +158,11 @@ class _CtiProtocol(asyncio.Protocol):
             self._completed(refused.code.code, refused.code.text)
             self.close(None, "", send=False)
             return
+        except Exception as exc:  # noqa: BLE001 - a broken login must still end the connection
+            log.exception("%s CTIManager %s: login of %s failed", self.listener.label, self.listener.where,
+                          self.login_id)
+            self.close(CtiCode.PROTOCOL_ERROR, f"the login could not be checked: {type(exc).__name__}")
+            return
         self.state = "open"
         self._completed(0, "")
         log.info("%s CTIManager %s: provider %d open for %s from %s", self.listener.label,
@@ -176,6 +185,10 @@ class _CtiProtocol(asyncio.Protocol):
 
     def _device_open(self, request: Message) -> None:
         assert self.provider is not None
+        problem = _malformed(request, {"deviceName": str, "seq": int})
+        if problem is not None:
+            self.close(CtiCode.PROTOCOL_ERROR, problem)
+            return
         try:
             response, event = self.manager.open_device(self.provider, request)
         except CtiRefused as refused:
@@ -220,6 +233,23 @@ class _CtiProtocol(asyncio.Protocol):
     def _arm_heartbeat(self) -> None:
         # Two heartbeat intervals without a message: the application is gone.
         self._arm(2 * self.heartbeat, "no message")
+
+
+# Longest text a field may carry; the framing's body limit bounds the rest.
+MAX_FIELD = 256
+
+
+def _malformed(message: Message, types: dict[str, type]) -> str | None:
+    """Why the fields are unusable, or None. Missing fields take their defaults."""
+    for name, kind in types.items():
+        value = message.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, kind) or isinstance(value, bool):
+            return f"{message.name}: {name} is not {'a number' if kind is int else 'text'}"
+        if isinstance(value, str) and len(value) > MAX_FIELD:
+            return f"{message.name}: {name} is over {MAX_FIELD} characters"
+    return None
 
 
 class CtiListener:
