@@ -14,24 +14,10 @@ from cryptography.hazmat.primitives import serialization
 
 import trust
 from tests._cucm_support import HOST, NODE, add_cucm_node, change, jtapi_options, running
-from tests.test_cucm_cti import PASSWORD, PHONE, enrolled, users
+from tests.test_cucm_cti import PASSWORD, PHONE, enrolled, node, store, users  # noqa: F401 - fixtures
 from xsp.config.store import Store
 from xsp.cucm import jtapi
 from xsp.cucm.platform import CTL_NAME, write_ctl
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    store = Store(tmp_path / "state")
-    add_cucm_node(store)
-    change(store, users)
-    return store
-
-
-@pytest.fixture
-def node(store: Store):
-    with running(store) as runtime:
-        yield runtime
 
 
 def serve(node, data: bytes) -> None:
