@@ -12,7 +12,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from xsp.commands.demo import heading
+
+def heading(text: str) -> None:
+    # As xsp demo's headings (that module starts this one, so it is not imported here).
+    print(f"\n### {text}")
 
 # CUCM's own ports where free; TFTP's 69 needs root, so the emulator's 6969.
 PORTS = {"tftp": 6969, "http": 6970, "capf": 3804, "cti": 2748, "cti-tls": 2749}

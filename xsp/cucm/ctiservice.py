@@ -57,6 +57,7 @@ class _CtiProtocol(asyncio.Protocol):
         self.provider: Provider | None = None
         self.provider_id = 0
         self.login_id = ""
+        self.heartbeat = DEFAULT_HEARTBEAT
         self._timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
 
