@@ -153,3 +153,23 @@ def test_2749_follows_tls_min_version(store, tmp_path):
                                 instance_id="jtapi1", devices=(PHONE,))
         jtapi.start(options, said.append).close()
         assert said[2].startswith(f"CTIManager: TLSv1.3 with {HOST}:{node.cti_tls.port} (TLS_AES_256_GCM_SHA384)")
+
+
+def test_2749_negotiates_only_the_cucm15_suites(node, tmp_path):
+    credentials = enrolled(node, tmp_path / "client", "jtapi1", "123456")
+    held = jtapi.CtlStore(tmp_path / "client").held_file()
+    outside = jtapi.tls_context(held, credentials)
+    outside.maximum_version = ssl.TLSVersion.TLSv1_2
+    outside.set_ciphers("ECDHE-RSA-CHACHA20-POLY1305")  # a good suite, but not on CUCM 15's list
+    with pytest.raises(jtapi.JtapiError) as refused:
+        jtapi.CtiConnection.connect(HOST, node.cti_tls.port, outside)
+    assert "HANDSHAKE_FAILURE" in str(refused.value) or "NO_SHARED_CIPHER" in str(refused.value)
+    listed = jtapi.tls_context(held, credentials)
+    listed.maximum_version = ssl.TLSVersion.TLSv1_2
+    listed.set_ciphers("AES128-SHA")  # TLS_RSA_WITH_AES_128_CBC_SHA, the list's last
+    connection = jtapi.CtiConnection.connect(HOST, node.cti_tls.port, listed)
+    try:
+        assert (connection.tls_version, connection.cipher) == ("TLSv1.2", "AES128-SHA")
+        assert connection.open_provider("secureapp", PASSWORD).get("reason") == 0
+    finally:
+        connection.close()
