@@ -181,6 +181,10 @@ def test_a_device_outside_the_users_controlled_devices_is_restricted(node, tmp_p
             connection.open_device(OTHER_PHONE)
         assert str(refused.value) == ("Device open failed - Device not in the user's control list "
                                       "(CTI error 0x8CCC00D2)")
+        assert node.manager.trace.lines()[-1].endswith(
+            f"|SdlSig |CtiDeviceOpenDeviceRes |ready |CTIHandler(1,200,22,2) |CTIDeviceLineMgr(1,200,25,1) "
+            f"|mAsyncResponse = 2 Name={OTHER_PHONE} mOpenResult=0x8CCC00D2 {OTHER_PHONE} is not among the "
+            "controlled devices of plainapp")
         with pytest.raises(jtapi.JtapiError) as unknown:
             connection.open_device("SEP999999999999")
         assert str(unknown.value) == "Device open failed - Device not found (CTI error 0x8CCC00D4)"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 
 import pytest
 
@@ -73,3 +74,13 @@ def test_no_password_is_refused(tmp_path):
     result = run_xsp("jtapi-client", "someone", "--dir", str(tmp_path), env={"XSP_JTAPI_PASSWORD": None})
     assert result.returncode == 2
     assert result.stderr == "xsp jtapi-client: no password: give --password or set XSP_JTAPI_PASSWORD\n"
+
+
+def test_listen_keeps_the_provider_open_with_heartbeats(cucm, tmp_path):
+    started = time.monotonic()
+    result = run_xsp("jtapi-client", cucm.plain_user, "--password", cucm.password, "--dir", str(tmp_path),
+                     "--heartbeat", "1", "--listen", "2.5", *ports(cucm))
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started >= 2.5
+    heartbeats = [line for line in cucm.trace() if "CTI HeartbeatRequest (seq=" in line]
+    assert len(heartbeats) >= 2
