@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench venv browser clean
+.PHONY: demo test bench venv browser ldap clean
 
 venv: $(STAMP)
 
@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
+	$(BIN)/xsp demo --cucm
 	$(BIN)/xsp demo
 
 # The live page's browser tests need Chromium and chromedriver from the system's
@@ -23,9 +24,13 @@ demo: $(STAMP)
 browser:
 	sh tests/install-chromium.sh
 
+# The LDAP login tests start a real OpenLDAP slapd; the script installs it when missing.
+ldap:
+	sh tests/install-slapd.sh
+
 # pytest exits 5 when it collected nothing; that must fail, and it does, since
 # make treats every non-zero status as failure.
-test: $(STAMP) browser
+test: $(STAMP) browser ldap
 	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 

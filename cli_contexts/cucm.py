@@ -89,6 +89,7 @@ class Page:
         key = self.key
         others = [f for f in self.fields if f is not key]
         key_param = Param(key.name, key.param.type, key.label)
+        extra = _device_commands(self, key_param) if self.spec.get("devices") else {}
         return {
             "add": Command("add", f"Adds an entry ({self.menu} > Add New).", "cucm.page.add",
                            params=(key_param, *(_keyword(f, optional=not f.required) for f in others))),
@@ -98,7 +99,20 @@ class Page:
                            params=(Param(key.name, key.param.type, key.label, optional=True),)),
             "delete": Command("delete", f"Deletes an entry ({self.menu}).", "cucm.page.delete",
                               params=(key_param,)),
+            **extra,
         }
+
+
+def _device_commands(page: Page, user: Param) -> dict[str, Command]:
+    device = _build_param({"name": "deviceName", "type": "ref", "source": "cucm_phones", "min": 1,
+                           "max": 15, "help": "The phone's device name."}, page.name)
+    return {
+        "addDevice": Command("addDevice", "Adds a phone to the user's Controlled Devices (Device "
+                             "Information), so the user's CTI provider may open it.",
+                             "cucm.page.add_device", params=(user, device)),
+        "removeDevice": Command("removeDevice", "Removes a phone from the user's Controlled Devices.",
+                                "cucm.page.remove_device", params=(user, device)),
+    }
 
 
 def _keyword(f: PageField, *, optional: bool) -> Param:

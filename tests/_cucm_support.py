@@ -8,6 +8,7 @@ import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Coroutine, TypeVar
 
 from xsp.config.cucm import CucmSettings
@@ -26,7 +27,8 @@ T = TypeVar("T")
 def add_cucm_node(store: Store, *, mixed: bool = True) -> None:
     store.load()
     settings = new_settings(store, NODE, "cucm1.example.com")
-    settings.ports.tftp = settings.ports.http = settings.ports.capf = 0  # the system picks
+    ports = settings.ports
+    ports.tftp = ports.http = ports.capf = ports.cti = ports.cti_tls = 0  # the system picks
     with store.edit() as deployment:
         deployment.nodes.append(Node(NODE, "CUCM", cucm=settings))
     if mixed:
@@ -82,3 +84,12 @@ def capf_context(version: ssl.TLSVersion | None = None) -> ssl.SSLContext:
 def enrol(port: int, client: CapfClientSession, context: ssl.SSLContext | None = None) -> CapfClientSession:
     """Run one CAPF session to its END_SESSION over TLS."""
     return capfenrol.enrol(HOST, port, client, context=context or capf_context()).session
+
+
+def jtapi_options(runtime: CucmRuntime, directory: Path, user: str, password: str, **kw: Any) -> Any:
+    """Options of a JTAPI-like client aimed at ``runtime``'s TFTP, CAPF and CTIManager ports."""
+    from xsp.cucm.jtapi import JtapiOptions
+    assert runtime.tftp and runtime.capf and runtime.cti and runtime.cti_tls
+    return JtapiOptions(user=user, password=password, directory=directory, host=HOST,
+                        tftp_port=runtime.tftp.port, capf_port=runtime.capf.port,
+                        cti_port=runtime.cti.port, cti_tls_port=runtime.cti_tls.port, **kw)

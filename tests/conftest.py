@@ -23,9 +23,12 @@ def state(tmp_path: Path) -> Path:
 
 
 def run_xsp(*args: str, input: str | None = None, cwd: Path | None = None,
-            timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m xsp ARGS`` with standard input from ``input`` (never a terminal)."""
-    env = {k: v for k, v in os.environ.items() if k != "XSP_STATE"}
+            timeout: float = 60, env: dict[str, str | None] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m xsp ARGS`` with standard input from ``input`` (never a terminal);
+    ``env`` sets (or, with None, removes) variables of the inherited environment."""
+    overlay = env or {}
+    env = {k: v for k, v in os.environ.items() if k != "XSP_STATE" and k not in overlay}
+    env.update({k: v for k, v in overlay.items() if v is not None})
     return subprocess.run([sys.executable, "-m", "xsp", *args], input=input or "",
                           capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout)
 

@@ -103,7 +103,8 @@ def test_show_ctl_and_ctl_show_agree_on_the_file_the_tftp_service_serves(procedu
     tftp_port, http_port, capf_port = free_port(), free_port(), free_port()
     ports = run_xsp("shell", "--state", str(state), "--node", "cucm1",
                     "-c", f"emu set-port tftp {tftp_port}", "-c", f"emu set-port http {http_port}",
-                    "-c", f"emu set-port capf {capf_port}")
+                    "-c", f"emu set-port capf {capf_port}", "-c", "emu set-port cti 0",
+                    "-c", "emu set-port cti-tls 0")
     assert ports.returncode == 0, ports.stdout
     assert f"tftp will listen on 127.0.0.1:{tftp_port}" in ports.stdout
     serve = subprocess.Popen([sys.executable, "-m", "xsp", "serve", "--state", str(state)],
@@ -260,11 +261,12 @@ FIELD_RULES = [
     ("ccmadmin ServiceParameter set capfOperationExpiresInDays 0",
      "Error: capfOperationExpiresInDays: 0 is out of range; expected 1 to 365"),
     ("ccmadmin Phones get", "Error: unknown CM Administration page: Phones; did you mean Phone? (expected one of: ApplicationUser, EndUser, "
-     "AccessControlGroup, ApplicationUserCapfProfile, EndUserCapfProfile, Phone, ServiceParameter)"),
+     "AccessControlGroup, ApplicationUserCapfProfile, EndUserCapfProfile, Phone, ServiceParameter, "
+     "LdapAuthentication, CredentialPolicy)"),
     ("set tls min-version 1.1", "Error: version: 1.1 is not one of {1.2, 1.3}"),
     ("show cert own tomcat", "Error: name: no own certificate tomcat; expected one of CallManager, CAPF, ITLRecovery"),
     ("utils ctl set-cluster secure-mode", "Executed command unsuccessfully"),
-    ("emu set-port ftp 69", "Error: service: ftp is not one of {tftp, http, capf}"),
+    ("emu set-port ftp 69", "Error: service: ftp is not one of {tftp, http, capf, cti, cti-tls}"),
     ("emu set-port tftp 65536", "Error: port: 65536 is out of range; expected 0 to 65535"),
     ("ccmadmin ApplicationUser set ctiapp", "Error: nothing to change; give one or more fields (usage: set "
      "<userId> [password <password>] [description <description>])"),
@@ -277,7 +279,8 @@ FIELD_RULES = [
     ("ccmadmin AccessControlGroup add \"Standard CTI Enabled\"", "Error: name: Standard CTI Enabled already exists"),
     ("ccmadmin AccessControlGroup removeMembers \"Standard CTI Enabled\" ctiapp",
      "Error: userId: ctiapp is not in Standard CTI Enabled"),
-    ("ccmadmin ApplicationUser frob", "Error: unknown action of ApplicationUser: frob (expected one of: add, set, get, delete)"),
+    ("ccmadmin ApplicationUser frob", "Error: unknown action of ApplicationUser: frob (expected one of: add, set, get, delete, "
+     "addDevice, removeDevice)"),
     ("utils ctl set-cluster mixed-mode now", "Error: unexpected parameter now (usage: utils ctl set-cluster mixed-mode)"),
     ('show ctl "unterminated', "Error: cannot read the line: No closing quotation"),
 ]
@@ -379,6 +382,7 @@ def test_emu_restart_starts_the_services_and_applies_what_waited(cucm_template, 
     shutil.copytree(cucm_template, state)
     result = run_xsp("shell", "--state", str(state), "--node", "cucm1",
                      "-c", "emu set-port tftp 0", "-c", "emu set-port http 0", "-c", "emu set-port capf 0",
+                     "-c", "emu set-port cti 0", "-c", "emu set-port cti-tls 0",
                      "-c", "set tls min-version 1.3", "-c", "yes", "-c", "emu restart", "-c", "emu status")
     assert result.returncode == 0, result.stdout
     restarted = result.stdout.split("admin:emu restart\n", 1)[1]
@@ -387,6 +391,8 @@ CUCM services:
   Cisco TFTP      udp 127\.0\.0\.1:\d+; serving ITLFile\.tlv
   TFTP over HTTP  tcp 127\.0\.0\.1:\d+
   Cisco CAPF      tcp 127\.0\.0\.1:\d+; TLS 1\.3 and up, CUCM 15 suites
+  CTIManager      tcp 127\.0\.0\.1:\d+ \(CTIQBE\)
+  CTIManager TLS  tcp 127\.0\.0\.1:\d+; mutual TLS 1\.3 and up, CUCM 15 suites, clients of the CAPF CA
 admin:emu status
 Node cucm1 \(CUCM\), state .*
 Node process: running in this shell

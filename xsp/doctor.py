@@ -191,7 +191,7 @@ def _trust_finding(node: Node, cli: str) -> Finding:
     return Finding(name, True, f"{len(anchors)} anchor(s): {', '.join(a for a, _ in anchors)}", fix)
 
 
-def render(findings: list[Finding]) -> list[str]:
+def render(findings: list[Finding], goal: str = "Webex") -> list[str]:
     lines = []
     for f in findings:
         state = "FAIL" if not f.ok else "WARN" if f.warn else "PASS"
@@ -204,9 +204,9 @@ def render(findings: list[Finding]) -> list[str]:
     if failed:
         lines.append(f"Not ready: {failed} of {len(findings)} check(s) failed.")
     elif warned:
-        lines.append(f"Ready for Webex, with {warned} warning(s).")
+        lines.append(f"Ready for {goal}, with {warned} warning(s).")
     else:
-        lines.append("Ready for Webex.")
+        lines.append(f"Ready for {goal}.")
     return lines
 
 

@@ -21,6 +21,7 @@ COMMANDS = {
     "webex-client": "xsp.commands.webex",
     "sim": "xsp.commands.sim",
     "cucm": "xsp.commands.cucm",
+    "jtapi-client": "xsp.commands.jtapi",
 }
 
 

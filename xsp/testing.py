@@ -29,6 +29,10 @@ from xsp.node.background import NodeThread
 from xsp.node.loop import LoopThread
 from xsp.procedure import Files, webex_procedure
 from xsp.webex.client import WebexClient, tls_context
+from xsp.cli.cucm_engine import CucmEngine
+from xsp.cucm import jtapi
+from xsp.cucm.procedure import SecureCtiSetup
+from xsp.cucm.runtime import CucmRuntime
 
 def shell_engine(store: Store, node_name: str | None = None) -> Engine:
     """A CLI engine whose ``emu`` commands reach the state's node, started here on need."""
@@ -187,3 +191,87 @@ class CallDriver:
 
     def call(self, caller: str, callee: str, **timing: Any) -> CallResult:
         return self.node.call(caller, callee, **timing)
+
+
+class RunningCucm:
+    """An emulated CUCM publisher on free loopback ports, configured through its own CLI:
+    mixed mode, a secure application user (``secure_user``, CAPF profile ``instance_id``
+    pending with ``auth_string``), a non-secure one (``plain_user``), both in "Standard
+    CTI Enabled" and controlling ``phone``. ``jtapi()`` connects a JTAPI-like client."""
+
+    host = "127.0.0.1"
+    name = "cucm1"
+    setup = SecureCtiSetup()
+    secure_user, plain_user, password = setup.secure_user, setup.plain_user, setup.password
+    instance_id, auth_string, phone = setup.instance_id, setup.auth_string, setup.phone
+
+    def __init__(self, base: Path) -> None:
+        self.base = Path(base)
+        self.store = Store(self.base / "state")
+        self._control = ManagedNodeControl(self.store)
+        self._loop: LoopThread | None = None
+        self.runtime = CucmRuntime(self.store, self.name)
+
+    @classmethod
+    def start(cls, base: Path) -> "RunningCucm":
+        node = cls(base)
+        try:
+            node.configure()
+            node._loop = LoopThread("xsp-cucm")
+            node._loop.run(node.runtime.start())
+        except BaseException:
+            node.stop()
+            raise
+        return node
+
+    def configure(self) -> None:
+        """``emu addnode``, the services on free ports, then the setup's admin: lines."""
+        self._check(Engine(self.store, None, self._control), f"emu addnode {self.name} CUCM")
+        cucm = CucmEngine(self.store, self.name, self._control)
+        for service in ("tftp", "http", "capf", "cti", "cti-tls"):
+            self._check(cucm, f"emu set-port {service} 0")
+        for _, line in self.setup.lines():
+            self._check(cucm, line)
+
+    @staticmethod
+    def _check(engine: Engine | CucmEngine, line: str) -> None:
+        result = engine.execute(line)
+        if not result.ok:
+            raise CommandFailed(f"{engine.prompt}{line}: {result.text}")
+
+    def options(self, *, secure: bool = True, **fields: Any) -> jtapi.JtapiOptions:
+        runtime = self.runtime
+        assert runtime.tftp and runtime.capf and runtime.cti and runtime.cti_tls, runtime.problems
+        fields.setdefault("user", self.secure_user if secure else self.plain_user)
+        fields.setdefault("password", self.password)
+        if secure:
+            fields.setdefault("instance_id", self.instance_id)
+            fields.setdefault("auth_string", self.auth_string)
+        return jtapi.JtapiOptions(directory=fields.pop("directory", self.base / "jtapi"), host=self.host,
+                                  tftp_port=runtime.tftp.port, capf_port=runtime.capf.port,
+                                  cti_port=runtime.cti.port, cti_tls_port=runtime.cti_tls.port,
+                                  secure=secure, **fields)
+
+    def jtapi(self, *, secure: bool = True, devices: tuple[str, ...] | None = None,
+              **fields: Any) -> jtapi.CtiConnection:
+        """A JTAPI-like client through CTL, CAPF (first time) and provider open, with the
+        devices (default: the phone) in service."""
+        devices = (self.phone,) if devices is None else devices
+        return jtapi.start(self.options(secure=secure, devices=devices, **fields))
+
+    def trace(self) -> list[str]:
+        """CTIManager's SDL trace lines so far."""
+        return self.runtime.manager.trace.lines() if self.runtime.manager else []
+
+    def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.run(self.runtime.stop())
+            self._loop.close()
+            self._loop = None
+        self._control.close()
+
+    def __enter__(self) -> "RunningCucm":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

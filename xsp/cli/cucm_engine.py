@@ -82,6 +82,8 @@ class CucmEngine(RecordingEngine):
             return [u.user_id for u in [*cucm.application_users, *cucm.end_users]]
         if name == "cucm_groups":
             return cucm.groups()
+        if name == "cucm_phones":
+            return [p.device_name for p in cucm.phones]
         if name.startswith("files:"):
             return _complete_path(name[len("files:"):])
         return []

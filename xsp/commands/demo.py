@@ -30,6 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="CTI port (default 8012; a free port when it is taken, or with 0)")
     parser.add_argument("--no-shell", action="store_true",
                         help="do not open the shell at the end, even on a terminal")
+    parser.add_argument("--cucm", action="store_true",
+                        help="the CUCM part instead: mixed mode, a secure JTAPI application enrolled with "
+                             "CAPF, its provider and phone on 2749, a non-secure user refused there")
     from xsp.live import service as live_page
     live_page.add_arguments(parser)
     parser.set_defaults(run=run)
@@ -40,6 +43,9 @@ def heading(text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.cucm:
+        from xsp.commands.cucmdemo import run_cucm
+        return run_cucm(args)
     # Imported here so that `xsp` starts fast for the other commands.
     import trust
     from xsp import doctor

@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Checks a node inmost to outmost, as the guide orders the procedure. Exit "
                     "status 0 only when every check passes.")
     add_state_argument(parser)
-    parser.add_argument("--node", help="XSP or ADP node to check (default: the first)")
+    parser.add_argument("--node", help="XSP, ADP or CUCM node to check (default: the first XSP or ADP)")
     parser.add_argument("--probe", action="store_true",
                         help="also make a real handshake and subscription (needs --cert and --key)")
     parser.add_argument("--cert", help="client certificate (with its chain) for --probe")
@@ -56,14 +56,27 @@ def run(args: argparse.Namespace) -> int:
         print("xsp: the doctor checks an XSP or ADP node; the AS is checked through it", file=sys.stderr)
         return 1
     if node.kind == "CUCM":
-        print("xsp: the doctor checks an XSP or ADP node, not a CUCM node", file=sys.stderr)
-        return 1
+        return _cucm(store, name, args)
     findings = check(deployment, name)
     if args.probe:
         log_to_state(store)
         findings.append(_probe(store, node, args))
     print(f"Readiness of {name} ({node.kind}) for Webex CTI, state {store.dir}:")
     print("\n".join(render(findings)))
+    return 0 if all(f.ok for f in findings) else 1
+
+
+def _cucm(store: Store, name: str, args: argparse.Namespace) -> int:
+    from xsp.cucm.doctor import check as check_cucm
+    from xsp.doctor import render
+
+    if args.probe:
+        print("xsp: --probe is for an XSP or ADP node; run xsp jtapi-client against a CUCM node",
+              file=sys.stderr)
+        return 2
+    findings = check_cucm(store, name)
+    print(f"Readiness of {name} (CUCM) for secure CTI (JTAPI/TSP on 2749), state {store.dir}:")
+    print("\n".join(render(findings, "secure CTI")))
     return 0 if all(f.ok for f in findings) else 1
 
 

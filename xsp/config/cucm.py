@@ -91,6 +91,9 @@ class CapfSettings:
     lsc: IssuedLsc | None = None
     # SHA-256 of each authentication string a certificate was issued with: one use only.
     used_strings: list[str] = field(default_factory=list)
+    # Serials (hex) of issued certificates CTIManager marked compromised after two
+    # providers kept presenting them; refused until CAPF issues a new one.
+    compromised_serials: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.certificate_operation not in OPERATIONS:
@@ -119,9 +122,13 @@ class ApplicationUser:
     password_hash: str = ""
     description: str = ""
     groups: list[str] = field(default_factory=list)
+    # Device Information > Controlled Devices: the phones this user's CTI provider may open.
+    controlled_devices: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         _check(USER_ID, self.user_id, "user_id", "a user ID (1 to 128 letters, digits, '.', '_', '-', '@')")
+        for i, device in enumerate(self.controlled_devices):
+            _check(DEVICE_NAME, device, f"controlled_devices[{i}]", "a device name (SEP and 12 hex digits)")
 
     @property
     def key(self) -> str:
@@ -191,12 +198,58 @@ class CucmPorts:
     tftp: int = 6969
     http: int = 6970
     capf: int = 3804
+    cti: int = 2748
+    cti_tls: int = 2749
 
     def __post_init__(self) -> None:
-        for name in ("tftp", "http", "capf"):
+        for name in ("tftp", "http", "capf", "cti", "cti_tls"):
             value = getattr(self, name)
             if not 0 <= value <= 65535:
                 raise ModelError(name, f"{value} is out of range 0-65535")
+
+
+@dataclass
+class LdapAuthentication:
+    """System > LDAP > LDAP Authentication: end users authenticate against the directory.
+
+    Application users always authenticate locally, as on CUCM. The service account's
+    password is kept so the node can bind with it (CUCM keeps it encrypted in its database).
+    """
+    enabled: bool = False
+    distinguished_name: str = ""
+    password: str = ""
+    user_search_base: str = ""
+    host: str = ""
+    port: int = 389
+    # The attribute a user ID is matched against (sAMAccountName on Active Directory).
+    user_id_attribute: str = "uid"
+    # Seconds the directory may take to answer (the emulator's own setting).
+    timeout_seconds: int = 5
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.port <= 65535:
+            raise ModelError("port", f"{self.port} is out of range 1-65535")
+        if not 1 <= self.timeout_seconds <= 60:
+            raise ModelError("timeout_seconds", f"{self.timeout_seconds} is out of range 1-60")
+        if self.enabled:
+            for name in ("distinguished_name", "user_search_base", "host"):
+                if not getattr(self, name):
+                    raise ModelError(name, "required when LDAP authentication is enabled")
+
+
+@dataclass
+class CredentialPolicy:
+    """User Management > User Settings > Credential Policy Default (CUCM's defaults)."""
+    failed_logon_limit: int = 3
+    reset_failed_logon_minutes: int = 30
+    lockout_duration_minutes: int = 30
+
+    def __post_init__(self) -> None:
+        for name, low, high in (("failed_logon_limit", 1, 100), ("reset_failed_logon_minutes", 1, 120),
+                                ("lockout_duration_minutes", 0, 1440)):
+            value = getattr(self, name)
+            if not low <= value <= high:
+                raise ModelError(name, f"{value} is out of range {low}-{high}")
 
 
 @dataclass
@@ -215,6 +268,8 @@ class CucmSettings:
     phones: list[Phone] = field(default_factory=list, metadata=SECTION)
     service_parameters: ServiceParameters = field(default_factory=ServiceParameters)
     ports: CucmPorts = field(default_factory=CucmPorts)
+    ldap_authentication: LdapAuthentication = field(default_factory=LdapAuthentication)
+    credential_policy: CredentialPolicy = field(default_factory=CredentialPolicy)
 
     def __post_init__(self) -> None:
         for attribute in ("application_users", "end_users", "capf_profiles", "phones", "certificates"):

@@ -1,6 +1,6 @@
-"""A running CUCM node: its TFTP service (TFTP and HTTP 6970) and CAPF, started in order.
+"""A running CUCM node: its TFTP service (TFTP and HTTP 6970), CAPF and CTIManager, started in order.
 
-Start: the ITL is built and the files snapshotted, then TFTP, HTTP and CAPF listen;
+Start: the ITL is built and the files snapshotted, then TFTP, HTTP, CAPF and CTIManager (2748, 2749) listen;
 stop goes the other way. Each service that cannot listen says why in its status line
 and the others still run, as one stopped service on CUCM does not stop the rest.
 """
@@ -17,6 +17,10 @@ from aiohttp import web
 from xsp.config.store import Store
 from xsp.cucm.authority import StoreAuthority
 from xsp.cucm.capfservice import CapfService, server_context
+from xsp.cucm.ctimanager import CtiManager
+from xsp.cucm.ctiservice import CtiListener
+from xsp.cucm.ctiservice import server_context as cti_context
+from xsp.cucm.ctitrace import SdlTrace
 from xsp.cucm.fileservice import ServedFiles, TftpService, http_app
 from xsp.cucm.platform import CTL_NAME, ITL_NAME, ctl_path, sign_file
 
@@ -32,6 +36,9 @@ class CucmRuntime:
     http: web.AppRunner | None = None
     http_port: int = 0
     capf: CapfService | None = None
+    cti: CtiListener | None = None
+    cti_tls: CtiListener | None = None
+    manager: CtiManager | None = None
     problems: dict[str, str] = field(default_factory=dict)
     tls_min_version: str = ""
     tftp_host: str = ""
@@ -75,12 +82,42 @@ class CucmRuntime:
             self._problem("CAPF", f"cannot listen on tcp {host}:{ports.capf}: {exc.strerror}")
         except (ValueError, ssl.SSLError) as exc:  # an unusable certificate must not stop TFTP
             self._problem("CAPF", f"not listening: {exc}")
+        await self._start_cti()
+
+    async def _start_cti(self) -> None:
+        settings = self.store.load().node(self.name).cucm_settings
+        host, ports = settings.ports.address, settings.ports
+        self.manager = manager = CtiManager(self.store, self.name, SdlTrace(self.name))
+        plain = CtiListener(manager, host, ports.cti, self.name, None)
+        try:
+            await plain.start()
+            self.cti = plain
+        except OSError as exc:
+            self._problem("CTI", f"cannot listen on tcp {host}:{ports.cti}: {exc.strerror}")
+        callmanager = settings.certificate("CallManager")
+        cert_file = self.store.resolve(self.store.write_private(f"{self.name}-CallManager.pem",
+                                                                callmanager.cert_pem.encode()))
+        try:
+            context = cti_context(settings.tls_min_version, cert_file, self.store.resolve(callmanager.key_file),
+                                  settings.certificate("CAPF").cert_pem.encode())
+            secure = CtiListener(manager, host, ports.cti_tls, self.name, context)
+            await secure.start()
+            self.cti_tls = secure
+        except OSError as exc:
+            self._problem("CTI TLS", f"cannot listen on tcp {host}:{ports.cti_tls}: {exc.strerror}")
+        except (ValueError, ssl.SSLError) as exc:
+            self._problem("CTI TLS", f"not listening: {exc}")
+        manager.ports = (plain.port, self.cti_tls.port if self.cti_tls else ports.cti_tls)
 
     def _problem(self, service: str, text: str) -> None:
         self.problems[service] = text
         log.error("%s %s: %s", self.name, service, text)
 
     async def stop(self) -> None:
+        for listener in (self.cti_tls, self.cti):
+            if listener is not None:
+                await listener.stop()
+        self.cti = self.cti_tls = None
         if self.capf is not None:
             await self.capf.stop()
             self.capf = None
@@ -101,4 +138,9 @@ class CucmRuntime:
         lines.append(f"  Cisco CAPF      tcp {self.capf.host}:{self.capf.port}; TLS {self.tls_min_version} "
                      "and up, CUCM 15 suites" if self.capf else
                      f"  Cisco CAPF      {self.problems.get('CAPF', 'not running')}")
+        lines.append(f"  CTIManager      tcp {self.cti.host}:{self.cti.port} (CTIQBE)" if self.cti else
+                     f"  CTIManager      {self.problems.get('CTI', 'not running')}")
+        lines.append(f"  CTIManager TLS  tcp {self.cti_tls.host}:{self.cti_tls.port}; mutual TLS "
+                     f"{self.tls_min_version} and up, CUCM 15 suites, clients of the CAPF CA"
+                     if self.cti_tls else f"  CTIManager TLS  {self.problems.get('CTI TLS', 'not running')}")
         return lines

@@ -205,7 +205,7 @@ def cert_regen(actx: ActionContext, command: Command, values: dict[str, Any]) ->
 def emu_set_port(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
     # Only the CUCM engine offers this command (cucm.yaml), so the node is a CUCM node.
     def mutate(deployment: Deployment, node: Node, cucm: CucmSettings) -> list[str]:
-        setattr(cucm.ports, values["service"], values["port"])
+        setattr(cucm.ports, values["service"].replace("-", "_"), values["port"])
         return [f"{values['service']} will listen on {cucm.ports.address}:{values['port']}"]
 
     return cucm_change(actx, command, mutate, "The service listens there after emu restart.")

@@ -158,7 +158,7 @@ def _set_parameters(actx: ActionContext, page: Page, command: Command, values: d
                 _set_attr(cucm, f.attr, values[f.name])
         return ["Update successful"]
 
-    return cucm_change(actx, command, mutate, RESTART_NOTE)
+    return cucm_change(actx, command, mutate, RESTART_NOTE if page.spec.get("restart") else None)
 
 
 @action("cucm.page.get")
@@ -167,7 +167,7 @@ def page_get(actx: ActionContext, command: Command, values: dict[str, Any]) -> l
     cucm = actx.node.cucm_settings
     if page.spec.get("parameters"):
         return render.table(["Service", "Parameter", "Value"],
-                            [[f.service, f.label, _get_attr(cucm, f.attr)] for f in page.fields])
+                            [[f.service, f.label, _shown(f, _get_attr(cucm, f.attr))] for f in page.fields])
     key = values.get(page.key.name)
     if key is None:
         columns = page.spec["columns"]
@@ -176,12 +176,7 @@ def page_get(actx: ActionContext, command: Command, values: dict[str, Any]) -> l
     entry = _find(page, cucm, key)
     if entry is None:
         raise CommandError(f"Error: {page.key.name}: no entry {key} ({page.title})")
-    pairs: list[tuple[str, object]] = []
-    for f in page.fields:
-        if f.param.type.__class__.__name__ == "PasswordType":
-            pairs.append((f.label, "********" if _get_attr(entry, f.attr) else ""))
-        else:
-            pairs.append((f.label, _get_attr(entry, f.attr)))
+    pairs: list[tuple[str, object]] = [(f.label, _shown(f, _get_attr(entry, f.attr))) for f in page.fields]
     capf = getattr(entry, "capf", None)
     if capf is not None:
         pairs.insert(3, ("Authentication Mode", model.AUTHENTICATION_MODE))
@@ -191,7 +186,16 @@ def page_get(actx: ActionContext, command: Command, values: dict[str, Any]) -> l
                       f"{lsc.not_after}" if lsc else "none"))
     if page.spec.get("show_groups"):
         pairs.append(("Groups", ", ".join(entry.groups) or "none"))
+    if page.spec.get("devices"):
+        pairs.append(("Controlled Devices", ", ".join(entry.controlled_devices) or "none"))
     return render.attributes(pairs)
+
+
+def _shown(f: PageField, value: object) -> object:
+    # A password is never shown, only whether one is set.
+    if f.param.type.__class__.__name__ == "PasswordType":
+        return "********" if value else ""
+    return value
 
 
 def _label(page: Page, column: str) -> str:
@@ -222,9 +226,54 @@ def page_delete(actx: ActionContext, command: Command, values: dict[str, Any]) -
             if profiles:
                 raise CommandError(f"Error: {entry.user_id} has CAPF profiles ({', '.join(profiles)}); "
                                    "delete them first")
+        if isinstance(entry, model.Phone):
+            # As on CUCM, a deleted phone leaves every user's Controlled Devices.
+            for user in [*cucm.application_users, *cucm.end_users]:
+                if entry.device_name in user.controlled_devices:
+                    user.controlled_devices.remove(entry.device_name)
         getattr(cucm, page.spec["path"]).remove(entry)
         return ["Delete successful"]
 
+    return cucm_change(actx, command, mutate)
+
+
+# --- Controlled Devices ----------------------------------------------------------------
+
+def _user(page: Page, cucm: CucmSettings, user_id: str) -> model.ApplicationUser:
+    entry = _find(page, cucm, user_id)
+    if entry is None:
+        raise CommandError(f"Error: {page.key.name}: no entry {user_id} ({page.title})")
+    assert isinstance(entry, model.ApplicationUser)
+    return entry
+
+
+@action("cucm.page.add_device")
+def page_add_device(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
+    page: Page = actx.page  # type: ignore[attr-defined]
+    device = values["deviceName"].upper()
+
+    def mutate(deployment: Deployment, node: Node, cucm: CucmSettings) -> list[str]:
+        user = _user(page, cucm, values[page.key.name])
+        if not any(p.device_name == device for p in cucm.phones):
+            raise CommandError(f"Error: deviceName: no phone {device} (ccmadmin Phone add creates one)")
+        if device in user.controlled_devices:
+            raise CommandError(f"Error: deviceName: {device} is already a controlled device of {user.user_id}")
+        user.controlled_devices.append(device)
+        return ["Update successful"]
+    return cucm_change(actx, command, mutate)
+
+
+@action("cucm.page.remove_device")
+def page_remove_device(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
+    page: Page = actx.page  # type: ignore[attr-defined]
+    device = values["deviceName"].upper()
+
+    def mutate(deployment: Deployment, node: Node, cucm: CucmSettings) -> list[str]:
+        user = _user(page, cucm, values[page.key.name])
+        if device not in user.controlled_devices:
+            raise CommandError(f"Error: deviceName: {device} is not a controlled device of {user.user_id}")
+        user.controlled_devices.remove(device)
+        return ["Update successful"]
     return cucm_change(actx, command, mutate)
 
 
