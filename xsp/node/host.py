@@ -7,9 +7,17 @@ Application Server, so one event hub serves every listener of every node: a chan
 set may hold channels on two XSPs, and an event not acknowledged on one is sent again
 on the other. Shutdown is ordered: stop accepting, tell every open channel it is
 terminated, then close the applications.
+
+Restarts of one node run one at a time (a per-node lock): two ``emu restart`` at the
+same moment, from two shells or a shell and a control request, would otherwise each
+close and open the node's listeners in turn, and one could open a listener into a
+runtime the other had just replaced, leaving it on the port untracked, serving the
+old TLS settings and anchors. Shutdown takes every node's lock, so it waits for a
+restart in progress, and a restart asked for after it is refused.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import logging
@@ -82,6 +90,10 @@ class Listener:
         return self.site.bound[1] if self.site else self.server.port
 
 
+class HostStopped(RuntimeError):
+    """A restart asked for while (or after) the node shuts down."""
+
+
 @dataclass
 class NodeRuntime:
     name: str
@@ -107,6 +119,8 @@ class NodeHost:
         self._node_anchor_dirs: dict[str, set[Path]] = {}
         self.observer: Observer = NULL_OBSERVER
         self.cucm: dict[str, "CucmRuntime"] = {}
+        self._life: dict[str, asyncio.Lock] = {}  # per node: its restarts run one at a time
+        self._stopping = False
 
     def watch(self, observer: Observer | None) -> None:
         """Report to ``observer`` (the live page) from now on; None stops reporting."""
@@ -267,21 +281,29 @@ class NodeHost:
         """
         # A restart applies the file as it is: an invalid one is refused, not replaced
         # by the last good one.
-        node = self.store.load().node(node_name)
-        if node.kind == "CUCM":
-            cucm = self.cucm.pop(node_name, None)
-            if cucm is not None:
-                await cucm.stop()
-            await self._start_cucm(node_name)
-            log.info("%s restarted", node_name)
-            return [f"Node {node_name} restarted.", *self.status(node_name)]
-        runtime = self.nodes.pop(node_name, None)
-        if runtime is not None:
-            await self._close(runtime)
-        await self._start_node(node)
+        self.store.load().node(node_name)  # an unknown node is refused without waiting
+        async with self._lock(node_name):
+            if self._stopping:
+                raise HostStopped("the node is shutting down")
+            # Read under the lock: a restart that waited applies what is stored now.
+            node = self.store.load().node(node_name)
+            if node.kind == "CUCM":
+                cucm = self.cucm.pop(node_name, None)
+                if cucm is not None:
+                    await cucm.stop()
+                await self._start_cucm(node_name)
+                log.info("%s restarted", node_name)
+                return [f"Node {node_name} restarted.", *self.status(node_name)]
+            runtime = self.nodes.pop(node_name, None)
+            if runtime is not None:
+                await self._close(runtime)
+            await self._start_node(node)
         log.info("%s restarted", node_name)
         self.observer.nodes_changed()
         return [f"Node {node_name} restarted.", *self.status(node_name)]
+
+    def _lock(self, node_name: str) -> asyncio.Lock:
+        return self._life.setdefault(node_name, asyncio.Lock())
 
     async def _close(self, runtime: NodeRuntime) -> None:
         for listener in runtime.listeners.values():
@@ -306,6 +328,14 @@ class NodeHost:
         return ["CTI listeners:", *(l.status_line() for l in runtime.listeners.values())]
 
     async def stop(self) -> None:
+        self._stopping = True
+        async with contextlib.AsyncExitStack() as held:
+            # A restart in progress has taken its node out of ``nodes`` for a while.
+            for name in sorted({*self.nodes, *self.cucm, *self._life}):
+                await held.enter_async_context(self._lock(name))
+            await self._stop()
+
+    async def _stop(self) -> None:
         listeners = [l for runtime in self.nodes.values() for l in runtime.listeners.values()]
         for listener in listeners:
             if listener.site is not None:
