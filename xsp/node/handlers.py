@@ -50,11 +50,16 @@ async def run_call(host: NodeHost, req: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, "lines": _summary(result)}
 
 
-async def run_scenario_request(host: "NodeHost", req: dict[str, Any]) -> dict[str, Any]:
+async def run_scenario_request(host: NodeHost, req: dict[str, Any]) -> dict[str, Any]:
+    # The node never opens a file it is named: the client read it (xsp sim run).
+    scenario = req.get("scenario")
+    if not isinstance(scenario, dict):
+        return {"ok": False, "lines": ["Error: a scenario request carries the scenario itself "
+                                       "(a mapping), not a file name"]}
     try:
-        result = await run_scenario(host.hub, req["path"], time_scale=req.get("time_scale"),
+        result = await run_scenario(host.hub, scenario, time_scale=req.get("time_scale"),
                                     simulator=host.simulator)
-    except (ScenarioError, CallError, OSError) as exc:
+    except (ScenarioError, CallError) as exc:
         return {"ok": False, "lines": [f"Error: {exc}"]}
     lines = [f"Scenario {result.name}: {len(result.calls)} call(s), {result.events} event(s)"]
     for call in result.calls:
