@@ -15,8 +15,11 @@ import pytest
 
 from tests._node_support import (HOST, NODE, TEST_ANCHOR_ALIAS, TRUSTS, MatrixPKI, attempt,
                                  client_context, configured_node, make_pki)
-from xsp.node.control import request
+from xsp.config.store import Store
+from xsp.node.control import NodeLock, close_control, request, serve_control
 from xsp.node.host import HostStopped
+from xsp.node.loop import LoopThread
+from xsp.node.managed import ManagedNodeControl
 
 
 @pytest.fixture(scope="module")
@@ -85,3 +88,30 @@ def test_shutdown_waits_for_a_restart_in_progress_and_refuses_a_later_one(
         assert isinstance(second, HostStopped) and str(second) == "the node is shutting down"
         assert connection_refused(HOST, node.port)
         assert host.nodes == {}
+
+
+def test_a_shell_that_loses_the_start_race_waits_for_the_other_node(tmp_path: Path) -> None:
+    """Two shells on one state at once: the second finds the node lock taken by a node
+    still opening its listeners (no control socket yet). It waits for that node and its
+    emu restart reaches it, instead of saying no node runs."""
+    store = Store(tmp_path / "state")
+    store.load()
+    other = NodeLock(store.dir)
+    other.acquire()
+    loop = LoopThread("other-node")
+    try:
+        async def answer(req: dict[str, Any]) -> dict[str, Any]:
+            return {"ok": True, "lines": [f"other node: {req['op']}"]}
+
+        async def open_later() -> asyncio.AbstractServer:
+            await asyncio.sleep(1.0)  # the other node's listeners are starting
+            return await serve_control(store.dir, answer)
+
+        opening = asyncio.run_coroutine_threadsafe(open_later(), loop.loop)
+        control = ManagedNodeControl(store)
+        assert control.restart(store, NODE) == ["other node: restart"]
+        assert control.embedded is None
+        loop.run(close_control(opening.result(5), store.dir))
+    finally:
+        loop.close()
+        other.release()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from xsp.config.store import Store
@@ -21,6 +22,10 @@ if TYPE_CHECKING:
     from xsp.live.service import LiveService
 
 log = logging.getLogger("xsp.node")
+
+# How long a shell waits for a node another process is starting on the same state (it
+# holds the node lock but opens its control socket only once its listeners are up).
+STARTING_WAIT = 30.0
 
 
 class ManagedNodeControl:
@@ -50,11 +55,20 @@ class ManagedNodeControl:
                 return True
             if node_running(self.store.dir):
                 return True
-            try:
-                self.embedded = NodeThread(self.store, live=self.live).start()
-            except NodeAlreadyRunning:
-                return node_running(self.store.dir)
-            return True
+            deadline = time.monotonic() + STARTING_WAIT
+            while True:
+                try:
+                    self.embedded = NodeThread(self.store, live=self.live).start()
+                    return True
+                except NodeAlreadyRunning:
+                    # Two shells started at once: the one that lost the lock waits for the
+                    # other's socket (or its lock, should that node fail to start) rather
+                    # than telling its user that no node runs.
+                    if node_running(self.store.dir):
+                        return True
+                    if time.monotonic() > deadline:
+                        return False
+                    time.sleep(0.05)
 
     def send(self, payload: dict[str, Any]) -> list[str]:
         self._ensure()
