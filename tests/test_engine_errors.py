@@ -53,7 +53,7 @@ REFUSALS = [
     ("emu deluser zed@example.com", "Entry not found"),
     ("emu addnode xsp1 XSP", "entry is already present in list"),
     ("emu addnode adp2 SBC", "Error: kind: SBC is not one of {XSP, ADP, CUCM}"),
-    ("emu frobnicate", "Error: unknown emulator command: frobnicate (expected one of: status, restart, nodes, addnode, users, adduser, deluser, effective, record)"),
+    ("emu frobnicate", "Error: unknown emulator command: frobnicate (expected one of: status, restart, nodes, addnode, users, adduser, deluser, effective, record, limits, limit)"),
     ("get 'unterminated", "Error: cannot read the line: No closing quotation"),
 ]
 

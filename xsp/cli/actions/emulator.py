@@ -8,6 +8,20 @@ from xsp.cli import render
 from xsp.cli.actions import ActionContext, CommandError, action
 from xsp.config.model import NODE_NAME, Deployment, Node, User
 
+# emu limit's names, the setting each sets, and what it bounds.
+LIMITS = (
+    ("connections", "connections", "connections open at once, all listeners of the node"),
+    ("channels", "channels", "event channels open at once, all clients"),
+    ("channelsPerClient", "channels_per_client", "event channels open at once, one client"),
+    ("subscriptions", "subscriptions", "subscriptions, all clients"),
+    ("subscriptionsPerClient", "subscriptions_per_client", "subscriptions, one client"),
+    ("channelSetsPerClient", "channel_sets_per_client", "channel sets, one client"),
+    ("backlog", "backlog", "events a channel set keeps while it has no channel"),
+    ("backlogSeconds", "backlog_seconds", "seconds an event waits in that backlog"),
+    ("outboxKiB", "outbox_kib", "KiB written to a channel that its client has not read"),
+    ("writeTimeout", "write_timeout", "seconds a client may leave written data unread"),
+)
+
 
 @action("emu.status")
 def emu_status(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
@@ -142,3 +156,21 @@ def emu_record(actx: ActionContext, command: Command, values: dict[str, Any]) ->
     except OSError as exc:
         raise CommandError(f"Error: cannot write {path}: {exc.strerror}") from None
     return [f"Recording to {path} (emu record off stops)."]
+
+
+@action("emu.limits")
+def emu_limits(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
+    limits = actx.deployment.limits
+    return render.table(["Limit", "Value", "Bounds"],
+                        [[name, getattr(limits, attribute), meaning]
+                         for name, attribute, meaning in LIMITS])
+
+
+@action("emu.limit")
+def emu_limit(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
+    attribute = next(a for name, a, _ in LIMITS if name == values["name"])
+
+    def mutate(deployment: Deployment, node: Node) -> None:
+        setattr(deployment.limits, attribute, values["value"])
+
+    return actx.change(command, mutate)
