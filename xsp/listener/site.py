@@ -16,6 +16,7 @@ from aiohttp import web
 from yarl import URL
 
 from xsp.listener import refusal as refusals
+from xsp.listener.gate import ConnectionGate
 from xsp.listener.refusal import Refusal
 from xsp.listener.tlstransport import TLSServerProtocol
 from xsp.live.observer import Admitted, admitted_by
@@ -33,13 +34,16 @@ class TLSSite(web.BaseSite):
                  on_refusal: Callable[[Refusal], None] | None = None,
                  on_admitted: Callable[[Admitted], None] | None = None,
                  handshake_timeout: float = 10.0, backlog: int = DEFAULT_BACKLOG,
-                 reuse_address: bool = True) -> None:
+                 reuse_address: bool = True, gate: ConnectionGate | None = None,
+                 write_timeout: float | None = None) -> None:
         """``ssl_context`` None serves plain TCP (BroadWorks ``Secure false``).
 
         ``label`` names the listener in refusals and the log, e.g.
         ``"10.155.6.175:8012 (bound 127.0.0.1:8012)"``. ``on_refusal`` is called once
         per refused connection, after the refusal has been logged; ``on_admitted`` once
-        per completed handshake.
+        per completed handshake. ``gate`` counts the connections against the node's
+        limit; ``write_timeout`` closes a TLS connection whose client leaves what is
+        written to it unread for that long.
         """
         super().__init__(runner, ssl_context=ssl_context, backlog=backlog)
         if handshake_timeout <= 0:
@@ -51,6 +55,8 @@ class TLSSite(web.BaseSite):
         self._on_admitted = on_admitted
         self._handshake_timeout = handshake_timeout
         self._reuse_address = reuse_address
+        self._gate = gate
+        self._write_timeout = write_timeout
         self._bound: tuple[str, int] | None = None
         self._handshaking: set[TLSServerProtocol] = set()
 
@@ -80,7 +86,11 @@ class TLSSite(web.BaseSite):
         loop = asyncio.get_running_loop()
         server = self._runner.server
         assert server is not None  # BaseSite.__init__ insisted on runner.setup()
-        factory = server if self._ssl_context is None else self._make_protocol
+        factory: Callable[[], asyncio.BaseProtocol] = (
+            server if self._ssl_context is None else self._make_protocol)
+        if self._gate is not None:
+            gate, inner = self._gate, factory
+            factory = lambda: gate.admit(inner, self._label)  # noqa: E731
         try:
             self._server = await loop.create_server(
                 factory, self._host, self._port, backlog=self._backlog,
@@ -104,7 +114,7 @@ class TLSSite(web.BaseSite):
         protocol = TLSServerProtocol(
             self._runner.server, self._ssl_context, label=self._label,
             refused=self._refused, handshake_timeout=self._handshake_timeout,
-            handshake_over=self._handshake_over)
+            handshake_over=self._handshake_over, write_timeout=self._write_timeout)
         self._handshaking.add(protocol)
         return protocol
 

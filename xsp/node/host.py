@@ -29,13 +29,14 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from xsp.config import statedir
-from xsp.config.model import (CTIServer, Deployment, InterfaceCertificate, Node, TrustAnchor, User,
-                              XspSettings)
+from xsp.config.model import (CTIServer, Deployment, InterfaceCertificate, Limits, Node,
+                              TrustAnchor, User, XspSettings)
 from xsp.config.store import PRIVATE_DIR, ConfigFileError, Store, read_state_file
 from xsp.cti.app import create_app
 from xsp.cti.auth import Authorizer
 from xsp.cti.calls import CallSimulator
 from xsp.cti.hub import EventHub
+from xsp.listener.gate import ConnectionGate
 from xsp.listener.refusal import Refusal
 from xsp.listener.site import TLSSite
 from xsp.live.observer import NULL_OBSERVER, Observer
@@ -119,6 +120,9 @@ class NodeHost:
         self._node_anchor_dirs: dict[str, set[Path]] = {}
         self.observer: Observer = NULL_OBSERVER
         self.cucm: dict[str, "CucmRuntime"] = {}
+        self.limits = Limits()
+        # One count of connections for every listener: they share the process's descriptors.
+        self.gate = ConnectionGate(self.limits.connections)
         self._life: dict[str, asyncio.Lock] = {}  # per node: its restarts run one at a time
         self._stopping = False
 
@@ -158,7 +162,13 @@ class NodeHost:
 
     # --- life cycle ------------------------------------------------------------------
 
+    def _apply_limits(self) -> None:
+        """The limits as stored now: at start, and at each restart (``emu limit``)."""
+        self.limits = self._deployment().limits
+        self.gate.resize(self.limits.connections)
+
     async def start(self) -> None:
+        self._apply_limits()
         for node in self._deployment().nodes:
             if node.is_xsp:
                 await self._start_node(node)
@@ -250,7 +260,8 @@ class NodeHost:
         site = TLSSite(listener.runner, listener.host, listener.server.port, context,
                        label=f"{listener.node} {listener.label}", handshake_timeout=self.handshake_timeout,
                        on_refusal=functools.partial(self._refused, listener),
-                       on_admitted=lambda a: self.observer.connection_admitted(a))
+                       on_admitted=lambda a: self.observer.connection_admitted(a),
+                       gate=self.gate, write_timeout=self.limits.write_timeout)
         try:
             await site.start()
         except OSError as exc:
@@ -287,6 +298,7 @@ class NodeHost:
                 raise HostStopped("the node is shutting down")
             # Read under the lock: a restart that waited applies what is stored now.
             node = self.store.load().node(node_name)
+            self._apply_limits()
             if node.kind == "CUCM":
                 cucm = self.cucm.pop(node_name, None)
                 if cucm is not None:

@@ -1,0 +1,144 @@
+"""How many connections a node process holds at once, across all its listeners.
+
+Every connection is a file descriptor. Without a cap one client could take them all:
+the node could then not accept on its control socket (``emu status`` said it was not
+running) nor open a state file, and asyncio logged a traceback for every failed accept.
+A ``ConnectionGate`` counts the connections of every listener of the node, from the
+moment they are accepted (the TLS handshake included) until they close. Past its
+limit a new connection is closed at once, with one log line (rate-limited). The limit
+is the ``connections`` emulator setting, lowered to what the process's descriptor
+limit leaves after ``FD_RESERVE`` descriptors kept for everything else.
+
+``quiet_accept_errors`` turns asyncio's traceback for an accept that fails for want of
+descriptors (EMFILE, ENFILE; asyncio retries a second later) into one line every few
+seconds.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import resource
+from collections.abc import Callable
+from typing import Any
+
+from xsp.listener.refusal import one_line
+from xsp.ratelog import RateLimitedLog
+
+log = logging.getLogger("xsp.cti")
+
+# Descriptors kept free for the control socket and its clients, the state's files, the
+# log, the listening sockets and what the interpreter itself opens.
+FD_RESERVE = 64
+_ACCEPT_FAILED = "socket.accept() out of system resource"
+
+
+def descriptor_budget() -> int:
+    """Connections the process can still hold, keeping ``FD_RESERVE`` descriptors free."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 1 << 20
+    try:
+        in_use = len(os.listdir("/proc/self/fd"))
+    except OSError:
+        in_use = 0
+    return max(soft - in_use - FD_RESERVE, 1)
+
+
+class ConnectionGate:
+    def __init__(self, limit: int, *, setting: str = "connections") -> None:
+        self.open = 0
+        self.refused = 0
+        self.setting = setting
+        self.limit = limit
+        self._log = RateLimitedLog(log)
+
+    def resize(self, configured: int) -> None:
+        """The configured limit, within what the descriptor limit leaves."""
+        self.limit = min(configured, self.open + descriptor_budget())
+
+    def admit(self, factory: Callable[[], asyncio.BaseProtocol], label: str) -> asyncio.BaseProtocol:
+        """The protocol for a connection just accepted on the listener ``label``."""
+        if self.open >= self.limit:
+            self.refused += 1
+            return _Turned(self, label)
+        return _Counted(factory(), self)
+
+    def _closed(self) -> None:
+        self.open -= 1
+
+    def _turned(self, label: str, peer: str) -> None:
+        self._log.warning(("connections", label),
+                          "CTI %s: refused %s: the node holds %d connections, its limit "
+                          "(emu limit %s); connection closed", label, peer, self.limit,
+                          self.setting)
+
+
+class _Counted(asyncio.Protocol):
+    """The listener's own protocol, counted until its connection is lost."""
+
+    def __init__(self, inner: asyncio.BaseProtocol, gate: ConnectionGate) -> None:
+        self.inner = inner
+        self._gate: ConnectionGate | None = gate
+        gate.open += 1
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.inner.connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        self.inner.data_received(data)  # type: ignore[attr-defined]
+
+    def eof_received(self) -> bool | None:
+        result: bool | None = self.inner.eof_received()  # type: ignore[attr-defined]
+        return result
+
+    def pause_writing(self) -> None:
+        self.inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.inner.resume_writing()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        gate, self._gate = self._gate, None
+        if gate is not None:
+            gate._closed()
+        self.inner.connection_lost(exc)
+
+
+class _Turned(asyncio.Protocol):
+    """A connection over the limit: closed as soon as it is made."""
+
+    def __init__(self, gate: ConnectionGate, label: str) -> None:
+        self._gate = gate
+        self._label = label
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        peer = transport.get_extra_info("peername")
+        who = f"{peer[0]}:{peer[1]}" if peer else "a client"
+        self._gate._turned(self._label, one_line(who))
+        if isinstance(transport, asyncio.Transport):
+            transport.abort()  # the descriptor goes back at once
+        else:
+            transport.close()
+
+
+def quiet_accept_errors(loop: asyncio.AbstractEventLoop) -> None:
+    """One line every few seconds, not a traceback per try, while accepts fail for want of
+    descriptors; every other report goes where it went before."""
+    previous = loop.get_exception_handler()
+    lines = RateLimitedLog(log)
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        error = context.get("exception")
+        if context.get("message") == _ACCEPT_FAILED and isinstance(error, OSError):
+            soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+            lines.warning("accept", "cannot accept connections: %s (the process may open %d "
+                                    "descriptors); trying again each second",
+                          error.strerror or error, soft)
+            return
+        if previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
