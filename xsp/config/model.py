@@ -197,6 +197,7 @@ class Limits:
     meets them and a runaway one is stopped long before the node suffers."""
 
     connections: int = 1000              # open at once, every listener of the node process
+    connections_per_client: int = 100
     channels: int = 1000                 # open event channels, all clients
     channels_per_client: int = 100
     subscriptions: int = 20000           # all clients

@@ -7,7 +7,11 @@ A ``ConnectionGate`` counts the connections of every listener of the node, from 
 moment they are accepted (the TLS handshake included) until they close. Past its
 limit a new connection is closed at once, with one log line (rate-limited). The limit
 is the ``connections`` emulator setting, lowered to what the process's descriptor
-limit leaves after ``FD_RESERVE`` descriptors kept for everything else.
+limit leaves after ``FD_RESERVE`` descriptors kept for everything else. Once a TLS
+handshake tells who the client is (its certificate's CN; the address of a client
+without one), the gate also counts that client's connections against
+``connections_per_client``, so that one client cannot take every connection from the
+others; one over it is closed right after the handshake.
 
 ``quiet_accept_errors`` turns asyncio's traceback for an accept that fails for want of
 descriptors (EMFILE, ENFILE; asyncio retries a second later) into one line every few
@@ -46,16 +50,39 @@ def descriptor_budget() -> int:
 
 
 class ConnectionGate:
-    def __init__(self, limit: int, *, setting: str = "connections") -> None:
+    def __init__(self, limit: int, per_client: int) -> None:
         self.open = 0
         self.refused = 0
-        self.setting = setting
         self.limit = limit
+        self.per_client = per_client
+        self._clients: dict[str, int] = {}
         self._log = RateLimitedLog(log)
 
-    def resize(self, configured: int) -> None:
-        """The configured limit, within what the descriptor limit leaves."""
+    def resize(self, configured: int, per_client: int) -> None:
+        """The configured limits, the node's within what the descriptor limit leaves."""
         self.limit = min(configured, self.open + descriptor_budget())
+        self.per_client = per_client
+
+    def enter(self, client: str, label: str, peer: str) -> bool:
+        """A connection of ``client`` (a CN, or an address) whose handshake succeeded:
+        False, with a log line, when that client holds its limit already."""
+        held = self._clients.get(client, 0)
+        if held >= self.per_client:
+            self.refused += 1
+            self._log.warning(("client connections", label, client),
+                              "CTI %s: refused %s (%s): it holds %d connections, the limit of "
+                              "one client (emu limit connectionsPerClient); connection closed",
+                              label, peer, one_line(client), held)
+            return False
+        self._clients[client] = held + 1
+        return True
+
+    def leave(self, client: str) -> None:
+        held = self._clients.get(client, 0) - 1
+        if held > 0:
+            self._clients[client] = held
+        else:
+            self._clients.pop(client, None)
 
     def admit(self, factory: Callable[[], asyncio.BaseProtocol], label: str) -> asyncio.BaseProtocol:
         """The protocol for a connection just accepted on the listener ``label``."""
@@ -70,8 +97,8 @@ class ConnectionGate:
     def _turned(self, label: str, peer: str) -> None:
         self._log.warning(("connections", label),
                           "CTI %s: refused %s: the node holds %d connections, its limit "
-                          "(emu limit %s); connection closed", label, peer, self.limit,
-                          self.setting)
+                          "(emu limit connections); connection closed", label, peer,
+                          self.limit)
 
 
 class _Counted(asyncio.Protocol):

@@ -114,7 +114,8 @@ class TLSSite(web.BaseSite):
         protocol = TLSServerProtocol(
             self._runner.server, self._ssl_context, label=self._label,
             refused=self._refused, handshake_timeout=self._handshake_timeout,
-            handshake_over=self._handshake_over, write_timeout=self._write_timeout)
+            handshake_over=self._handshake_over, write_timeout=self._write_timeout,
+            gate=self._gate)
         self._handshaking.add(protocol)
         return protocol
 

@@ -122,7 +122,7 @@ class NodeHost:
         self.cucm: dict[str, "CucmRuntime"] = {}
         self.limits = Limits()
         # One count of connections for every listener: they share the process's descriptors.
-        self.gate = ConnectionGate(self.limits.connections)
+        self.gate = ConnectionGate(self.limits.connections, self.limits.connections_per_client)
         self._life: dict[str, asyncio.Lock] = {}  # per node: its restarts run one at a time
         self._stopping = False
 
@@ -165,7 +165,7 @@ class NodeHost:
     def _apply_limits(self) -> None:
         """The limits as stored now: at start, and at each restart (``emu limit``)."""
         self.limits = self._deployment().limits
-        self.gate.resize(self.limits.connections)
+        self.gate.resize(self.limits.connections, self.limits.connections_per_client)
 
     async def start(self) -> None:
         self._apply_limits()

@@ -11,6 +11,7 @@ from xsp.config.model import NODE_NAME, Deployment, Node, User
 # emu limit's names, the setting each sets, and what it bounds.
 LIMITS = (
     ("connections", "connections", "connections open at once, all listeners of the node"),
+    ("connectionsPerClient", "connections_per_client", "connections open at once, one client"),
     ("channels", "channels", "event channels open at once, all clients"),
     ("channelsPerClient", "channels_per_client", "event channels open at once, one client"),
     ("subscriptions", "subscriptions", "subscriptions, all clients"),
