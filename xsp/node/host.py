@@ -54,6 +54,11 @@ log = logging.getLogger("xsp.node")
 KEEPALIVE = 75.0
 # Under the state: the trust anchors of running listeners as capath directories.
 ANCHORS_DIR = "anchors"
+# Who may use the node: the ClientIdentity CNs, and each node's allowClientApp.
+Admission = tuple[frozenset[str], tuple[tuple[str, bool], ...]]
+# How often the node looks whether ClientIdentity or allowClientApp changed (a stat of
+# the configuration file while nothing did).
+ADMISSION_CHECK = 0.25
 
 
 @dataclass
@@ -123,6 +128,7 @@ class NodeHost:
         self.limits = Limits()
         # One count of connections for every listener: they share the process's descriptors.
         self.gate = ConnectionGate(self.limits.connections, self.limits.connections_per_client)
+        self._watcher: asyncio.Task[None] | None = None
         self._life: dict[str, asyncio.Lock] = {}  # per node: its restarts run one at a time
         self._stopping = False
 
@@ -166,6 +172,7 @@ class NodeHost:
         """The limits as stored now: at start, and at each restart (``emu limit``)."""
         self.limits = self._deployment().limits
         self.gate.resize(self.limits.connections, self.limits.connections_per_client)
+        self.hub.limits = self.limits
 
     async def start(self) -> None:
         self._apply_limits()
@@ -175,6 +182,32 @@ class NodeHost:
             elif node.kind == "CUCM":
                 await self._start_cucm(node.name)
         self.observer.nodes_changed()
+        self._watcher = asyncio.ensure_future(self._watch_admission())
+
+    def _admission(self) -> Admission:
+        deployment = self._deployment()
+        return (frozenset(i.lower() for i in deployment.client_identities),
+                tuple((n.name, n.xsp_settings.allow_client_app)
+                      for n in deployment.nodes if n.kind != "AS"))
+
+    async def _watch_admission(self) -> None:
+        """ClientIdentity and allowClientApp apply at once, as on BroadWorks: requests
+        read them each time, and when they change (a shell, a hand edit) the channels of
+        a client no longer allowed end at once instead of at their expiry."""
+        last: Admission | None = None
+        while True:
+            now: Admission | None
+            try:
+                now = self._admission()
+            except (ConfigFileError, OSError):
+                now = last  # read again at the next look; requests are refused meanwhile
+            if last is not None and now != last:
+                ended = self.hub.revoke()
+                if ended:
+                    log.info("client admission changed: %d channel(s) of clients no longer "
+                             "allowed ended", ended)
+            last = now
+            await asyncio.sleep(ADMISSION_CHECK)
 
     async def _start_cucm(self, name: str) -> None:
         from xsp.cucm.runtime import CucmRuntime
@@ -341,6 +374,9 @@ class NodeHost:
 
     async def stop(self) -> None:
         self._stopping = True
+        if self._watcher is not None:
+            self._watcher.cancel()
+            self._watcher = None
         async with contextlib.AsyncExitStack() as held:
             # A restart in progress has taken its node out of ``nodes`` for a while.
             for name in sorted({*self.nodes, *self.cucm, *self._life}):
