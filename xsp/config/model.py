@@ -202,7 +202,7 @@ class Limits:
     channels_per_client: int = 100
     subscriptions: int = 20000           # all clients
     subscriptions_per_client: int = 5000
-    channel_sets_per_client: int = 100
+    channel_sets_per_client: int = 20
     backlog: int = 1000                  # events a channel set keeps while it has no channel
     backlog_seconds: int = 600           # ... and how long each waits there
     outbox_kib: int = 1024               # written to a channel, not yet read by its client
