@@ -20,7 +20,7 @@ REFUSALS = [
     # a slip of a letter or two gets the likely name
     ("Interfce", "Error: unknown command or level: Interfce; did you mean Interface? (expected one of: System, Interface, cd, help, exit, quit, emu)"),
     ("int;cti;ctis;dleete 10.0.0.1", "Error: unknown command or level: dleete; did you mean delete? (expected one of: SSLSettings, get, add, delete, cd, help, exit, quit, emu)"),
-    ("emu restrat", "Error: unknown emulator command: restrat; did you mean restart? (expected one of: status, restart, nodes, addnode, users, adduser, deluser, effective, record)"),
+    ("emu restrat", "Error: unknown emulator command: restrat; did you mean restart? (expected one of: status, restart, nodes, addnode, users, adduser, deluser, effective, record, limits, limit)"),
     ("cd /Interface/Nope", "Error: unknown level below Interface: Nope (expected one of: CTI)"),
     ("cd /Interface/CTI extra", "Error: cd takes one level path, e.g. cd /Interface/CTI"),
     ("Interface get", "Error: Interface is a level; to run a command there, separate it with ';' (e.g. Interface;get)"),
