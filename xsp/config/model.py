@@ -196,7 +196,7 @@ class Limits:
     of its own that are not published; these are chosen so that a Webex-like client never
     meets them and a runaway one is stopped long before the node suffers."""
 
-    connections: int = 1000              # open at once, every listener of the node process
+    connections: int = 4096              # open at once, every listener of the node process
     connections_per_client: int = 100
     channels: int = 1000                 # open event channels, all clients
     channels_per_client: int = 100

@@ -23,6 +23,7 @@ import asyncio
 import logging
 import os
 import resource
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +36,9 @@ log = logging.getLogger("xsp.cti")
 # log, the listening sockets and what the interpreter itself opens.
 FD_RESERVE = 64
 _ACCEPT_FAILED = "socket.accept() out of system resource"
+# At the limit, how often the descriptor budget is counted again (the soft limit may have
+# been raised since): not on every refused connection.
+_RECOUNT = 1.0
 
 
 def descriptor_budget() -> int:
@@ -54,14 +58,21 @@ class ConnectionGate:
         self.open = 0
         self.refused = 0
         self.limit = limit
+        self.configured = limit
         self.per_client = per_client
+        self._counted = 0.0
         self._clients: dict[str, int] = {}
         self._log = RateLimitedLog(log)
 
     def resize(self, configured: int, per_client: int) -> None:
         """The configured limits, the node's within what the descriptor limit leaves."""
-        self.limit = min(configured, self.open + descriptor_budget())
+        self.configured = configured
         self.per_client = per_client
+        self._recount()
+
+    def _recount(self) -> None:
+        self.limit = min(self.configured, self.open + descriptor_budget())
+        self._counted = time.monotonic()
 
     def enter(self, client: str, label: str, peer: str) -> bool:
         """A connection of ``client`` (a CN, or an address) whose handshake succeeded:
@@ -86,6 +97,9 @@ class ConnectionGate:
 
     def admit(self, factory: Callable[[], asyncio.BaseProtocol], label: str) -> asyncio.BaseProtocol:
         """The protocol for a connection just accepted on the listener ``label``."""
+        if self.open >= self.limit and self.limit < self.configured \
+                and time.monotonic() - self._counted >= _RECOUNT:
+            self._recount()
         if self.open >= self.limit:
             self.refused += 1
             return _Turned(self, label)
