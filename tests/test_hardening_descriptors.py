@@ -58,6 +58,22 @@ def test_an_accept_failing_for_want_of_descriptors_is_one_line_not_a_traceback_e
         "descriptors); trying again each second"]
 
 
+def _closed(sock: socket.socket) -> bool:
+    """Whether the node has closed ``sock`` (EOF or reset); a closed one stays closed."""
+    if sock.fileno() == -1:
+        return True
+    sock.setblocking(False)
+    try:
+        ended = sock.recv(1) == b""
+    except BlockingIOError:
+        return False
+    except ConnectionError:
+        ended = True
+    if ended:
+        sock.close()
+    return ended
+
+
 def _low_descriptor_limit() -> None:
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (160, hard))
@@ -70,7 +86,8 @@ def test_a_client_opening_connections_without_end_meets_the_limit_and_status_sti
                    timeout=120)
     assert demo.returncode == 0, demo.stderr
     state = tmp_path / "state"
-    node = subprocess.Popen([sys.executable, "-m", "xsp", "serve", "--state", str(state)],
+    node = subprocess.Popen([sys.executable, "-m", "xsp", "serve", "--state", str(state),
+                             "--handshake-timeout", "60"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=_low_descriptor_limit)
     held: list[socket.socket] = []
@@ -87,14 +104,14 @@ def test_a_client_opening_connections_without_end_meets_the_limit_and_status_sti
         assert lines[2] == f"Node process: running in another process (pid {node.pid})", status
         assert lines[4] == (f"  127.0.0.1:{port}  TLS, client certificate required; "
                             f"listening on 127.0.0.1:{port}")
-        closed = 0
-        for sock in held:
-            sock.settimeout(0.01)
-            try:
-                closed += sock.recv(1) == b""
-            except (socket.timeout, ConnectionError):
-                closed += not isinstance(sys.exc_info()[1], socket.timeout)
-        assert 100 <= closed < 300  # past the limit, closed at once; the others wait
+        # asyncio accepts a burst before the first refused connection is closed, so the
+        # process may run out for a moment (one log line); it tries again each second.
+        deadline = time.monotonic() + 10
+        while (closed := sum(_closed(sock) for sock in held)) < 200 \
+                and time.monotonic() < deadline:
+            time.sleep(0.2)
+        log = (state / "xsp.log").read_text()
+        assert 200 <= closed < 300, log[-3000:]  # past the limit, closed; the others wait
     finally:
         for sock in held:
             sock.close()
@@ -103,5 +120,6 @@ def test_a_client_opening_connections_without_end_meets_the_limit_and_status_sti
     log = (state / "xsp.log").read_text()
     assert "Traceback" not in log and "Traceback" not in err
     refusals = [line for line in log.splitlines() if "its limit (emu limit connections)" in line]
-    assert 1 <= len(refusals) <= 2, refusals
+    assert 1 <= len(refusals) <= 2, refusals  # one line every 10 s
     assert refusals[0].endswith("connection closed")
+    assert len([line for line in log.splitlines() if "cannot accept" in line]) <= 2

@@ -13,9 +13,15 @@ without one), the gate also counts that client's connections against
 ``connections_per_client``, so that one client cannot take every connection from the
 others; one over it is closed right after the handshake.
 
-``quiet_accept_errors`` turns asyncio's traceback for an accept that fails for want of
-descriptors (EMFILE, ENFILE; asyncio retries a second later) into one line every few
-seconds.
+Python 3.11's accept loop takes the listen backlog as the number of connections to
+accept at one wake-up, and on EMFILE it neither stops that loop nor schedules one retry:
+each of the remaining iterations fails, reports and schedules its own retry, so a full
+process spins and logs a traceback per try (250 MB a minute). So a listener accepts
+``ACCEPT_BURST`` connections at a wake-up, well within ``FD_RESERVE`` (the kernel still
+queues ``backlog`` of them: ``widen_queue``), the gate closes those over its limit
+before the next wake-up, and the process does not run out. ``quiet_accept_errors``
+makes an accept that fails anyway (another part of the process holding descriptors)
+one line every few seconds instead of a traceback per try.
 """
 from __future__ import annotations
 
@@ -35,6 +41,7 @@ log = logging.getLogger("xsp.cti")
 # Descriptors kept free for the control socket and its clients, the state's files, the
 # log, the listening sockets and what the interpreter itself opens.
 FD_RESERVE = 64
+ACCEPT_BURST = 16
 _ACCEPT_FAILED = "socket.accept() out of system resource"
 # At the limit, how often the descriptor budget is counted again (the soft limit may have
 # been raised since): not on every refused connection.
@@ -51,6 +58,17 @@ def descriptor_budget() -> int:
     except OSError:
         in_use = 0
     return max(soft - in_use - FD_RESERVE, 1)
+
+
+def widen_queue(server: asyncio.AbstractServer, backlog: int) -> None:
+    """Let the kernel queue ``backlog`` connections on a server created with the backlog
+    ``ACCEPT_BURST`` (what asyncio accepts at one wake-up)."""
+    for listening in getattr(server, "sockets", ()):
+        same = listening.dup()  # the same socket: its queue is the one widened
+        try:
+            same.listen(backlog)
+        finally:
+            same.close()
 
 
 class ConnectionGate:

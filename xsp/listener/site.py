@@ -16,7 +16,7 @@ from aiohttp import web
 from yarl import URL
 
 from xsp.listener import refusal as refusals
-from xsp.listener.gate import ConnectionGate
+from xsp.listener.gate import ACCEPT_BURST, ConnectionGate, widen_queue
 from xsp.listener.refusal import Refusal
 from xsp.listener.tlstransport import TLSServerProtocol
 from xsp.live.observer import Admitted, admitted_by
@@ -93,8 +93,9 @@ class TLSSite(web.BaseSite):
             factory = lambda: gate.admit(inner, self._label)  # noqa: E731
         try:
             self._server = await loop.create_server(
-                factory, self._host, self._port, backlog=self._backlog,
+                factory, self._host, self._port, backlog=ACCEPT_BURST,
                 reuse_address=self._reuse_address)
+            widen_queue(self._server, self._backlog)
         except BaseException:
             # A port in use must leave the runner as it was, so a retry can register.
             self._runner._unreg_site(self)

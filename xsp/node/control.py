@@ -188,8 +188,14 @@ def _refuse_foreign_socket(path: Path) -> None:
                               "refusing to talk to it")
 
 
+# How long a ping waits for a node whose socket took the connection. No node answers at
+# once (no socket, or connection refused); a live one under a burst of connections may
+# need a few seconds before it can accept again.
+PING_TIMEOUT = 10.0
+
+
 def node_running(state_dir: Path) -> bool:
     try:
-        return request(state_dir, {"op": "ping"}, timeout=2.0).get("ok", False)
+        return request(state_dir, {"op": "ping"}, timeout=PING_TIMEOUT).get("ok", False)
     except (NodeUnavailable, OSError):
         return False

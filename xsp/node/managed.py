@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from xsp.config.store import Store
 from xsp.node.background import NodeThread
-from xsp.node.control import NodeAlreadyRunning, NodeError, NodeUnavailable, node_running, request
+from xsp.node.control import (PING_TIMEOUT, NodeAlreadyRunning, NodeError, NodeUnavailable,
+                              node_running, request)
 
 if TYPE_CHECKING:
     from xsp.live.service import LiveService
@@ -92,7 +93,7 @@ class ManagedNodeControl:
             where = "in this shell"
         else:
             try:
-                pid = request(self.store.dir, {"op": "ping"}, timeout=2.0).get("pid")
+                pid = request(self.store.dir, {"op": "ping"}, timeout=PING_TIMEOUT).get("pid")
             except (NodeUnavailable, OSError):
                 return ["Node process: not running (emu restart starts it in this shell; "
                         "xsp serve runs it on its own)"]
