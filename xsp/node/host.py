@@ -41,6 +41,7 @@ from xsp.listener.refusal import Refusal
 from xsp.listener.site import TLSSite
 from xsp.live.observer import NULL_OBSERVER, Observer
 from xsp.node.addresses import bind_address
+from xsp.ratelog import RateLimitedLog
 from xsp.tls import capath
 from xsp.tls.context import build_server_context
 from xsp.tls.effective import plan_for
@@ -129,6 +130,7 @@ class NodeHost:
         # One count of connections for every listener: they share the process's descriptors.
         self.gate = ConnectionGate(self.limits.connections, self.limits.connections_per_client)
         self._watcher: asyncio.Task[None] | None = None
+        self._quiet = RateLimitedLog(log)
         self._life: dict[str, asyncio.Lock] = {}  # per node: its restarts run one at a time
         self._stopping = False
 
@@ -199,8 +201,10 @@ class NodeHost:
             now: Admission | None
             try:
                 now = self._admission()
-            except (ConfigFileError, OSError):
-                now = last  # read again at the next look; requests are refused meanwhile
+            except Exception as exc:  # noqa: BLE001 - the watch must outlive a bad read
+                # Read again at the next look; requests are refused meanwhile if need be.
+                self._quiet.warning("admission", "cannot read who may use the node: %s", exc)
+                now = last
             if last is not None and now != last:
                 ended = self.hub.revoke()
                 if ended:
