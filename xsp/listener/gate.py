@@ -18,7 +18,7 @@ accept at one wake-up, and on EMFILE it neither stops that loop nor schedules on
 each of the remaining iterations fails, reports and schedules its own retry, so a full
 process spins and logs a traceback per try (250 MB a minute). So a listener accepts
 ``ACCEPT_BURST`` connections at a wake-up, well within ``FD_RESERVE`` (the kernel still
-queues ``backlog`` of them: ``widen_queue``), the gate closes those over its limit
+queues ``backlog`` of them: ``listen``), the gate closes those over its limit
 before the next wake-up, and the process does not run out. ``quiet_accept_errors``
 makes an accept that fails anyway (another part of the process holding descriptors)
 one line every few seconds instead of a traceback per try.
@@ -60,15 +60,24 @@ def descriptor_budget() -> int:
     return max(soft - in_use - FD_RESERVE, 1)
 
 
-def widen_queue(server: asyncio.AbstractServer, backlog: int) -> None:
-    """Let the kernel queue ``backlog`` connections on a server created with the backlog
-    ``ACCEPT_BURST`` (what asyncio accepts at one wake-up)."""
-    for listening in getattr(server, "sockets", ()):
+async def listen(factory: Callable[[], asyncio.BaseProtocol], host: str, port: int, *,
+                 gate: ConnectionGate | None, label: str, backlog: int,
+                 reuse_address: bool = True) -> asyncio.Server:
+    """A listening server whose connections pass ``gate`` (when given), accepting
+    ``ACCEPT_BURST`` at a wake-up while the kernel queues ``backlog``: what every
+    listener of the node (the Xsi site, the CTI interface) starts with."""
+    if gate is not None:
+        inner = factory
+        factory = lambda: gate.admit(inner, label)  # noqa: E731
+    server = await asyncio.get_running_loop().create_server(
+        factory, host, port, backlog=ACCEPT_BURST, reuse_address=reuse_address)
+    for listening in server.sockets:
         same = listening.dup()  # the same socket: its queue is the one widened
         try:
             same.listen(backlog)
         finally:
             same.close()
+    return server
 
 
 class ConnectionGate:

@@ -16,7 +16,7 @@ from aiohttp import web
 from yarl import URL
 
 from xsp.listener import refusal as refusals
-from xsp.listener.gate import ACCEPT_BURST, ConnectionGate, widen_queue
+from xsp.listener.gate import ConnectionGate, listen
 from xsp.listener.refusal import Refusal
 from xsp.listener.tlstransport import TLSServerProtocol
 from xsp.live.observer import Admitted, admitted_by
@@ -83,19 +83,14 @@ class TLSSite(web.BaseSite):
 
     async def start(self) -> None:
         await super().start()
-        loop = asyncio.get_running_loop()
         server = self._runner.server
         assert server is not None  # BaseSite.__init__ insisted on runner.setup()
         factory: Callable[[], asyncio.BaseProtocol] = (
             server if self._ssl_context is None else self._make_protocol)
-        if self._gate is not None:
-            gate, inner = self._gate, factory
-            factory = lambda: gate.admit(inner, self._label)  # noqa: E731
         try:
-            self._server = await loop.create_server(
-                factory, self._host, self._port, backlog=ACCEPT_BURST,
-                reuse_address=self._reuse_address)
-            widen_queue(self._server, self._backlog)
+            self._server = await listen(factory, self._host, self._port, gate=self._gate,
+                                        label=self._label, backlog=self._backlog,
+                                        reuse_address=self._reuse_address)
         except BaseException:
             # A port in use must leave the runner as it was, so a retry can register.
             self._runner._unreg_site(self)
