@@ -190,7 +190,7 @@ class NodeHost:
         deployment = self._deployment()
         return (frozenset(i.lower() for i in deployment.client_identities),
                 tuple((n.name, n.xsp_settings.allow_client_app)
-                      for n in deployment.nodes if n.kind != "AS"))
+                      for n in deployment.nodes if n.xsp is not None))
 
     async def _watch_admission(self) -> None:
         """ClientIdentity and allowClientApp apply at once, as on BroadWorks: requests
