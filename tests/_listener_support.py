@@ -216,14 +216,15 @@ class Listener:
             self._changed.notify_all()
 
     def start(self, context: ssl.SSLContext | None, *, port: int = 0,
-              handshake_timeout: float = 10.0) -> int:
+              handshake_timeout: float = 10.0, write_timeout: float | None = None) -> int:
         async def start() -> int:
             if self.runner.server is None:
                 await self.runner.setup()
             self.site = TLSSite(self.runner, HOST, port, context,
                                 label=f"{HOST}:8012 (bound {HOST}:{port})",
                                 on_refusal=self._on_refusal,
-                                handshake_timeout=handshake_timeout)
+                                handshake_timeout=handshake_timeout,
+                                write_timeout=write_timeout)
             await self.site.start()
             return self.site.bound[1]
         return self.loop.run(start())
@@ -253,11 +254,13 @@ class Listener:
 
 @contextmanager
 def running_listener(context: ssl.SSLContext | None, *, handshake_timeout: float = 10.0,
-                     file: Path | None = None) -> Iterator[tuple[Listener, int]]:
+                     file: Path | None = None,
+                     write_timeout: float | None = None) -> Iterator[tuple[Listener, int]]:
     loop = LoopThread()
     listener = Listener(loop, make_app(file))
     try:
-        port = listener.start(context, handshake_timeout=handshake_timeout)
+        port = listener.start(context, handshake_timeout=handshake_timeout,
+                              write_timeout=write_timeout)
         yield listener, port
     finally:
         try:

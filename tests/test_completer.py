@@ -15,7 +15,7 @@ from xsp.testing import shell_engine
 IP = "127.0.0.1"
 ROOT_WORDS = ["System", "Interface", "cd", "help", "exit", "quit", "emu"]
 EMU_COMMANDS = ["status", "restart", "nodes", "addnode", "users", "adduser", "deluser",
-                "effective", "record", "xsi"]
+                "effective", "record", "xsi", "limits", "limit"]
 
 
 @pytest.fixture

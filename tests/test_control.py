@@ -60,3 +60,68 @@ def test_status_names_a_node_running_in_this_process(tmp_path):
     with RunningNode.start(tmp_path, configure=False) as node:
         lines = shell_engine(node.store).execute("emu status").lines
     assert lines[1] == "Node process: running in this process"
+
+
+def _raw_exchange(path: str, chunks: list[bytes], *, shut: bool = False) -> list[dict]:
+    """Send ``chunks`` on one connection and read a reply line after each newline sent."""
+    import json
+    import socket
+
+    replies = []
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(10)
+        sock.connect(path)
+        for chunk in chunks:
+            sock.sendall(chunk)
+        if shut:
+            sock.shutdown(socket.SHUT_WR)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+            if not shut and data.count(b"\n") == sum(c.count(b"\n") for c in chunks):
+                break
+    return [json.loads(line) for line in data.splitlines()]
+
+
+@pytest.mark.parametrize("shut", [False, True], ids=["newline", "end-of-stream"])
+def test_a_line_over_the_limit_gets_an_error_reply_and_the_connection_carries_on(
+        tmp_path, caplog, shut):
+    """2 MiB on one line (or without a newline before the end of the stream): one error
+    reply naming the limit, one warning line and no traceback; the next request on the
+    same connection is answered."""
+    import logging
+
+    from xsp.node.control import MAX_REQUEST_BYTES
+
+    caplog.set_level(logging.INFO)
+
+    async def handler(req):
+        return {"ok": True, "lines": [f"echo {req['op']}"]}
+
+    oversized = b'{"op": "' + b"x" * (2 * MAX_REQUEST_BYTES) + b'"}'
+    chunks = [oversized] if shut else [oversized + b"\n", b'{"op": "ping"}\n']
+
+    async def main():
+        server = await serve_control(tmp_path, handler)
+        try:
+            return await asyncio.to_thread(_raw_exchange, str(socket_path(tmp_path)), chunks,
+                                           shut=shut)
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    replies = asyncio.run(main())
+    too_long = {"ok": False, "lines": ["Error: a control request is one JSON line of at most "
+                                       "1 MiB; this one was longer"]}
+    assert replies == ([too_long] if shut else [too_long, {"ok": True, "lines": ["echo ping"]}])
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("WARNING", "control socket: refused a request longer than 1048576 bytes")]
+    assert not any(r.exc_info for r in caplog.records)
+
+
+def test_the_client_refuses_a_request_over_the_limit_before_sending(tmp_path):
+    from xsp.node.control import RequestTooLong
+
+    with pytest.raises(RequestTooLong, match=r"^the request is 2097163 bytes; the node takes "
+                                             r"at most 1048576 in one request$"):
+        request(tmp_path, {"op": "x" * (2 * 1024 * 1024)})

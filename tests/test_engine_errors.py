@@ -20,7 +20,7 @@ REFUSALS = [
     # a slip of a letter or two gets the likely name
     ("Interfce", "Error: unknown command or level: Interfce; did you mean Interface? (expected one of: System, Interface, cd, help, exit, quit, emu)"),
     ("int;cti;ctis;dleete 10.0.0.1", "Error: unknown command or level: dleete; did you mean delete? (expected one of: SSLSettings, get, add, delete, cd, help, exit, quit, emu)"),
-    ("emu restrat", "Error: unknown emulator command: restrat; did you mean restart? (expected one of: status, restart, nodes, addnode, users, adduser, deluser, effective, record, xsi)"),
+    ("emu restrat", "Error: unknown emulator command: restrat; did you mean restart? (expected one of: status, restart, nodes, addnode, users, adduser, deluser, effective, record, xsi, limits, limit)"),
     ("cd /Interface/Nope", "Error: unknown level below Interface: Nope (expected one of: CTI)"),
     ("cd /Interface/CTI extra", "Error: cd takes one level path, e.g. cd /Interface/CTI"),
     ("Interface get", "Error: Interface is a level; to run a command there, separate it with ';' (e.g. Interface;get)"),
@@ -53,7 +53,7 @@ REFUSALS = [
     ("emu deluser zed@example.com", "Entry not found"),
     ("emu addnode xsp1 XSP", "entry is already present in list"),
     ("emu addnode adp2 SBC", "Error: kind: SBC is not one of {XSP, ADP, CUCM}"),
-    ("emu frobnicate", "Error: unknown emulator command: frobnicate (expected one of: status, restart, nodes, addnode, users, adduser, deluser, effective, record, xsi)"),
+    ("emu frobnicate", "Error: unknown emulator command: frobnicate (expected one of: status, restart, nodes, addnode, users, adduser, deluser, effective, record, xsi, limits, limit)"),
     ("get 'unterminated", "Error: cannot read the line: No closing quotation"),
 ]
 

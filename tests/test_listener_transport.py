@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import http.client
+import logging
 import os
 import shutil
 import socket
@@ -300,3 +301,29 @@ def test_client_renegotiation_is_declined_with_a_no_renegotiation_warning(listen
     assert "RENEGOTIATING" in text
     assert "<<< TLS 1.2, Alert [length 0002], warning no_renegotiation" in text
     assert lst.refusals == []  # the handshake had succeeded: not a refusal
+
+
+def test_a_client_that_stops_reading_is_cut_off_at_the_write_timeout(caplog):
+    """With a write timeout of 1 s, a client that reads nothing of a 64 MiB answer has its
+    connection cut after about a second, one log line says so, and what it finds when it
+    reads at last is what was already in flight, not the answer."""
+    caplog.set_level(logging.INFO, logger="xsp.cti")
+    with running_listener(server_context(), write_timeout=1.0) as (lst, port):
+        raw = socket.socket()
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        raw.settimeout(10)
+        raw.connect((HOST, port))
+        tls = client_context(pki().good).wrap_socket(raw, server_hostname=HOST)
+        tls.sendall(b"GET /flood?mib=64 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        time.sleep(2.5)
+        received = 0
+        with pytest.raises((ConnectionError, ssl.SSLError)):
+            while chunk := tls.recv(1 << 20):
+                received += len(chunk)
+            raise ConnectionError("the stream ended")  # an end without the answer counts too
+        tls.close()
+        assert received < 8 * 1024 * 1024
+        lines = [r.getMessage() for r in caplog.records if "read nothing" in r.getMessage()]
+        assert len(lines) == 1
+        assert lines[0].startswith(f"CTI {HOST}:8012 (bound {HOST}:0): {HOST}:")
+        assert lines[0].endswith("written to it for 1 s; connection closed")

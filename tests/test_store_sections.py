@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from xsp.config.model import TrustAnchor, to_data
+from xsp.config.model import Limits, TrustAnchor, to_data
 from xsp.config.store import ConfigFileError, Store
 
 LEGACY = Path(__file__).parent / "data" / "legacy-config.yaml"
@@ -31,12 +31,12 @@ def _files(store: Store) -> dict[str, bytes]:
 def test_a_state_written_before_sections_loads_as_it_is(tmp_path):
     """Every setting of the old single-file state, PEMs included, is what the model holds."""
     store = _legacy_state(tmp_path)
-    assert to_data(store.load()) == yaml.safe_load(LEGACY.read_text())
+    assert to_data(store.load()) == _with_default_limits(yaml.safe_load(LEGACY.read_text()))
 
 
 def test_its_first_save_converts_it_without_loss(tmp_path):
     store = _legacy_state(tmp_path)
-    before = yaml.safe_load(LEGACY.read_text())
+    before = _with_default_limits(yaml.safe_load(LEGACY.read_text()))
     with store.edit():
         pass
     root = store.path.read_text()
@@ -48,6 +48,11 @@ def test_its_first_save_converts_it_without_loss(tmp_path):
     for name, data in certs.items():
         assert name == f"certs/{hashlib.sha256(data).hexdigest()}.pem"
     assert to_data(Store(store.dir).load()) == before
+
+
+def _with_default_limits(data: dict) -> dict:
+    """A state written before the emulator's limits existed has the default ones."""
+    return {**data, "limits": to_data(Limits())}
 
 
 def _pems(data) -> list[str]:

@@ -4,7 +4,7 @@ The public surface is re-exported here; the private modules behind it may change
 Every refusal of bad input is a ``TrustError`` whose ``str()`` is one line.
 """
 from trust._anchors import anchor_warnings, load_single_ca
-from trust._bundle import load_certificates, parse_certificates
+from trust._bundle import load_certificates, parse_certificates, read_limited
 from trust._classify import Role
 from trust._ctl import (CtlEntry, CtlError, CtlFile, CtlReason, CtlRecord, CtlRole,
                         HashAlgorithm, describe_ctl, read_ctl, verify_ctl, write_ctl)
@@ -55,6 +55,7 @@ __all__ = [
     "parse_time",
     "plan_split",
     "read_ctl",
+    "read_limited",
     "self_signed_client",
     "self_signed_server",
     "split_bundle",

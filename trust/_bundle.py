@@ -46,8 +46,10 @@ class PemBlock:
         return self.label.endswith("PRIVATE KEY")
 
 
-def read_limited(path: str | os.PathLike[str]) -> bytes:
-    """The bytes of ``path``, refused with one line when unreadable or larger than 1 MiB."""
+def read_limited(path: str | os.PathLike[str], *, limit: int = MAX_FILE_BYTES,
+                 expected: str = "a certificate file is a few kilobytes") -> bytes:
+    """The bytes of ``path``, refused with one line when it is not a regular file, cannot
+    be read or is larger than ``limit``; ``expected`` says what size the file should be."""
     try:
         # O_NONBLOCK: a FIFO or device given by mistake is refused, not waited on.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
@@ -60,13 +62,19 @@ def read_limited(path: str | os.PathLike[str]) -> bytes:
         raise TrustError(f"{os.fspath(path)} is not a regular file")
     with os.fdopen(fd, "rb") as handle:
         try:
-            data = handle.read(MAX_FILE_BYTES + 1)
+            data = handle.read(limit + 1)
         except OSError as exc:
             raise TrustError(f"cannot read {os.fspath(path)}: {exc.strerror or exc}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise TrustError(f"{os.fspath(path)} is larger than 1 MiB; "
-                         "a certificate file is a few kilobytes")
+    if len(data) > limit:
+        raise TrustError(f"{os.fspath(path)} is larger than {_size(limit)}; {expected}")
     return data
+
+
+def _size(count: int) -> str:
+    for unit, factor in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if count >= factor and count % factor == 0:
+            return f"{count // factor} {unit}"
+    return f"{count} bytes"
 
 
 def load_certificates(path: str | os.PathLike[str]) -> list[x509.Certificate]:

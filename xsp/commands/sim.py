@@ -7,7 +7,8 @@ from pathlib import Path
 
 from xsp.commands.shell import add_state_argument, open_store
 from xsp.config.errors import ConfigFileError
-from xsp.node.control import NodeUnavailable, request
+from xsp.cti.scenario import ScenarioError, read_scenario
+from xsp.node.control import NodeError, request
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,7 +45,7 @@ def _send(args: argparse.Namespace, payload: dict) -> int:
     try:
         store.check()
         reply = request(store.dir, payload, timeout=600)
-    except (NodeUnavailable, ConfigFileError) as exc:
+    except (NodeError, ConfigFileError) as exc:  # no node, a request too long, a bad state
         print(f"xsp: {exc}", file=sys.stderr)
         return 1
     stream = sys.stdout if reply.get("ok") else sys.stderr
@@ -61,5 +62,10 @@ def run_call(args: argparse.Namespace) -> int:
 
 
 def run_scenario(args: argparse.Namespace) -> int:
-    return _send(args, {"op": "scenario", "path": str(args.file.resolve()),
-                        "time_scale": args.time_scale})
+    # Read here, with this user's rights and checks, so the node only ever gets data.
+    try:
+        scenario = read_scenario(args.file)
+    except ScenarioError as exc:
+        print(f"xsp: {exc}", file=sys.stderr)
+        return 1
+    return _send(args, {"op": "scenario", "scenario": scenario, "time_scale": args.time_scale})

@@ -193,9 +193,36 @@ class Node:
 
 
 @dataclass
+class Limits:
+    """What one client, and all of them together, may grow on the node: the emulator's
+    own settings (``emu limit``), applied at the next restart. A real XSP|ADP has bounds
+    of its own that are not published; these are chosen so that a Webex-like client never
+    meets them and a runaway one is stopped long before the node suffers."""
+
+    connections: int = 4096              # open at once, every listener of the node process
+    connections_per_client: int = 100
+    channels: int = 1000                 # open event channels, all clients
+    channels_per_client: int = 100
+    subscriptions: int = 20000           # all clients
+    subscriptions_per_client: int = 5000
+    channel_sets_per_client: int = 20
+    backlog: int = 1000                  # events a channel set keeps while it has no channel
+    backlog_seconds: int = 600           # ... and how long each waits there
+    outbox_kib: int = 1024               # written to a channel, not yet read by its client
+    write_timeout: int = 30              # seconds a client may leave written data unread
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ModelError(f.name, f"expected a whole number of at least 1, got {value!r}")
+
+
+@dataclass
 class Deployment:
     nodes: list[Node]
     version: int = SCHEMA_VERSION
+    limits: Limits = field(default_factory=Limits)
 
     def node(self, name: str) -> Node:
         for node in self.nodes:

@@ -17,6 +17,10 @@ their events carry ``userId`` (the target) instead of ``clientId``. A certificat
 presented there anyway is checked as above, since the client has claimed an identity.
 
 The CN is compared without regard to case, as DNS names are.
+
+A client admitted here can be asked again, later, whether it still would be
+(``Client.revoked``): the node does so for every open channel when ClientIdentity or
+allowClientApp changes, and ends the channels of a client that no longer is.
 """
 from __future__ import annotations
 
@@ -64,12 +68,22 @@ class Authorizer:
         if common_name is None:
             raise Refusal(ErrorCode.CLIENT_NOT_ALLOWED,
                           "The client certificate has no subject common name (CN)", who)
-        allowed = {identity.lower() for identity in self._allowed_identities()}
-        if common_name.lower() not in allowed:
+        if not self._identity_allowed(common_name):
             raise Refusal(ErrorCode.CLIENT_NOT_ALLOWED,
                           f"Client identity {common_name} is not in "
                           "AS_CLI/System/ClientIdentity", who)
-        return Client(common_name, True)
+        return Client(common_name, True, lambda: self.revoked(common_name))
+
+    def revoked(self, common_name: str) -> str | None:
+        """Why a client admitted as ``common_name`` would be refused now, or None."""
+        if not self._allow_client_app():
+            return "allowClientApp is now false (CertificateAuthentication)"
+        if not self._identity_allowed(common_name):
+            return f"{common_name} is no longer in AS_CLI/System/ClientIdentity"
+        return None
+
+    def _identity_allowed(self, common_name: str) -> bool:
+        return common_name.lower() in {i.lower() for i in self._allowed_identities()}
 
 
 def peer_certificate(transport: Any) -> dict[str, Any] | None:

@@ -2,7 +2,9 @@
 
 A channel is one event stream (an HTTP streaming response or a WebSocket). It owns an
 outbox of documents that its transport drains, so the hub never waits on a socket and
-the transport never needs to know what the hub decided. A channel set groups the
+the transport never needs to know what the hub decided. The outbox is bounded in bytes
+(``max_outbox``): a client that stops reading fills it, and the hub then ends the channel
+rather than keep what it will not read. A channel set groups the
 channels a client opened with the same ``channelSetId``; events of the set's
 subscriptions go to one of its channels, and again to another if not acknowledged.
 """
@@ -12,8 +14,10 @@ import asyncio
 from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass, field
 
+from xsp.cti.backlog import Backlog
 from xsp.cti.directory import DirectoryUser
 from xsp.cti.documents import EventData
+from xsp.cti.identity import Client
 from xsp.cti.packages import EventPackage
 
 SetKey = tuple[str, str]  # (client id, channelSetId): sets of different clients never mix
@@ -23,7 +27,8 @@ _MAX_SEQUENCE = 2**31 - 1
 class Channel:
     def __init__(self, channel_id: str, owner: str, set_key: SetKey, *, priority: int,
                  weight: int, expires_at: float, transport: str,
-                 application_id: str | None = None) -> None:
+                 application_id: str | None = None, client: Client | None = None,
+                 max_outbox: int = 1 << 20) -> None:
         self.id = channel_id
         self.owner = owner
         self.set_key = set_key
@@ -33,15 +38,38 @@ class Channel:
         self.transport = transport
         self.application_id = application_id
         self.granted = 0  # the expires granted when it opened, in seconds
+        self.client = client  # as admitted when it opened: asked again on revocation
         self.closed = False
+        self.max_outbox = max_outbox
+        self.queued = 0       # characters waiting in the outbox
+        self.overflowed = False
         self._outbox: asyncio.Queue[str | None] = asyncio.Queue()
         self._finished = asyncio.Event()
 
     def send(self, document: str) -> bool:
+        """Queue ``document``; False when the channel is closed, or when its outbox is
+        full (``overflowed`` then says so: the client is not reading)."""
         if self.closed:
             return False
+        if self.queued and self.queued + len(document) > self.max_outbox:
+            self.overflowed = True
+            return False
+        self.queued += len(document)
         self._outbox.put_nowait(document)
         return True
+
+    def drop_queued(self) -> int:
+        """Empty the outbox of what the client did not read; how many documents."""
+        dropped, ended = 0, False
+        while not self._outbox.empty():
+            if self._outbox.get_nowait() is None:
+                ended = True
+            else:
+                dropped += 1
+        self.queued = 0
+        if ended:
+            self._outbox.put_nowait(None)
+        return dropped
 
     def end(self) -> None:
         """No more documents: the transport ends the stream after those queued."""
@@ -52,7 +80,7 @@ class Channel:
     async def documents(self) -> AsyncIterator[str]:
         """What the transport writes, in order, until the channel ends."""
         while True:
-            document = await self._outbox.get()
+            document = await self._next()
             if document is None:
                 self.finished()
                 return
@@ -60,7 +88,13 @@ class Channel:
 
     def next_document(self) -> asyncio.Future[str | None]:
         """One document, for transports that also watch their connection."""
-        return asyncio.ensure_future(self._outbox.get())
+        return asyncio.ensure_future(self._next())
+
+    async def _next(self) -> str | None:
+        document = await self._outbox.get()
+        if document is not None:
+            self.queued -= len(document)
+        return document
 
     def finished(self) -> None:
         """Called by the transport once it has stopped writing, for whatever reason."""
@@ -144,7 +178,7 @@ class ChannelSet:
     id: str
     channels: dict[str, Channel] = field(default_factory=dict)
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
-    backlog: list[Delivery] = field(default_factory=list)
+    backlog: Backlog = field(default_factory=Backlog)
     application_id: str | None = None  # of its latest channel that named one
     _credit: dict[str, int] = field(default_factory=dict)
 

@@ -286,13 +286,23 @@ def _identifier(element: ET.Element, tag: str) -> str:
     return value
 
 
+def _application_id(element: ET.Element) -> str | None:
+    """Copied into every event of the subscription: the schema's 1 to 256 characters."""
+    value = text_of(element, "applicationId")
+    if value is not None and len(value) > _MAX_ID:
+        raise XsiError(ErrorCode.INVALID_VALUE,
+                       f"{local_name(element)}: applicationId is longer than {_MAX_ID} "
+                       "characters")
+    return value
+
+
 def channel_request(element: ET.Element) -> ChannelRequest:
     return ChannelRequest(
         channel_set_id=_identifier(element, "channelSetId"),
         priority=int_of(element, "priority") or 1,
         weight=int_of(element, "weight") or 50,
         expires=int_of(element, "expires"),
-        application_id=text_of(element, "applicationId"))
+        application_id=_application_id(element))
 
 
 def parse_channel_request(body: bytes | str) -> ChannelRequest:
@@ -312,7 +322,7 @@ def parse_subscription_request(body: bytes | str) -> SubscriptionRequest:
         event=_identifier(element, "event"),
         channel_set_id=_identifier(element, "channelSetId"),
         expires=int_of(element, "expires"),
-        application_id=text_of(element, "applicationId") or "")
+        application_id=_application_id(element) or "")
 
 
 # EventResponseStatusCode: received, channel unknown, subscription unknown, the client

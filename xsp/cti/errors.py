@@ -31,6 +31,11 @@ class ErrorCode(enum.IntEnum):
     BODY_TOO_LARGE = 41301
     UPGRADE_REQUIRED = 42601
     SHUTTING_DOWN = 50301
+    # Limits (emu limit): a client's own, then the node's.
+    CLIENT_CHANNEL_LIMIT = 40320
+    CLIENT_CHANNEL_SET_LIMIT = 40321
+    CLIENT_SUBSCRIPTION_LIMIT = 40322
+    NODE_LIMIT = 50320
 
     @property
     def status(self) -> int:

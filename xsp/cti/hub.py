@@ -30,6 +30,17 @@ lower ``min_expires``: an emulator option, not a BroadWorks one.
 Time. Every deadline (acknowledgement, channel and subscription expiry) is read from
 ``clock`` and acted on by ``sweep()``, which a background task calls every
 ``sweep_interval`` seconds; tests drive a fake clock and call ``sweep()`` themselves.
+
+Limits (``limits``, the emulator's ``emu limit`` settings). Channels, channel sets and
+subscriptions are counted per client and in all; a request past a limit is refused with
+an ``ErrorInfo`` that names it (403 for a client's own limit, 503 for the node's). A
+set's backlog keeps at most ``backlog`` events, each for at most ``backlog_seconds``; a
+channel whose client leaves ``outbox_kib`` unread is ended (``NonResponsiveChannel``).
+Dropped events and refusals are logged at most once every few seconds per kind and
+client, since a client can cause them as fast as it likes.
+
+Revocation. ``revoke()`` asks every open channel's client whether it is still allowed
+(ClientIdentity, allowClientApp) and ends the channels of those that are not.
 """
 from __future__ import annotations
 
@@ -41,7 +52,9 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import NoReturn
 
+from xsp.config.model import Limits
 from xsp.cti import documents as docs
 from xsp.cti import eventdata
 from xsp.cti.channels import Channel, ChannelSet, Delivery, SetKey, Subscription, Target
@@ -52,6 +65,7 @@ from xsp.cti.errors import ErrorCode, XsiError
 from xsp.cti.identity import Client
 from xsp.cti.packages import UserState, package, package_names, withdrawn
 from xsp.live.observer import NULL_OBSERVER, Observer
+from xsp.ratelog import RateLimitedLog
 
 log = logging.getLogger("xsp.cti")
 
@@ -74,6 +88,15 @@ DUPLICATE_SET = Termination(docs.DUPLICATE_CHANNEL_SET,
                             "the client opened another channel set with the same applicationId")
 UNKNOWN_CHANNEL = Termination(docs.UNKNOWN_CHANNEL,
                               "its client answered an event with 404 (channel unknown)")
+NOT_READING = Termination(docs.NON_RESPONSIVE_CHANNEL,
+                          "its client left more than its outbox limit unread "
+                          "(emu limit outboxKiB)")
+
+
+def revoked(why: str) -> Termination:
+    # ExplicitDelete: the server deleted the channel, as at shutdown; the schema's list
+    # has no reason closer to a client no longer allowed (the emulator's choice).
+    return Termination(docs.EXPLICIT_DELETE, f"its client is no longer allowed: {why}")
 
 
 @dataclass
@@ -97,7 +120,7 @@ class EventHub:
                  clock: Callable[[], float] = time.monotonic, sweep_interval: float = 0.25,
                  default_expires: int = 3600, min_expires: int = 3600,
                  max_channel_expires: int = 86400, max_subscription_expires: int = 86400,
-                 max_backlog: int = 1000, drain_timeout: float = 2.0) -> None:
+                 limits: Limits | None = None, drain_timeout: float = 2.0) -> None:
         if ack_timeout <= 0 or sweep_interval <= 0 or max_attempts < 1:
             raise ValueError("ack_timeout and sweep_interval must be positive, max_attempts >= 1")
         if not 1 <= min_expires <= min(max_channel_expires, max_subscription_expires):
@@ -111,7 +134,7 @@ class EventHub:
         self.min_expires = min_expires
         self.max_channel_expires = max_channel_expires
         self.max_subscription_expires = max_subscription_expires
-        self.max_backlog = max_backlog
+        self.limits = limits or Limits()
         self.drain_timeout = drain_timeout
         self.stats = HubStats()
         self._sets: dict[SetKey, ChannelSet] = {}
@@ -124,6 +147,8 @@ class EventHub:
         self._wide: dict[str, Subscription] = {}
         self._rank: dict[str, int] = {}
         self._by_identity: dict[tuple[str, Target, str, str], Subscription] = {}
+        self._owned: dict[str, int] = {}  # subscriptions per client
+        self._quiet = RateLimitedLog(log)
         self._created = 0
         self._pending: dict[str, Delivery] = {}
         self._acknowledged: OrderedDict[str, str] = OrderedDict()  # event id -> owner
@@ -171,6 +196,7 @@ class EventHub:
         interface does, in its response) and ``channel.granted`` holds the expires."""
         if self._closing:
             raise XsiError(ErrorCode.SHUTTING_DOWN, "The server is shutting down")
+        self._room_for_channel(client, request.channel_set_id)
         if request.application_id is not None:
             self._end_duplicate_sets(client.client_id, request.channel_set_id,
                                      request.application_id)
@@ -181,7 +207,8 @@ class EventHub:
         expires = self._grant(request.expires, self.max_channel_expires)
         channel = Channel(str(uuid.uuid4()), client.client_id, key, priority=request.priority,
                           weight=request.weight, expires_at=self.clock() + expires,
-                          transport=transport, application_id=request.application_id)
+                          transport=transport, application_id=request.application_id,
+                          client=client, max_outbox=self.limits.outbox_kib * 1024)
         channel.granted = expires
         channel_set.channels[channel.id] = channel
         self._channels[channel.id] = channel
@@ -205,7 +232,7 @@ class EventHub:
 
     def heartbeat(self, client: Client, channel_id: str) -> None:
         """The client is alive: answer on the channel itself, so it knows the stream is."""
-        self.channel(client, channel_id).send(docs.HEARTBEAT)
+        self._put(self.channel(client, channel_id), docs.HEARTBEAT)
 
     def refresh_channel(self, client: Client, channel_id: str, expires: int | None) -> int:
         channel = self.channel(client, channel_id)
@@ -237,6 +264,17 @@ class EventHub:
                      why.reason, why.happened)
         channel.send(docs.channel_terminated_document(channel.id, why.reason))
         channel.end()
+
+    def revoke(self) -> int:
+        """End the open channels whose clients are no longer allowed where they were
+        admitted; how many. Their next request is refused by the interface."""
+        ended = 0
+        for channel in list(self._channels.values()):
+            why = channel.client.revoked() if channel.client is not None else None
+            if why is not None and not channel.closed:
+                self.terminate(channel, revoked(why))
+                ended += 1
+        return ended
 
     def audit(self, client: Client, channel_set_id: str) -> str:
         """The set's open channels; a set without one is not found (a ChannelSet
@@ -275,6 +313,7 @@ class EventHub:
                            "(open a channel in it first)")
         granted = self._grant(request.expires, self.max_subscription_expires)
         application_id = request.application_id or request.channel_set_id
+        self._room_for_subscription(client, target, event_package.name, application_id)
         subscription = Subscription(
             str(uuid.uuid4()), client.client_id, client.certified,
             (client.client_id, request.channel_set_id), target, event_package,
@@ -393,6 +432,7 @@ class EventHub:
     def sweep(self) -> None:
         """Act on every deadline that ``clock`` says has passed."""
         now = self.clock()
+        self._expire_backlogs(now)
         for subscription in [s for s in self._subscriptions.values() if s.expires_at <= now]:
             self._expire_subscription(subscription)
         for channel in [c for c in self._channels.values() if c.expires_at <= now]:
@@ -403,12 +443,15 @@ class EventHub:
             if delivery.attempts >= self.max_attempts:
                 self._settle(delivery)
                 self.stats.undeliverable += 1
-                log.warning("event %s (%s, sequence %d of subscription %s) not acknowledged "
-                            "after %d attempts; dropped", delivery.event_id, delivery.data.type,
-                            delivery.sequence_number, delivery.subscription_id, delivery.attempts)
+                self._quiet.warning(("unacknowledged", delivery.owner),
+                                    "event %s (%s, sequence %d of subscription %s) of %s not "
+                                    "acknowledged after %d attempts; dropped", delivery.event_id,
+                                    delivery.data.type, delivery.sequence_number,
+                                    delivery.subscription_id, delivery.owner, delivery.attempts)
             else:
-                log.info("event %s not acknowledged in %ss; sending it again",
-                         delivery.event_id, self.ack_timeout)
+                self._quiet.info(("resent", delivery.owner),
+                                 "event %s of %s not acknowledged in %ss; sending it again",
+                                 delivery.event_id, delivery.owner, self.ack_timeout)
                 self._send(delivery)
 
     async def close(self) -> None:
@@ -508,10 +551,25 @@ class EventHub:
             self.stats.delivered += 1
         else:
             self.stats.redelivered += 1
-            log.info("event %s sent again on channel %s (attempt %d)",
-                     delivery.event_id, channel.id, delivery.attempts)
-        channel.send(docs.event_document(self._envelope(delivery, channel.id), delivery.data))
+            self._quiet.info(("sent again", delivery.owner),
+                             "event %s of %s sent again on channel %s (attempt %d)",
+                             delivery.event_id, delivery.owner, channel.id, delivery.attempts)
+        # Not acknowledged if its channel ends for not reading: sent again at the deadline.
+        self._put(channel, docs.event_document(self._envelope(delivery, channel.id),
+                                               delivery.data))
         self.observer.event_sent(delivery)
+
+    def _put(self, channel: Channel, document: str) -> None:
+        """Into the channel's outbox; a full one means its client is not reading, and the
+        channel ends rather than keep more."""
+        if channel.send(document) or not channel.overflowed:
+            return
+        dropped = channel.drop_queued()
+        self._quiet.warning(("not reading", channel.owner),
+                            "channel %s of %s: %d KiB written and not read (emu limit "
+                            "outboxKiB); %d queued document(s) dropped, channel ended",
+                            channel.id, channel.owner, channel.max_outbox // 1024, dropped)
+        self.terminate(channel, NOT_READING)
 
     def _envelope(self, delivery: Delivery, channel_id: str) -> Envelope:
         return Envelope(
@@ -523,18 +581,35 @@ class EventHub:
 
     def _to_backlog(self, channel_set: ChannelSet, delivery: Delivery) -> None:
         delivery.deadline = None
-        channel_set.backlog.append(delivery)
-        channel_set.backlog.sort(key=lambda d: d.order)
-        while len(channel_set.backlog) > self.max_backlog:
-            dropped = channel_set.backlog.pop(0)
+        channel_set.backlog.add(delivery, self.clock())
+        while len(channel_set.backlog) > self.limits.backlog:
+            dropped = channel_set.backlog.pop_longest_waiting()
             self._pending.pop(dropped.event_id, None)
             self.stats.undeliverable += 1
-            log.warning("channel set %s of %s: backlog full, event %s dropped",
-                        channel_set.id, channel_set.owner, dropped.event_id)
+            self._quiet.warning(("backlog full", channel_set.owner),
+                                "channel set %s of %s: no channel, backlog full (%d events, emu "
+                                "limit backlog); event %s dropped", channel_set.id,
+                                channel_set.owner, self.limits.backlog, dropped.event_id)
+
+    def _expire_backlogs(self, now: float) -> None:
+        """Events wait for a channel ``backlog_seconds`` at most: a set whose client went
+        away keeps nothing for the rest of its subscriptions' lives."""
+        deadline = now - self.limits.backlog_seconds
+        for channel_set in self._sets.values():
+            if not channel_set.backlog:
+                continue
+            expired = channel_set.backlog.expire(deadline)
+            for delivery in expired:
+                self._pending.pop(delivery.event_id, None)
+            if expired:
+                self.stats.undeliverable += len(expired)
+                self._quiet.warning(("backlog expired", channel_set.owner),
+                                    "channel set %s of %s: %d event(s) waited %d s for a channel "
+                                    "(emu limit backlogSeconds); dropped", channel_set.id,
+                                    channel_set.owner, len(expired), self.limits.backlog_seconds)
 
     def _replay_backlog(self, channel_set: ChannelSet) -> None:
-        waiting, channel_set.backlog = channel_set.backlog, []
-        for delivery in waiting:
+        for delivery in channel_set.backlog.take():
             self._send(delivery)
 
     def _settle(self, delivery: Delivery) -> None:
@@ -542,7 +617,7 @@ class EventHub:
         self._pending.pop(delivery.event_id, None)
         channel_set = self._sets.get(delivery.set_key)
         if channel_set is not None and delivery.deadline is None:
-            channel_set.backlog = [d for d in channel_set.backlog if d is not delivery]
+            channel_set.backlog.discard(delivery)
 
     def _expire_subscription(self, subscription: Subscription) -> None:
         self.stats.subscriptions_expired += 1
@@ -593,6 +668,7 @@ class EventHub:
                 self.terminate(channel, DUPLICATE_SET)
 
     def _index(self, subscription: Subscription) -> None:
+        self._owned[subscription.owner] = self._owned.get(subscription.owner, 0) + 1
         self._created += 1
         self._rank[subscription.id] = self._created
         self._by_identity[_identity(subscription)] = subscription
@@ -603,7 +679,12 @@ class EventHub:
             self._wide[subscription.id] = subscription
 
     def _unindex(self, subscription: Subscription) -> None:
-        self._rank.pop(subscription.id, None)
+        if self._rank.pop(subscription.id, None) is not None:
+            owned = self._owned.get(subscription.owner, 0) - 1
+            if owned > 0:
+                self._owned[subscription.owner] = owned
+            else:
+                self._owned.pop(subscription.owner, None)
         self._wide.pop(subscription.id, None)
         if self._by_identity.get(_identity(subscription)) is subscription:
             del self._by_identity[_identity(subscription)]
@@ -638,6 +719,46 @@ class EventHub:
         for delivery in [d for d in self._pending.values() if d.set_key == key]:
             del self._pending[delivery.event_id]
             self.stats.undeliverable += 1
+
+    def _room_for_channel(self, client: Client, channel_set_id: str) -> None:
+        owner, limits = client.client_id, self.limits
+        if len(self._channels) >= limits.channels:
+            self._refuse(client, ErrorCode.NODE_LIMIT,
+                         f"The node holds {len(self._channels)} channels, its limit "
+                         "(emu limit channels); try again later")
+        mine = sum(1 for c in self._channels.values() if c.owner == owner)
+        if mine >= limits.channels_per_client:
+            self._refuse(client, ErrorCode.CLIENT_CHANNEL_LIMIT,
+                         f"Client {owner} has {mine} channels open, the most one client may "
+                         "(emu limit channelsPerClient); close one first")
+        if (owner, channel_set_id) not in self._sets:
+            sets = sum(1 for key in self._sets if key[0] == owner)
+            if sets >= limits.channel_sets_per_client:
+                self._refuse(client, ErrorCode.CLIENT_CHANNEL_SET_LIMIT,
+                             f"Client {owner} has {sets} channel sets, the most one client may "
+                             "(emu limit channelSetsPerClient); open the channel in one of them, "
+                             "or delete the subscriptions of one no longer used")
+
+    def _room_for_subscription(self, client: Client, target: Target, package_name: str,
+                               application_id: str) -> None:
+        """A subscription that replaces one of the client's own takes no more room."""
+        if (client.client_id, target, package_name, application_id) in self._by_identity:
+            return
+        limits = self.limits
+        if len(self._subscriptions) >= limits.subscriptions:
+            self._refuse(client, ErrorCode.NODE_LIMIT,
+                         f"The node holds {len(self._subscriptions)} subscriptions, its limit "
+                         "(emu limit subscriptions); try again later")
+        mine = self._owned.get(client.client_id, 0)
+        if mine >= limits.subscriptions_per_client:
+            self._refuse(client, ErrorCode.CLIENT_SUBSCRIPTION_LIMIT,
+                         f"Client {client.client_id} has {mine} subscriptions, the most one "
+                         "client may (emu limit subscriptionsPerClient); delete one first")
+
+    def _refuse(self, client: Client, code: ErrorCode, summary: str) -> NoReturn:
+        self._quiet.warning(("refused", code, client.client_id), "refused %s: %s",
+                            client.client_id, summary)
+        raise XsiError(code, summary)
 
     def _start_sweeper(self) -> None:
         if self._sweeper is None or self._sweeper.done():

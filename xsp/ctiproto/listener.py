@@ -17,6 +17,7 @@ from xsp.cti.hub import EventHub, Termination
 from xsp.cti.operations import Operations
 from xsp.ctiproto.codec import MAX_DOCUMENT
 from xsp.ctiproto.connection import IDLE_TIMEOUT, CTIConnection
+from xsp.listener.gate import ConnectionGate, listen
 from xsp.listener.handshakes import Listening, handshakes_for
 from xsp.listener.refusal import Refusal
 from xsp.live.observer import Admitted
@@ -30,8 +31,12 @@ class CTIListener(Listening):
                  on_refusal: Callable[[Refusal], None] | None = None,
                  on_admitted: Callable[[Admitted], None] | None = None,
                  handshake_timeout: float = 10.0, idle_timeout: float = IDLE_TIMEOUT,
-                 max_document: int = MAX_DOCUMENT, backlog: int = DEFAULT_BACKLOG) -> None:
-        """``ssl_context`` None serves plain TCP (BroadWorks ``Secure false``)."""
+                 max_document: int = MAX_DOCUMENT, backlog: int = DEFAULT_BACKLOG,
+                 gate: ConnectionGate | None = None,
+                 write_timeout: float | None = None) -> None:
+        """``ssl_context`` None serves plain TCP (BroadWorks ``Secure false``). ``gate``
+        counts the connections against the node's limits; ``write_timeout`` closes a
+        TLS connection whose client leaves what is written to it unread for that long."""
         self.hub = hub
         self.authorizer = authorizer
         self.operations = Operations(hub, transport="cti", opens_channels=True)
@@ -42,19 +47,20 @@ class CTIListener(Listening):
         self._idle_timeout = idle_timeout
         self._max_document = max_document
         self._backlog = backlog
+        self._gate = gate
         self._server: asyncio.Server | None = None
         self._bound: tuple[str, int] | None = None
         self._handshakes = handshakes_for(ssl_context, label=label, timeout=handshake_timeout,
-                                          on_refusal=on_refusal, on_admitted=on_admitted)
+                                          on_refusal=on_refusal, on_admitted=on_admitted,
+                                          gate=gate, write_timeout=write_timeout)
 
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
         handshakes = self._handshakes
         factory: Callable[[], asyncio.BaseProtocol] = (
             self._connection if handshakes is None
             else lambda: handshakes.protocol(self._connection))
-        self._server = await loop.create_server(factory, self._host, self._port,
-                                                backlog=self._backlog, reuse_address=True)
+        self._server = await listen(factory, self._host, self._port, gate=self._gate,
+                                    label=self._label, backlog=self._backlog)
         sockname = self._server.sockets[0].getsockname()
         self._bound = (str(sockname[0]), int(sockname[1]))
 

@@ -11,6 +11,7 @@ import ssl
 from collections.abc import Callable
 
 from xsp.listener import refusal as refusals
+from xsp.listener.gate import ConnectionGate
 from xsp.listener.refusal import Refusal
 from xsp.listener.tlstransport import TLSServerProtocol
 from xsp.live.observer import Admitted, admitted_by
@@ -19,9 +20,13 @@ from xsp.live.observer import Admitted, admitted_by
 class Handshakes:
     def __init__(self, context: ssl.SSLContext, *, label: str, timeout: float,
                  on_refusal: Callable[[Refusal], None] | None = None,
-                 on_admitted: Callable[[Admitted], None] | None = None) -> None:
+                 on_admitted: Callable[[Admitted], None] | None = None,
+                 gate: ConnectionGate | None = None,
+                 write_timeout: float | None = None) -> None:
         """``on_refusal`` is called once per refused connection, after the refusal has
-        been logged; ``on_admitted`` once per completed handshake."""
+        been logged; ``on_admitted`` once per completed handshake. ``gate`` counts the
+        connections against the node's limits; ``write_timeout`` closes a connection
+        whose client leaves what is written to it unread for that long."""
         if timeout <= 0:
             raise ValueError("handshake_timeout must be positive")
         self._context = context
@@ -29,6 +34,8 @@ class Handshakes:
         self._timeout = timeout
         self._on_refusal = on_refusal
         self._on_admitted = on_admitted
+        self._gate = gate
+        self._write_timeout = write_timeout
         self._in_progress: set[TLSServerProtocol] = set()
 
     def __len__(self) -> int:
@@ -38,7 +45,8 @@ class Handshakes:
         """The raw-connection protocol of one new connection."""
         protocol = TLSServerProtocol(
             app_factory, self._context, label=self._label, refused=self._refused,
-            handshake_timeout=self._timeout, handshake_over=self._handshake_over)
+            handshake_timeout=self._timeout, handshake_over=self._handshake_over,
+            write_timeout=self._write_timeout, gate=self._gate)
         self._in_progress.add(protocol)
         return protocol
 
@@ -59,7 +67,9 @@ class Handshakes:
 
 def handshakes_for(context: ssl.SSLContext | None, *, label: str, timeout: float,
                    on_refusal: Callable[[Refusal], None] | None = None,
-                   on_admitted: Callable[[Admitted], None] | None = None) -> Handshakes | None:
+                   on_admitted: Callable[[Admitted], None] | None = None,
+                   gate: ConnectionGate | None = None,
+                   write_timeout: float | None = None) -> Handshakes | None:
     """The handshakes of a listener on ``context``; None for plain TCP (BroadWorks
     ``Secure false``), whose timeout is still checked so a bad one never waits for TLS."""
     if timeout <= 0:
@@ -67,7 +77,7 @@ def handshakes_for(context: ssl.SSLContext | None, *, label: str, timeout: float
     if context is None:
         return None
     return Handshakes(context, label=label, timeout=timeout, on_refusal=on_refusal,
-                      on_admitted=on_admitted)
+                      on_admitted=on_admitted, gate=gate, write_timeout=write_timeout)
 
 
 class Listening:

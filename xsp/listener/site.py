@@ -15,6 +15,7 @@ from collections.abc import Callable
 from aiohttp import web
 from yarl import URL
 
+from xsp.listener.gate import ConnectionGate, listen
 from xsp.listener.handshakes import Listening, handshakes_for
 from xsp.listener.refusal import Refusal
 from xsp.live.observer import Admitted
@@ -32,23 +33,29 @@ class TLSSite(Listening, web.BaseSite):
                  on_refusal: Callable[[Refusal], None] | None = None,
                  on_admitted: Callable[[Admitted], None] | None = None,
                  handshake_timeout: float = 10.0, backlog: int = DEFAULT_BACKLOG,
-                 reuse_address: bool = True) -> None:
+                 reuse_address: bool = True, gate: ConnectionGate | None = None,
+                 write_timeout: float | None = None) -> None:
         """``ssl_context`` None serves plain TCP (BroadWorks ``Secure false``).
 
         ``label`` names the listener in refusals and the log, e.g.
         ``"10.155.6.175:8012 (bound 127.0.0.1:8012)"``. ``on_refusal`` is called once
         per refused connection, after the refusal has been logged; ``on_admitted`` once
-        per completed handshake.
+        per completed handshake. ``gate`` counts the connections against the node's
+        limit; ``write_timeout`` closes a TLS connection whose client leaves what is
+        written to it unread for that long.
         """
         super().__init__(runner, ssl_context=ssl_context, backlog=backlog)
         self._host = host
         self._port = port
         self._label = label
         self._reuse_address = reuse_address
+        self._gate = gate
+        self._write_timeout = write_timeout
         self._bound: tuple[str, int] | None = None
         self._on_refusal = on_refusal
         self._handshakes = handshakes_for(ssl_context, label=label, timeout=handshake_timeout,
-                                          on_refusal=self._notify, on_admitted=on_admitted)
+                                          on_refusal=self._notify, on_admitted=on_admitted,
+                                          gate=gate, write_timeout=write_timeout)
 
     @property
     def name(self) -> str:
@@ -58,15 +65,14 @@ class TLSSite(Listening, web.BaseSite):
 
     async def start(self) -> None:
         await super().start()
-        loop = asyncio.get_running_loop()
         server = self._runner.server
         assert server is not None  # BaseSite.__init__ insisted on runner.setup()
         handshakes = self._handshakes
         factory = server if handshakes is None else lambda: handshakes.protocol(server)
         try:
-            self._server = await loop.create_server(
-                factory, self._host, self._port, backlog=self._backlog,
-                reuse_address=self._reuse_address)
+            self._server = await listen(factory, self._host, self._port, gate=self._gate,
+                                        label=self._label, backlog=self._backlog,
+                                        reuse_address=self._reuse_address)
         except BaseException:
             # A port in use must leave the runner as it was, so a retry can register.
             self._runner._unreg_site(self)

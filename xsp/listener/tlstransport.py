@@ -25,9 +25,12 @@ from typing import Any
 
 from xsp.listener import reasons as explain
 from xsp.listener import tlswatch, tlswire
+from xsp.listener.gate import ConnectionGate
 from xsp.listener.refusal import Refusal
+from xsp.ratelog import RateLimitedLog
 
 log = logging.getLogger("xsp.cti")
+_cut_off = RateLimitedLog(log)
 
 # One SSL_read returns at most a record (16 KiB); asking for more only costs memory.
 _READ_SIZE = 64 * 1024
@@ -156,7 +159,11 @@ class TLSServerProtocol(asyncio.Protocol):
                  context: ssl.SSLContext, *, label: str,
                  refused: Callable[[Refusal], None],
                  handshake_timeout: float = 10.0,
-                 handshake_over: Callable[[TLSServerProtocol], None] | None = None) -> None:
+                 handshake_over: Callable[[TLSServerProtocol], None] | None = None,
+                 write_timeout: float | None = None, gate: ConnectionGate | None = None) -> None:
+        """``write_timeout``: how long the socket's write buffer may stay over its high
+        water mark (the client reads nothing) before the connection is cut; None, never.
+        ``gate`` counts the connections of the client once the handshake names it."""
         self._app_factory = app_factory
         self._context = context
         self._label = label
@@ -179,6 +186,10 @@ class TLSServerProtocol(asyncio.Protocol):
         self._eof_delivered = False
         self._close_error: Exception | None = None
         self._resume_handle: asyncio.Handle | None = None
+        self._write_timeout = write_timeout
+        self._write_deadline: asyncio.TimerHandle | None = None
+        self._gate = gate
+        self._client: str | None = None  # as the gate counts it, once admitted
         tlswatch.install(context)
 
     # -- raw transport callbacks ---------------------------------------------------------
@@ -222,18 +233,43 @@ class TLSServerProtocol(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self._raw_writing_paused = True
+        if self._write_timeout is not None and self._loop is not None:
+            # A client that stops reading must not hold its buffers (and our memory) for
+            # ever: past the deadline the connection is cut.
+            self._write_deadline = self._loop.call_later(self._write_timeout, self._write_stalled)
         if self._app is not None:
             self._app._pause_protocol()
 
     def resume_writing(self) -> None:
         self._raw_writing_paused = False
+        self._cancel_write_deadline()
         if self._app is not None:
             self._app._resume_protocol()
+
+    def _cancel_write_deadline(self) -> None:
+        if self._write_deadline is not None:
+            self._write_deadline.cancel()
+            self._write_deadline = None
+
+    def _write_stalled(self) -> None:
+        self._write_deadline = None
+        if self._raw is None:
+            return
+        _cut_off.warning(("write timeout", self._label),
+                         "CTI %s: %s:%s read nothing of the %d bytes written to it for %g s; "
+                         "connection closed", self._label, *self._peer,
+                         self._raw.get_write_buffer_size(), self._write_timeout)
+        self._state = _State.CLOSING
+        self._raw.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._state is _State.HANDSHAKE and self._first_bytes:
             self._refuse(explain.closed_during_handshake(self._watch), None, close=False)
         self._finish_handshake_phase()
+        self._cancel_write_deadline()
+        if self._gate is not None and self._client is not None:
+            self._gate.leave(self._client)
+            self._client = None
         self._state = _State.CLOSED
         if self._resume_handle is not None:
             self._resume_handle.cancel()
@@ -259,6 +295,9 @@ class TLSServerProtocol(asyncio.Protocol):
         self._flush()  # the server's last flight and, with TLS 1.3, its session tickets
         self._finish_handshake_phase()
         self._state = _State.WRAPPED
+        if not self._admitted():
+            self.close_app()
+            return
         assert self._loop is not None
         protocol = self._app_factory()
         self._app = TLSAppTransport(self, protocol, self._loop)
@@ -268,6 +307,19 @@ class TLSServerProtocol(asyncio.Protocol):
         # Application data that came in the same segment as the client's Finished is
         # already in the incoming BIO: hand it over now, not at the next packet.
         self._deliver()
+
+    def _admitted(self) -> bool:
+        if self._gate is None:
+            return True
+        assert self._sslobj is not None
+        certificate: Any = self._sslobj.getpeercert()
+        names = [value for rdn in (certificate or {}).get("subject", ()) for key, value in rdn
+                 if key == "commonName"]
+        client = names[-1].lower() if names else f"no certificate, address {self._peer[0]}"
+        if not self._gate.enter(client, self._label, f"{self._peer[0]}:{self._peer[1]}"):
+            return False
+        self._client = client
+        return True
 
     def _alert_sent(self, sent: bytes) -> str | None:
         """The alert in the bytes just written: read from the record when in clear, from

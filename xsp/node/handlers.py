@@ -2,26 +2,27 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from xsp.cti.calls import CallError, CallResult
 from xsp.cti.scenario import ScenarioError, run_scenario
-
-if TYPE_CHECKING:
-    from xsp.node.host import NodeHost
+from xsp.node.host import HostStopped, NodeHost
 
 TIMINGS = ("answer_after", "hold_after", "retrieve_after", "transfer_to", "transfer_after",
            "release_after", "released_by")
 
 
-async def handle_request(host: "NodeHost", req: dict[str, Any]) -> dict[str, Any]:
+async def handle_request(host: NodeHost, req: dict[str, Any]) -> dict[str, Any]:
     op = req.get("op")
     if op == "ping":
         return {"ok": True, "lines": [], "pid": os.getpid()}
     if op == "status":
         return {"ok": True, "lines": host.status(req["node"])}
     if op == "restart":
-        return {"ok": True, "lines": await host.restart(req["node"])}
+        try:
+            return {"ok": True, "lines": await host.restart(req["node"])}
+        except HostStopped as exc:
+            return {"ok": False, "lines": [f"Error: {exc}"]}
     if op == "call":
         return await run_call(host, req)
     if op == "scenario":
@@ -36,7 +37,7 @@ def _summary(result: CallResult) -> list[str]:
     return lines
 
 
-async def run_call(host: "NodeHost", req: dict[str, Any]) -> dict[str, Any]:
+async def run_call(host: NodeHost, req: dict[str, Any]) -> dict[str, Any]:
     simulator = host.simulator
     timing = {k: req[k] for k in TIMINGS if req.get(k) is not None}
     if "answer_after" in req and req["answer_after"] is None:
@@ -49,11 +50,16 @@ async def run_call(host: "NodeHost", req: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, "lines": _summary(result)}
 
 
-async def run_scenario_request(host: "NodeHost", req: dict[str, Any]) -> dict[str, Any]:
+async def run_scenario_request(host: NodeHost, req: dict[str, Any]) -> dict[str, Any]:
+    # The node never opens a file it is named: the client read it (xsp sim run).
+    scenario = req.get("scenario")
+    if not isinstance(scenario, dict):
+        return {"ok": False, "lines": ["Error: a scenario request carries the scenario itself "
+                                       "(a mapping), not a file name"]}
     try:
-        result = await run_scenario(host.hub, req["path"], time_scale=req.get("time_scale"),
+        result = await run_scenario(host.hub, scenario, time_scale=req.get("time_scale"),
                                     simulator=host.simulator)
-    except (ScenarioError, CallError, OSError) as exc:
+    except (ScenarioError, CallError) as exc:
         return {"ok": False, "lines": [f"Error: {exc}"]}
     lines = [f"Scenario {result.name}: {len(result.calls)} call(s), {result.events} event(s)"]
     for call in result.calls:

@@ -10,9 +10,17 @@ listener of every node: a channel set may hold channels on two XSPs, or on both
 interfaces, and an event not acknowledged on one is sent again on another. Shutdown is
 ordered: stop accepting, tell every open channel it is terminated, then close the
 connections.
+
+Restarts of one node run one at a time (a per-node lock): two ``emu restart`` at the
+same moment, from two shells or a shell and a control request, would otherwise each
+close and open the node's listeners in turn, and one could open a listener into a
+runtime the other had just replaced, leaving it on the port untracked, serving the
+old TLS settings and anchors. Shutdown takes every node's lock, so it waits for a
+restart in progress, and a restart asked for after it is refused.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import logging
@@ -24,17 +32,19 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from xsp.config import statedir
-from xsp.config.model import (CTIServer, Deployment, InterfaceCertificate, Node, TrustAnchor, User,
-                              XspSettings)
+from xsp.config.model import (CTIServer, Deployment, InterfaceCertificate, Limits, Node,
+                              TrustAnchor, User, XspSettings)
 from xsp.config.store import PRIVATE_DIR, ConfigFileError, Store, read_state_file
 from xsp.cti.auth import Authorizer
 from xsp.cti.calls import CallSimulator
 from xsp.cti.hub import INTERFACE_STOPPED, SHUTTING_DOWN, EventHub, Termination
 from xsp.ctiproto.listener import CTIListener
+from xsp.listener.gate import ConnectionGate
 from xsp.listener.refusal import Refusal
 from xsp.listener.site import TLSSite
 from xsp.live.observer import NULL_OBSERVER, Observer
 from xsp.node.addresses import bind_address
+from xsp.ratelog import RateLimitedLog
 from xsp.tls import capath
 from xsp.tls.context import build_server_context
 from xsp.tls.effective import plan_for
@@ -49,6 +59,11 @@ log = logging.getLogger("xsp.node")
 KEEPALIVE = 75.0
 # Under the state: the trust anchors of running listeners as capath directories.
 ANCHORS_DIR = "anchors"
+# Who may use the node: the ClientIdentity CNs, and each node's allowClientApp.
+Admission = tuple[frozenset[str], tuple[tuple[str, bool], ...]]
+# How often the node looks whether ClientIdentity or allowClientApp changed (a stat of
+# the configuration file while nothing did).
+ADMISSION_CHECK = 0.25
 
 
 @dataclass
@@ -94,6 +109,10 @@ class Listener:
         return self.site.bound[1] if self.site else self.configured_port
 
 
+class HostStopped(RuntimeError):
+    """A restart asked for while (or after) the node shuts down."""
+
+
 @dataclass
 class NodeRuntime:
     name: str
@@ -123,6 +142,13 @@ class NodeHost:
         self._node_anchor_dirs: dict[str, set[Path]] = {}
         self.observer: Observer = NULL_OBSERVER
         self.cucm: dict[str, "CucmRuntime"] = {}
+        self.limits = Limits()
+        # One count of connections for every listener: they share the process's descriptors.
+        self.gate = ConnectionGate(self.limits.connections, self.limits.connections_per_client)
+        self._watcher: asyncio.Task[None] | None = None
+        self._quiet = RateLimitedLog(log)
+        self._life: dict[str, asyncio.Lock] = {}  # per node: its restarts run one at a time
+        self._stopping = False
 
     def watch(self, observer: Observer | None) -> None:
         """Report to ``observer`` (the live page) from now on; None stops reporting."""
@@ -160,13 +186,48 @@ class NodeHost:
 
     # --- life cycle ------------------------------------------------------------------
 
+    def _apply_limits(self) -> None:
+        """The limits as stored now: at start, and at each restart (``emu limit``)."""
+        self.limits = self._deployment().limits
+        self.gate.resize(self.limits.connections, self.limits.connections_per_client)
+        self.hub.limits = self.limits
+
     async def start(self) -> None:
+        self._apply_limits()
         for node in self._deployment().nodes:
             if node.is_xsp:
                 await self._start_node(node)
             elif node.kind == "CUCM":
                 await self._start_cucm(node.name)
         self.observer.nodes_changed()
+        self._watcher = asyncio.ensure_future(self._watch_admission())
+
+    def _admission(self) -> Admission:
+        deployment = self._deployment()
+        return (frozenset(i.lower() for i in deployment.client_identities),
+                tuple((n.name, n.xsp_settings.allow_client_app)
+                      for n in deployment.nodes if n.xsp is not None))
+
+    async def _watch_admission(self) -> None:
+        """ClientIdentity and allowClientApp apply at once, as on BroadWorks: requests
+        read them each time, and when they change (a shell, a hand edit) the channels of
+        a client no longer allowed end at once instead of at their expiry."""
+        last: Admission | None = None
+        while True:
+            now: Admission | None
+            try:
+                now = self._admission()
+            except Exception as exc:  # noqa: BLE001 - the watch must outlive a bad read
+                # Read again at the next look; requests are refused meanwhile if need be.
+                self._quiet.warning("admission", "cannot read who may use the node: %s", exc)
+                now = last
+            if last is not None and now != last:
+                ended = self.hub.revoke()
+                if ended:
+                    log.info("client admission changed: %d channel(s) of clients no longer "
+                             "allowed ended", ended)
+            last = now
+            await asyncio.sleep(ADMISSION_CHECK)
 
     async def _start_cucm(self, name: str) -> None:
         from xsp.cucm.runtime import CucmRuntime
@@ -267,13 +328,15 @@ class NodeHost:
             site = TLSSite(listener.runner, listener.host, listener.configured_port, context,
                            label=label, handshake_timeout=self.handshake_timeout,
                            on_refusal=on_refusal,
-                           on_admitted=lambda a: self.observer.connection_admitted(a))
+                           on_admitted=lambda a: self.observer.connection_admitted(a),
+                           gate=self.gate, write_timeout=self.limits.write_timeout)
         else:
             site = CTIListener(self.hub, self._authorizer(listener.node, listener.server),
                                listener.host, listener.configured_port, context, label=label,
                                handshake_timeout=self.handshake_timeout, idle_timeout=KEEPALIVE,
                                on_refusal=on_refusal,
-                               on_admitted=lambda a: self.observer.connection_admitted(a))
+                               on_admitted=lambda a: self.observer.connection_admitted(a),
+                               gate=self.gate, write_timeout=self.limits.write_timeout)
         try:
             await site.start()
         except OSError as exc:
@@ -305,21 +368,30 @@ class NodeHost:
         """
         # A restart applies the file as it is: an invalid one is refused, not replaced
         # by the last good one.
-        node = self.store.load().node(node_name)
-        if node.kind == "CUCM":
-            cucm = self.cucm.pop(node_name, None)
-            if cucm is not None:
-                await cucm.stop()
-            await self._start_cucm(node_name)
-            log.info("%s restarted", node_name)
-            return [f"Node {node_name} restarted.", *self.status(node_name)]
-        runtime = self.nodes.pop(node_name, None)
-        if runtime is not None:
-            await self._close(runtime)
-        await self._start_node(node)
+        self.store.load().node(node_name)  # an unknown node is refused without waiting
+        async with self._lock(node_name):
+            if self._stopping:
+                raise HostStopped("the node is shutting down")
+            # Read under the lock: a restart that waited applies what is stored now.
+            node = self.store.load().node(node_name)
+            self._apply_limits()
+            if node.kind == "CUCM":
+                cucm = self.cucm.pop(node_name, None)
+                if cucm is not None:
+                    await cucm.stop()
+                await self._start_cucm(node_name)
+                log.info("%s restarted", node_name)
+                return [f"Node {node_name} restarted.", *self.status(node_name)]
+            runtime = self.nodes.pop(node_name, None)
+            if runtime is not None:
+                await self._close(runtime)
+            await self._start_node(node)
         log.info("%s restarted", node_name)
         self.observer.nodes_changed()
         return [f"Node {node_name} restarted.", *self.status(node_name)]
+
+    def _lock(self, node_name: str) -> asyncio.Lock:
+        return self._life.setdefault(node_name, asyncio.Lock())
 
     async def _close(self, runtime: NodeRuntime,
                      reason: Termination = INTERFACE_STOPPED) -> None:
@@ -353,6 +425,17 @@ class NodeHost:
         return lines
 
     async def stop(self) -> None:
+        self._stopping = True
+        if self._watcher is not None:
+            self._watcher.cancel()
+            self._watcher = None
+        async with contextlib.AsyncExitStack() as held:
+            # A restart in progress has taken its node out of ``nodes`` for a while.
+            for name in sorted({*self.nodes, *self.cucm, *self._life}):
+                await held.enter_async_context(self._lock(name))
+            await self._stop()
+
+    async def _stop(self) -> None:
         listeners = [l for runtime in self.nodes.values() for l in runtime.all()]
         for listener in listeners:
             if listener.site is not None:

@@ -11,16 +11,22 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from xsp.config.store import Store
 from xsp.node.background import NodeThread
-from xsp.node.control import NodeAlreadyRunning, NodeError, NodeUnavailable, node_running, request
+from xsp.node.control import (PING_TIMEOUT, NodeAlreadyRunning, NodeError, NodeUnavailable,
+                              node_running, request)
 
 if TYPE_CHECKING:
     from xsp.live.service import LiveService
 
 log = logging.getLogger("xsp.node")
+
+# How long a shell waits for a node another process is starting on the same state (it
+# holds the node lock but opens its control socket only once its listeners are up).
+STARTING_WAIT = 30.0
 
 
 class ManagedNodeControl:
@@ -50,11 +56,20 @@ class ManagedNodeControl:
                 return True
             if node_running(self.store.dir):
                 return True
-            try:
-                self.embedded = NodeThread(self.store, live=self.live).start()
-            except NodeAlreadyRunning:
-                return node_running(self.store.dir)
-            return True
+            deadline = time.monotonic() + STARTING_WAIT
+            while True:
+                try:
+                    self.embedded = NodeThread(self.store, live=self.live).start()
+                    return True
+                except NodeAlreadyRunning:
+                    # Two shells started at once: the one that lost the lock waits for the
+                    # other's socket (or its lock, should that node fail to start) rather
+                    # than telling its user that no node runs.
+                    if node_running(self.store.dir):
+                        return True
+                    if time.monotonic() > deadline:
+                        return False
+                    time.sleep(0.05)
 
     def send(self, payload: dict[str, Any]) -> list[str]:
         self._ensure()
@@ -78,7 +93,7 @@ class ManagedNodeControl:
             where = "in this shell"
         else:
             try:
-                pid = request(self.store.dir, {"op": "ping"}, timeout=2.0).get("pid")
+                pid = request(self.store.dir, {"op": "ping"}, timeout=PING_TIMEOUT).get("pid")
             except (NodeUnavailable, OSError):
                 return ["Node process: not running (emu restart starts it in this shell; "
                         "xsp serve runs it on its own)"]

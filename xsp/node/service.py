@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 
 from xsp.config.store import Store
+from xsp.listener.gate import quiet_accept_errors
 from xsp.live.service import LiveService
 from xsp.node.control import NodeLock, close_control, serve_control, socket_path
 from xsp.node.handlers import handle_request
@@ -38,6 +39,7 @@ class NodeService:
 
     async def start(self) -> None:
         """Listeners, then the control socket; the lock must be held (``acquire``)."""
+        quiet_accept_errors(asyncio.get_running_loop())
         try:
             await self.host.start()
             if self.live is not None:

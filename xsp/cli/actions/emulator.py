@@ -8,6 +8,21 @@ from xsp.cli import render
 from xsp.cli.actions import ActionContext, CommandError, action
 from xsp.config.model import NODE_NAME, Deployment, Node, User
 
+# emu limit's names, the setting each sets, and what it bounds.
+LIMITS = (
+    ("connections", "connections", "connections open at once, all listeners of the node"),
+    ("connectionsPerClient", "connections_per_client", "connections open at once, one client"),
+    ("channels", "channels", "event channels open at once, all clients"),
+    ("channelsPerClient", "channels_per_client", "event channels open at once, one client"),
+    ("subscriptions", "subscriptions", "subscriptions, all clients"),
+    ("subscriptionsPerClient", "subscriptions_per_client", "subscriptions, one client"),
+    ("channelSetsPerClient", "channel_sets_per_client", "channel sets, one client"),
+    ("backlog", "backlog", "events a channel set keeps while it has no channel"),
+    ("backlogSeconds", "backlog_seconds", "seconds an event waits in that backlog"),
+    ("outboxKiB", "outbox_kib", "KiB written to a channel that its client has not read"),
+    ("writeTimeout", "write_timeout", "seconds a client may leave written data unread"),
+)
+
 
 @action("emu.status")
 def emu_status(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
@@ -165,5 +180,23 @@ def emu_xsi(actx: ActionContext, command: Command, values: dict[str, Any]) -> li
             raise CommandError(f"Error: port: {port} is the CTI interface's port on {clash.ip}; "
                                "the Xsi interface needs a port of its own")
         settings.xsi_port = port
+
+    return actx.change(command, mutate)
+
+
+@action("emu.limits")
+def emu_limits(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
+    limits = actx.deployment.limits
+    return render.table(["Limit", "Value", "Bounds"],
+                        [[name, getattr(limits, attribute), meaning]
+                         for name, attribute, meaning in LIMITS])
+
+
+@action("emu.limit")
+def emu_limit(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
+    attribute = next(a for name, a, _ in LIMITS if name == values["name"])
+
+    def mutate(deployment: Deployment, node: Node) -> None:
+        setattr(deployment.limits, attribute, values["value"])
 
     return actx.change(command, mutate)
