@@ -1,0 +1,67 @@
+"""The command line explains itself: a version, a description for every command and
+every positional, and a group typed without its verb shows its whole help."""
+from __future__ import annotations
+
+import argparse
+import re
+from importlib.metadata import version
+
+import pytest
+
+from tests.conftest import run_xsp
+from xsp.main import build_parser
+
+
+def _parsers(parser: argparse.ArgumentParser, name: str = "xsp"
+             ) -> list[tuple[str, argparse.ArgumentParser]]:
+    found = [(name, parser)]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for verb, child in action.choices.items():
+                found += _parsers(child, f"{name} {verb}")
+    return found
+
+
+PARSERS = _parsers(build_parser())
+
+
+def test_the_walk_finds_every_command() -> None:
+    names = {name for name, _ in PARSERS}
+    assert {"xsp sim", "xsp sim call", "xsp sim run", "xsp replay", "xsp trust verify",
+            "xsp pki demo", "xsp webex-client", "xsp demo", "xsp doctor"} <= names
+
+
+@pytest.mark.parametrize(("name", "parser"), PARSERS, ids=[name for name, _ in PARSERS])
+def test_every_command_has_a_description(name: str, parser: argparse.ArgumentParser) -> None:
+    assert parser.description, f"{name} has no description"
+
+
+@pytest.mark.parametrize(("name", "parser"), PARSERS, ids=[name for name, _ in PARSERS])
+def test_every_positional_and_option_says_what_it_is(name: str, parser: argparse.ArgumentParser) -> None:
+    silent = [action.dest for action in parser._actions
+              if not isinstance(action, argparse._SubParsersAction) and not action.help]
+    assert silent == [], f"{name}: {silent} have no help"
+
+
+def test_version() -> None:
+    result = run_xsp("--version")
+    assert (result.returncode, result.stdout, result.stderr) == (0, f"xsp {version('xsp')}\n", "")
+
+
+@pytest.mark.parametrize("group", ["sim", "trust", "pki"])
+def test_a_group_without_its_verb_prints_its_whole_help(group: str) -> None:
+    result = run_xsp(group)
+    assert result.returncode == 2
+    assert result.stderr == ""
+    assert result.stdout == run_xsp(group, "--help").stdout
+    assert result.stdout.startswith(f"usage: xsp {group} [-h] ")
+
+
+def test_sim_help_describes_its_verbs_and_positionals() -> None:
+    sim = run_xsp("sim", "--help").stdout
+    assert "Drive calls on the node running on the state" in sim
+    call = run_xsp("sim", "call", "--help").stdout
+    assert "CALLER              the calling user (a user id of the Application Server)" in call
+    assert "CALLEE              the called user, or a tel: or sip: address" in call
+    run = run_xsp("sim", "run", "--help").stdout
+    assert re.search(r"^  FILE +the scenario \(YAML", run, re.M)
