@@ -12,6 +12,7 @@ from cryptography import x509
 
 import trust
 from xsp.config.model import CTIServer, Deployment, Node
+from xsp.hostport import host_port
 from xsp.procedure import (CERT_AUTH, CERTIFICATES, CIPHERS, CLIENT_IDENTITY, CTI_SERVER,
                            PROTOCOLS, RECOMMENDED_CIPHER, TRUSTS, WEBEX_CLIENT_CN)
 from xsp.tls.effective import effective, server_key_type
@@ -57,7 +58,7 @@ def check(deployment: Deployment, node_name: str) -> list[Finding]:
     findings.append(Finding(
         "a secure CTI interface requires client certificates",
         bool(interfaces),
-        (f"{', '.join(f'{s.ip}:{s.port}' for s in interfaces)}" if interfaces
+        (', '.join(host_port(s.ip, s.port) for s in interfaces) if interfaces
          else "no CTIServer entry with Secure and Client Auth Req true"),
         [f"{cli}{CTI_SERVER}> add {ip} 8012 true true true"]))
 
@@ -246,7 +247,7 @@ async def probe(host: str, port: int, cert: str, key: str, ca: str | None,
         async with WebexClient(host, port, ssl_context=context, request_timeout=5) as client:
             await client.subscribe(user)
             async for event in client.events():
-                return Finding(name, True, f"handshake with {host}:{port}, then {event.type} for {user}")
+                return Finding(name, True, f"handshake with {host_port(host, port)}, then {event.type} for {user}")
     except WebexClientError as exc:
         why = str(exc)
         verdict = client_verdict(cert, anchor_pems or [])
