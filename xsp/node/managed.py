@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("xsp.node")
 
+# Without the state directory: a transcript recorded here replays the same elsewhere.
+LIVES_HERE = "This node lives only as long as this xsp command; xsp serve runs one that stays."
+
 
 class ManagedNodeControl:
     errors: tuple[type[Exception], ...] = (NodeError,)
@@ -68,7 +71,11 @@ class ManagedNodeControl:
         return lines
 
     def restart(self, store: Store, node_name: str) -> list[str]:
-        return self.send({"op": "restart", "node": node_name})
+        lines = self.send({"op": "restart", "node": node_name})
+        if self.embedded is not None:
+            # "listening on" would read as a server left running after a script's last line.
+            lines.append(LIVES_HERE)
+        return lines
 
     def status(self, store: Store, node_name: str) -> list[str]:
         # Asking for the status never starts a node, but waits for one being started.
