@@ -10,6 +10,7 @@ from xsp.testing import shell_engine
 
 @pytest.fixture
 def engine(tmp_path) -> Engine:
+    """An XSP engine at the root of a fresh state."""
     return shell_engine(Store(tmp_path))
 
 

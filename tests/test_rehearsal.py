@@ -7,6 +7,7 @@ import pytest
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
+    """One ``xsp demo --no-shell`` run for the module: (its directory, the finished process)."""
     from tests.conftest import run_xsp
     base = tmp_path_factory.mktemp("demo")
     result = run_xsp("demo", "--state", str(base), "--port", "0", "--no-shell", timeout=120)
