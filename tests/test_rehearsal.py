@@ -7,7 +7,7 @@ import pytest
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    """One ``xsp demo --no-shell`` run for the module: (its directory, the finished process)."""
+    """One ``xsp demo --no-shell`` run for the module: (its state directory, the finished process)."""
     from tests.conftest import run_xsp
     base = tmp_path_factory.mktemp("demo")
     result = run_xsp("demo", "--state", str(base), "--port", "0", "--no-shell", timeout=120)
@@ -25,14 +25,14 @@ def test_demo_ends_with_the_events_of_a_call_and_a_passing_verdict(demo):
     for event in ("CallOriginatedEvent", "CallReceivedEvent", "CallAnsweredEvent", "CallReleasedEvent"):
         assert event in out
     assert out.rstrip().splitlines()[-3] == "Ready for Webex."
-    assert (base / "state" / "config.yaml").exists()
+    assert (base / "config.yaml").exists()
 
 
 def test_demo_refuses_a_state_that_already_exists(demo, xsp):
     base, _ = demo
     again = xsp("demo", "--state", str(base), "--no-shell")
     assert again.returncode == 1
-    assert again.stderr == f"xsp: {base / 'state'} already holds a state; the demo starts from a fresh one\n"
+    assert again.stderr == f"xsp: {base} already holds a state; the demo starts from a fresh one\n"
 
 
 FRESH = """\
@@ -78,12 +78,12 @@ def test_doctor_names_the_self_signed_certificate_and_pending_restart(xsp, state
 def test_doctor_passes_after_the_demo_and_probes_for_real(demo, xsp):
     base, _ = demo
     pki = base / "pki"
-    ok = xsp("doctor", "--state", str(base / "state"), "--probe",
+    ok = xsp("doctor", "--state", str(base), "--probe",
              "--cert", str(pki / "webex-client.pem"), "--key", str(pki / "webex-client.key"),
              "--ca", str(pki / "partner-ca.pem"))
     assert ok.returncode == 0, ok.stdout
     assert "[PASS] a client with " in ok.stdout and "then CallSubscriptionEvent for alice@example.com" in ok.stdout
-    refused = xsp("doctor", "--state", str(base / "state"), "--probe",
+    refused = xsp("doctor", "--state", str(base), "--probe",
                   "--cert", str(pki / "server.pem"), "--key", str(pki / "server.key"))
     assert refused.returncode == 1
     assert "failed: TLSV1_ALERT_UNKNOWN_CA" in refused.stdout

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -22,11 +23,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="From a fresh state: make the demo PKI, split the Webex CA bundle, run the "
                     "guide's configuration procedure step by step, restart the node, connect a "
                     "Webex-like client and simulate a call. On a terminal it then leaves you in "
-                    "the shell with the node running.")
-    parser.add_argument("--state", type=Path, default=None,
-                        help="state directory to create (default: a new temporary directory)")
-    parser.add_argument("--port", type=int, default=8012,
-                        help="CTI port (default 8012; a free port when it is taken, or with 0)")
+                    "the shell with the node running, and prints the commands that reach it "
+                    "from another terminal. Exit status 0 when the node is ready for Webex, 1 "
+                    "when a step failed, 2 for an unusable option.")
+    parser.add_argument("--state", type=Path, default=None, metavar="DIR",
+                        help="the state directory to create, as --state of the other commands; "
+                             "it also holds the demo PKI (DIR/pki) and the recorded procedure "
+                             "(DIR/procedure.txt). It must be new or empty, and is kept. "
+                             "Default: a new temporary directory, removed when the demo ends")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the temporary directory (and the keys in it) when the demo ends")
+    parser.add_argument("--port", type=int, default=None,
+                        help=f"CTI port (default {DEFAULT_PORT}, or a free one when that is taken; "
+                             "0 for any free port); a port given here that is taken is refused")
     parser.add_argument("--no-shell", action="store_true",
                         help="do not open the shell at the end, even on a terminal")
     from xsp.live import service as live_page
@@ -34,31 +43,76 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+DEFAULT_PORT = 8012
+
+
 def heading(text: str) -> None:
     print(f"\n### {text}")
 
 
 def run(args: argparse.Namespace) -> int:
+    from xsp.config.store import Store
+
+    port = _choose_port(args.port)
+    if port is None:
+        return 2
+    state, temporary = args.state, args.state is None
+    if state is None:
+        state = Path(tempfile.mkdtemp(prefix="xsp-demo-"))
+        kept = "kept (--keep)" if args.keep else "removed when the demo ends (--keep keeps it)"
+        print(f"Demo directory {state}: {kept}")
+    elif Store(state).exists():
+        print(f"xsp: {state} already holds a state; the demo starts from a fresh one", file=sys.stderr)
+        return 1
+    elif state.exists() and (not state.is_dir() or any(state.iterdir())):
+        print(f"xsp: {state} is not an empty directory; the demo makes its state, PKI and "
+              "procedure in a new or empty one", file=sys.stderr)
+        return 1
+    try:
+        return _demo(args, state, port)
+    finally:
+        if temporary and not args.keep:
+            shutil.rmtree(state, ignore_errors=True)
+            print(f"\nRemoved the demo directory {state} and the keys in it.")
+
+
+def _choose_port(asked: int | None) -> int | None:
+    """The CTI port: the default moves to a free one and says so; a port asked for that is
+    taken is refused, since the user will type it again elsewhere."""
+    from xsp.node.addresses import free_port
+
+    if asked is None:
+        port = free_port(DEFAULT_PORT)
+        if port != DEFAULT_PORT:
+            print(f"Port {DEFAULT_PORT} is taken on 127.0.0.1; the demo's CTI interface uses {port}.")
+        return port
+    if not 0 <= asked <= 65535:
+        print(f"xsp: --port {asked} is out of range; give 1-65535, or 0 for any free port",
+              file=sys.stderr)
+        return None
+    port = free_port(asked)
+    if asked == 0:
+        print(f"The demo's CTI interface uses port {port}.")
+    elif port != asked:
+        print(f"xsp: port {asked} is taken on 127.0.0.1; choose another --port, or 0 for any "
+              "free one", file=sys.stderr)
+        return None
+    return port
+
+
+def _demo(args: argparse.Namespace, state: Path, port: int) -> int:
     # Imported here so that `xsp` starts fast for the other commands.
     import trust
     from xsp import doctor
     from xsp.cli.engine import Engine
     from xsp.cli.session import run_interactive
+    from xsp.cli.transcript import Recorder
     from xsp.config.store import Store
     from xsp.node.managed import ManagedNodeControl
     from xsp.procedure import Files, webex_procedure
-    from xsp.cli.transcript import Recorder
-
-    base = args.state or Path(tempfile.mkdtemp(prefix="xsp-demo-"))
-    state, pki_dir = base / "state", base / "pki"
-    if (state / "config.yaml").exists():
-        print(f"xsp: {state} already holds a state; the demo starts from a fresh one", file=sys.stderr)
-        return 1
-    from xsp.node.addresses import free_port
-
-    port = free_port(args.port)
     from xsp.live import service as live_page
     from xsp.live.page import LivePageError
+
     try:
         live = live_page.from_arguments(args)
     except LivePageError as exc:
@@ -67,6 +121,9 @@ def run(args: argparse.Namespace) -> int:
     if live is not None:
         print(f"Live page (read-only), from the node's first start: {live.url}")
 
+    pki_dir, procedure = state / "pki", state / "procedure.txt"
+    # Keys go in here: owner-only from the start, as the state directory is.
+    state.mkdir(mode=0o700, parents=True, exist_ok=True)
     heading(f"Demo PKI in {pki_dir}")
     pki = trust.make_demo_pki(pki_dir)
     for path in pki.paths():
@@ -83,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     store = Store(state)
     control = ManagedNodeControl(store, live=live)
     # Both CLIs write one transcript: the method of procedure to take to the real nodes.
-    recorder = Recorder(base / "procedure.txt", state)
+    recorder = Recorder(procedure, state)
     engines = {"AS": Engine(store, "as1", control, recorder),
                "XSP": Engine(store, "xsp1", control, recorder)}
     try:
@@ -100,8 +157,8 @@ def run(args: argparse.Namespace) -> int:
                 return 1
         recorder.close()
         engines["XSP"].recorder = engines["AS"].recorder = None
-        print(f"\nThe procedure with its answers: {base / 'procedure.txt'} "
-              f"(check it with: xsp replay {base / 'procedure.txt'} --state NEW_DIR)")
+        print(f"\nThe procedure with its answers: {procedure} "
+              f"(check it with: xsp replay {procedure} --state NEW_DIR)")
         heading("Webex connects (xsp webex-client) and a call is simulated (xsp sim call)")
         events = asyncio.run(_webex_and_call(control, pki, port))
         heading("Readiness (xsp doctor)")
