@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 from importlib.metadata import version
+from pathlib import Path
 
 import pytest
 
@@ -65,3 +66,49 @@ def test_sim_help_describes_its_verbs_and_positionals() -> None:
     assert "CALLEE              the called user, or a tel: or sip: address" in call
     run = run_xsp("sim", "run", "--help").stdout
     assert re.search(r"^  FILE +the scenario \(YAML", run, re.M)
+
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def _readme_synopses() -> dict[str, str]:
+    """Each synopsis in the README's code blocks (a line ``xsp COMMAND ...`` and its
+    indented continuation lines), by the command it is for."""
+    names = sorted((name for name, _ in PARSERS if name != "xsp"), key=len, reverse=True)
+    found: dict[str, str] = {}
+    current: str | None = None
+    fenced = False
+    for line in README.read_text(encoding="utf-8").splitlines():
+        if line.startswith("```"):
+            fenced, current = not fenced, None
+            continue
+        if not fenced:
+            continue
+        if current is not None and line.startswith(" "):
+            found[current] += " " + line.strip()
+            continue
+        current = next((name for name in names if line == name or line.startswith(name + " ")), None)
+        if current is not None:
+            found[current] = line
+    return found
+
+
+def _commands() -> list[tuple[str, argparse.ArgumentParser]]:
+    """The commands that run something (not the groups that only print their help)."""
+    return [(name, parser) for name, parser in PARSERS
+            if name != "xsp" and not any(isinstance(a, argparse._SubParsersAction)
+                                         for a in parser._actions)]
+
+
+SYNOPSES = _readme_synopses()
+
+
+@pytest.mark.parametrize(("name", "parser"), _commands(), ids=[name for name, _ in _commands()])
+def test_the_readme_synopsis_lists_every_option(name: str, parser: argparse.ArgumentParser) -> None:
+    assert name in SYNOPSES, f"the README has no synopsis line for {name}"
+    synopsis = SYNOPSES[name]
+    missing = [action.option_strings for action in parser._actions
+               if action.option_strings and "--help" not in action.option_strings
+               and not any(re.search(rf"(^|[\s\[]){re.escape(o)}([\s\]]|$)", synopsis)
+                           for o in action.option_strings)]
+    assert missing == [], f"{name}: {synopsis}"
