@@ -98,6 +98,26 @@ def test_doctor_probe_needs_a_certificate(xsp, state):
     assert result.stderr == "xsp: --probe needs --cert and --key (the client certificate to try)\n"
 
 
+def test_a_probe_option_without_probe_implies_it(demo, xsp):
+    """--cert and --key (and --ca) mean a probe: it is made, not silently skipped."""
+    base, _ = demo
+    pki = base / "pki"
+    result = xsp("doctor", "--state", str(base), "--cert", str(pki / "webex-client.pem"),
+                 "--key", str(pki / "webex-client.key"), "--ca", str(pki / "partner-ca.pem"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "then CallSubscriptionEvent for alice@example.com" in result.stdout
+
+
+@pytest.mark.parametrize("options,first", [(["--cert", "c.pem"], "--cert"),
+                                           (["--ca", "ca.pem", "--key", "k.pem"], "--key"),
+                                           (["--user", "bob@example.com"], "--user")])
+def test_a_probe_option_without_the_client_certificate_is_refused(xsp, state, options, first):
+    result = xsp("doctor", "--state", str(state), *options)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (f"xsp: {first} implies --probe, which needs --cert and --key "
+                             "(the client certificate to try)\n")
+
+
 def test_replaying_the_demo_transcript_reports_no_difference(demo, xsp, tmp_path):
     base, _ = demo
     result = xsp("replay", str(base / "procedure.txt"), "--state", str(tmp_path / "fresh"))
