@@ -3,11 +3,14 @@ temporary directory with keys in it."""
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -88,4 +91,61 @@ def test_a_temporary_directory_is_removed_and_the_demo_says_so(tmp_path: Path) -
     made = Path(said.group(1))
     assert made.parent == tmp_path and made.name.startswith("xsp-demo-")
     assert lines[-1] == f"Removed the demo directory {made} and the keys in it."
+    assert list(tmp_path.iterdir()) == []
+
+
+def _handover(screen: str) -> list[str]:
+    """The command lines the demo printed under its hand-over heading."""
+    block = screen.split("### From another terminal, while this shell runs", 1)[1]
+    block = block.split("The node keeps running while you are in the shell.", 1)[0]
+    return [line.strip() for line in block.splitlines() if line.startswith("  ")]
+
+
+def test_the_commands_the_demo_hands_over_reach_its_node_from_another_process(tmp_path: Path) -> None:
+    """`xsp demo` on a terminal ends in its shell and prints how to reach the node from
+    another terminal; those exact lines, run by a shell in other processes, watch the
+    events, make a call and open a second shell on the node's state. Exiting the demo's
+    shell then removes the temporary directory it said it would."""
+    import pexpect
+
+    env = {k: v for k, v in os.environ.items() if k != "XSP_STATE"}
+    env.update(TMPDIR=str(tmp_path), TERM="xterm", PROMPT_TOOLKIT_NO_CPR="1")
+    demo = pexpect.spawn(sys.executable, ["-m", "xsp", "demo", "--port", "0"], env=env,
+                         dimensions=(60, 400), encoding="utf-8", timeout=120)
+    seen = io.StringIO()
+    demo.logfile_read = seen
+    try:
+        demo.expect("The node keeps running while you are in the shell[^\n]*\n")
+        demo.expect("XSP_CLI[^>]*>")
+        watch, call, shell = _handover(seen.getvalue())
+        assert " webex-client --connect 127.0.0.1:" in watch
+        assert call.startswith("XSP_STATE=") and " sim call " in call
+        assert shell.startswith("XSP_STATE=") and shell.endswith(" shell")
+        child_env = {k: v for k, v in os.environ.items() if k != "XSP_STATE"}
+        client = subprocess.Popen(["sh", "-c", "exec " + watch], env=child_env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.5)  # it subscribes
+        made = subprocess.run(["sh", "-c", call + " --answer-after 0.2 --release-after 0.2"],
+                              env=child_env, capture_output=True, text=True, timeout=60)
+        assert made.returncode == 0, made.stderr
+        assert made.stdout.startswith("Call ") and " answered; " in made.stdout
+        time.sleep(1.0)
+        client.send_signal(signal.SIGINT)
+        out, err = client.communicate(timeout=20)
+        assert client.returncode == 0, err
+        events = [line.split()[1:3] for line in out.splitlines()]
+        assert ["alice@example.com", "CallSubscriptionEvent"] in events
+        assert ["bob@example.com", "CallReceivedEvent"] in events
+        assert ["alice@example.com", "CallReleasedEvent"] in events
+        second = subprocess.run(["sh", "-c", shell + " -c 'emu status'"], env=child_env,
+                                capture_output=True, text=True, timeout=60)
+        assert second.returncode == 0, second.stderr
+        assert f"Node process: running in another process (pid {demo.pid})" in second.stdout
+        demo.sendline("exit")
+        demo.expect("Please confirm")
+        demo.sendline("y")
+        demo.expect("Removed the demo directory (\\S+) and the keys in it.")
+        demo.expect(pexpect.EOF)
+    finally:
+        demo.close(force=True)
     assert list(tmp_path.iterdir()) == []

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shlex
 import shutil
 import sys
 import tempfile
@@ -56,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     port = _choose_port(args.port)
     if port is None:
         return 2
-    state, temporary = args.state, args.state is None
+    # Absolute: the commands printed at the end are for another terminal, maybe elsewhere.
+    state, temporary = (args.state.absolute() if args.state else None), args.state is None
     if state is None:
         state = Path(tempfile.mkdtemp(prefix="xsp-demo-"))
         kept = "kept (--keep)" if args.keep else "removed when the demo ends (--keep keeps it)"
@@ -69,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
               "procedure in a new or empty one", file=sys.stderr)
         return 1
     try:
-        return _demo(args, state, port)
+        return _demo(args, state, port, removed=temporary and not args.keep)
     finally:
         if temporary and not args.keep:
             shutil.rmtree(state, ignore_errors=True)
@@ -100,7 +102,7 @@ def _choose_port(asked: int | None) -> int | None:
     return port
 
 
-def _demo(args: argparse.Namespace, state: Path, port: int) -> int:
+def _demo(args: argparse.Namespace, state: Path, port: int, *, removed: bool) -> int:
     # Imported here so that `xsp` starts fast for the other commands.
     import trust
     from xsp import doctor
@@ -165,13 +167,54 @@ def _demo(args: argparse.Namespace, state: Path, port: int) -> int:
         findings = doctor.check(store.load(), "xsp1")
         print("\n".join(doctor.render(findings)))
         ready = all(f.ok for f in findings) and events >= MINIMUM_EVENTS
-        print(f"\nState: {state}   PKI: {pki_dir}")
-        if ready and sys.stdin.isatty() and sys.stdout.isatty() and not args.no_shell:
-            print("The node keeps running while you are in the shell; exit ends both.")
+        shell = ready and sys.stdin.isatty() and sys.stdout.isatty() and not args.no_shell
+        if ready:
+            print("\n".join(handover(state, port, pki, live=shell, removed=removed)))
+        if shell:
             return run_interactive(engines["XSP"], store.dir / "history")
         return 0 if ready else 1
     finally:
         control.close()
+
+
+def handover(state: Path, port: int, pki: "trust.DemoPKI", *, live: bool, removed: bool) -> list[str]:
+    """The exact commands that reach the demo's node from another terminal: the README's
+    examples assume a default state this node does not use, and a PATH that a Makefile's
+    virtual environment is not on."""
+    xsp = xsp_command()
+    on_state = f"XSP_STATE={shlex.quote(str(state))} {xsp}"
+    client = (f"{xsp} webex-client --connect 127.0.0.1:{port} "
+              f"--cert {shlex.quote(str(pki.webex_client_cert))} "
+              f"--key {shlex.quote(str(pki.webex_client_key))} "
+              f"--ca {shlex.quote(str(pki.partner_ca))} "
+              "--user alice@example.com --user bob@example.com")
+    commands = ["Watch the events Webex would get (Ctrl-C stops):", f"  {client}",
+                "Make a call:", f"  {on_state} sim call alice@example.com bob@example.com",
+                "Open a second shell on the same state:", f"  {on_state} shell"]
+    if live:
+        ending = ("Exit ends the node, and removes the demo directory and its keys "
+                  "(xsp demo --keep keeps them)." if removed else
+                  f"Exit ends the node; the state stays in {state}.")
+        return ["", "### From another terminal, while this shell runs", *commands,
+                "", "The node keeps running while you are in the shell. " + ending]
+    if removed:
+        return ["", f"The node ended with the demo. To serve it again later, run the demo "
+                    "with --keep or --state DIR, then xsp serve --state DIR."]
+    return ["", "### The node ended with the demo. To serve this state again:",
+            f"  {xsp} serve --state {shlex.quote(str(state))}",
+            "Then, from another terminal:", *commands]
+
+
+def xsp_command() -> str:
+    """How another terminal runs this same xsp: by name when PATH finds this one, else by
+    its path (``make demo`` runs it from a virtual environment that PATH does not hold)."""
+    script = Path(sys.executable).parent / "xsp"
+    if not script.exists():
+        return f"{shlex.quote(sys.executable)} -m xsp"
+    found = shutil.which("xsp")
+    if found and Path(found).resolve() == script.resolve():
+        return "xsp"
+    return shlex.quote(str(script))
 
 
 # Two subscription events, then a basic call seen by both parties.
