@@ -167,7 +167,7 @@ def test_doctor_warns_when_tlsv1_or_a_null_suite_is_effective(demo, xsp, tmp_pat
     import shutil
     base, _ = demo
     state = tmp_path / "state"
-    shutil.copytree(base / "state", state)
+    shutil.copytree(base, state)
     xsp("shell", "--state", str(state), "-c",
         "cd /Interface/CTI/CTIServer/SSLSettings/Protocols;add 127.0.0.1 TLSv1;"
         "cd /Interface/CTI/CTIServer/SSLSettings/Ciphers;"
