@@ -109,6 +109,29 @@ def test_doctor_probe_needs_a_certificate(xsp, state):
     assert result.stderr == "xsp: --probe needs --cert and --key (the client certificate to try)\n"
 
 
+def test_a_refused_probe_gives_its_own_fix_when_every_other_check_passes(demo, xsp):
+    """The probe is the only failure: its fix is the probe's own (load the client's CA,
+    add the user), not a pointer to failed checks there are none of."""
+    base, _ = demo
+    pki = base / "pki"
+    refused = xsp("doctor", "--state", str(base), "--probe", "--cert", str(pki / "server.pem"),
+                  "--key", str(pki / "server.key"))
+    assert refused.returncode == 1
+    lines = refused.stdout.splitlines()
+    assert lines[-3:] == [
+        "       fix: XSP_CLI/Interface/CTI/SSLCommonSettings/ClientAuthentication/Trusts> "
+        "updateTrust <alias> <file of the CA CN=Partner Demo TLS Issuing CA>",
+        "", "Not ready: 1 of 9 check(s) failed."]
+    unknown = xsp("doctor", "--state", str(base), "--cert", str(pki / "webex-client.pem"),
+                  "--key", str(pki / "webex-client.key"), "--user", "zed@example.com")
+    assert unknown.returncode == 1
+    assert unknown.stdout.splitlines()[-4:] == [
+        f"[FAIL] a client with {pki / 'webex-client.pem'} is accepted and subscribed: "
+        "subscribe zed@example.com: HTTP 404: User not found: zed@example.com",
+        "       fix: AS_CLI> emu adduser zed@example.com",
+        "", "Not ready: 1 of 9 check(s) failed."]
+
+
 def test_a_probe_option_without_probe_implies_it(demo, xsp):
     """--cert and --key (and --ca) mean a probe: it is made, not silently skipped."""
     base, _ = demo

@@ -75,7 +75,10 @@ def run(args: argparse.Namespace) -> int:
     findings = check(deployment, name)
     if args.probe:
         log_to_state(store)
-        findings.append(_probe(store, node, args))
+        probed = _probe(store, node, args)
+        if not probed.ok and not all(f.ok for f in findings):
+            probed.fix.append("see the failed checks above")
+        findings.append(probed)
     print(f"Readiness of {name} ({node.kind}) for Webex CTI, state {store.dir}:")
     print("\n".join(render(findings)))
     return 0 if all(f.ok for f in findings) else 1
@@ -99,7 +102,8 @@ def _probe(store: Store, node: Node, args: argparse.Namespace) -> "Finding":
     try:
         return asyncio.run(probe(host, server.port, args.cert, args.key, args.ca,
                                  args.user or PROBE_USER,
-                                 [t.cert_pem for t in node.xsp_settings.trusts]))
+                                 [t.cert_pem for t in node.xsp_settings.trusts],
+                                 cli=node.prompt_name, interface_ip=server.ip))
     finally:
         if started is not None:
             started.stop()
