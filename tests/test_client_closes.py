@@ -18,11 +18,13 @@ REQUEST = b"GET /com.broadsoft.xsi-events/v2.0/channelset/x HTTP/1.1\r\nHost: 12
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> MatrixPKI:
+    """The certificates of the node tests (``make_pki``), made once for the module."""
     return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory, pki: MatrixPKI) -> Iterator[ConfiguredNode]:
+    """A node configured by the guide's procedure, shared by the module."""
     with configured_node(tmp_path_factory.mktemp("node"), pki) as running:
         yield running
 
