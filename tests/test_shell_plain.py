@@ -23,6 +23,7 @@ WAIT = 20.0  # one answer; the machine may be busy
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory) -> trust.DemoPKI:
+    """The demo PKI, made once for the module."""
     return trust.make_demo_pki(tmp_path_factory.mktemp("pki"))
 
 
