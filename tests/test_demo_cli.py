@@ -76,7 +76,8 @@ def test_the_default_port_moves_and_says_so_and_keep_keeps_the_directory(tmp_pat
     port = int(lines[0].rsplit(" ", 1)[1].rstrip("."))
     assert port != 8012
     assert f"add 127.0.0.1 {port} true true true" in result.stdout
-    assert (made / "config.yaml").exists() and (made / "pki" / "webex-client.key").exists()
+    assert (made / "state" / "config.yaml").exists()
+    assert (made / "pki" / "webex-client.key").exists()
     assert "Removed" not in result.stdout
 
 

@@ -12,7 +12,7 @@ XSP = xsp_command()
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    """One ``xsp demo --no-shell`` run for the module: (its state directory, the finished process)."""
+    """One ``xsp demo --no-shell`` run for the module: (its directory, the finished process)."""
     from tests.conftest import run_xsp
     base = tmp_path_factory.mktemp("demo")
     result = run_xsp("demo", "--state", str(base), "--port", "0", "--no-shell", timeout=120)
@@ -34,16 +34,17 @@ def test_demo_ends_with_the_events_of_a_call_and_a_passing_verdict(demo):
     verdict, handover = out.rstrip().split("\nReady for Webex.\n", 1)
     assert handover.splitlines()[:3] == [
         "", "### The node ended with the demo. To serve this state again:",
-        f"  {XSP} serve --state {base}"]
-    assert f"  XSP_STATE={base} {XSP} sim call alice@example.com bob@example.com" in handover
-    assert (base / "config.yaml").exists()
+        f"  {XSP} serve --state {base / 'state'}"]
+    assert (f"  XSP_STATE={base / 'state'} {XSP} sim call alice@example.com bob@example.com"
+            in handover)
+    assert (base / "state" / "config.yaml").exists()
 
 
 def test_demo_refuses_a_state_that_already_exists(demo, xsp):
     base, _ = demo
     again = xsp("demo", "--state", str(base), "--no-shell")
     assert again.returncode == 1
-    assert again.stderr == f"xsp: {base} already holds a state; the demo starts from a fresh one\n"
+    assert again.stderr == f"xsp: {base / 'state'} already holds a state; the demo starts from a fresh one\n"
 
 
 FRESH = """\
@@ -89,12 +90,12 @@ def test_doctor_names_the_self_signed_certificate_and_pending_restart(xsp, state
 def test_doctor_passes_after_the_demo_and_probes_for_real(demo, xsp):
     base, _ = demo
     pki = base / "pki"
-    ok = xsp("doctor", "--state", str(base), "--probe",
+    ok = xsp("doctor", "--state", str(base / "state"), "--probe",
              "--cert", str(pki / "webex-client.pem"), "--key", str(pki / "webex-client.key"),
              "--ca", str(pki / "partner-ca.pem"))
     assert ok.returncode == 0, ok.stdout
     assert "[PASS] a client with " in ok.stdout and "then CallSubscriptionEvent for alice@example.com" in ok.stdout
-    refused = xsp("doctor", "--state", str(base), "--probe",
+    refused = xsp("doctor", "--state", str(base / "state"), "--probe",
                   "--cert", str(pki / "server.pem"), "--key", str(pki / "server.key"))
     assert refused.returncode == 1
     assert "failed: TLSV1_ALERT_UNKNOWN_CA" in refused.stdout
@@ -114,7 +115,7 @@ def test_a_refused_probe_gives_its_own_fix_when_every_other_check_passes(demo, x
     add the user), not a pointer to failed checks there are none of."""
     base, _ = demo
     pki = base / "pki"
-    refused = xsp("doctor", "--state", str(base), "--probe", "--cert", str(pki / "server.pem"),
+    refused = xsp("doctor", "--state", str(base / "state"), "--probe", "--cert", str(pki / "server.pem"),
                   "--key", str(pki / "server.key"))
     assert refused.returncode == 1
     lines = refused.stdout.splitlines()
@@ -122,7 +123,7 @@ def test_a_refused_probe_gives_its_own_fix_when_every_other_check_passes(demo, x
         "       fix: XSP_CLI/Interface/CTI/SSLCommonSettings/ClientAuthentication/Trusts> "
         "updateTrust <alias> <file of the CA CN=Partner Demo TLS Issuing CA>",
         "", "Not ready: 1 of 9 check(s) failed."]
-    unknown = xsp("doctor", "--state", str(base), "--cert", str(pki / "webex-client.pem"),
+    unknown = xsp("doctor", "--state", str(base / "state"), "--cert", str(pki / "webex-client.pem"),
                   "--key", str(pki / "webex-client.key"), "--user", "zed@example.com")
     assert unknown.returncode == 1
     assert unknown.stdout.splitlines()[-4:] == [
@@ -136,7 +137,7 @@ def test_a_probe_option_without_probe_implies_it(demo, xsp):
     """--cert and --key (and --ca) mean a probe: it is made, not silently skipped."""
     base, _ = demo
     pki = base / "pki"
-    result = xsp("doctor", "--state", str(base), "--cert", str(pki / "webex-client.pem"),
+    result = xsp("doctor", "--state", str(base / "state"), "--cert", str(pki / "webex-client.pem"),
                  "--key", str(pki / "webex-client.key"), "--ca", str(pki / "partner-ca.pem"))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "then CallSubscriptionEvent for alice@example.com" in result.stdout
@@ -190,7 +191,7 @@ def test_doctor_warns_when_tlsv1_or_a_null_suite_is_effective(demo, xsp, tmp_pat
     import shutil
     base, _ = demo
     state = tmp_path / "state"
-    shutil.copytree(base, state)
+    shutil.copytree(base / "state", state)
     xsp("shell", "--state", str(state), "-c",
         "cd /Interface/CTI/CTIServer/SSLSettings/Protocols;add 127.0.0.1 TLSv1;"
         "cd /Interface/CTI/CTIServer/SSLSettings/Ciphers;"

@@ -22,10 +22,10 @@ def served(tmp_path_factory):
     port = free_port()
     demo = run_xsp("demo", "--state", str(base), "--port", str(port), "--no-shell", timeout=120)
     assert demo.returncode == 0, demo.stdout + demo.stderr
-    proc = subprocess.Popen([sys.executable, "-m", "xsp", "serve", "--state", str(base)],
+    proc = subprocess.Popen([sys.executable, "-m", "xsp", "serve", "--state", str(base / "state")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 20
-    while not (base / "node.sock").exists():
+    while not (base / "state" / "node.sock").exists():
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.05)
     yield base, port, proc
@@ -45,7 +45,7 @@ def _client(base: Path, port: int, *extra: str) -> subprocess.Popen:
 
 def test_second_node_on_the_same_state_is_refused(served):
     base, _, proc = served
-    result = run_xsp("serve", "--state", str(base))
+    result = run_xsp("serve", "--state", str(base / "state"))
     assert result.returncode == 1
     assert result.stderr == f"xsp: a node already runs on this state (pid {proc.pid})\n"
 
@@ -54,7 +54,7 @@ def test_a_scripted_restart_of_a_served_node_restarts_that_node(served):
     """With `xsp serve` running, `emu restart` in a script restarts it through the control
     socket: no word about a node ending with the script, since this one stays."""
     base, port, _ = served
-    result = run_xsp("shell", "--state", str(base), "-c", "emu restart")
+    result = run_xsp("shell", "--state", str(base / "state"), "-c", "emu restart")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[1:] == [
         "Node xsp1 restarted.", "CTI listeners:",
@@ -66,7 +66,7 @@ def test_sim_call_reaches_a_webex_client_of_the_served_node(served):
     client = _client(base, port, "--user", "alice@example.com", "--count", "7", "--timeout", "20")
     time.sleep(1.0)  # the client subscribes
     call = run_xsp("sim", "call", "alice@example.com", "bob@example.com", "--answer-after", "0.1",
-                   "--release-after", "0.1", "--state", str(base))
+                   "--release-after", "0.1", "--state", str(base / "state"))
     assert call.returncode == 0, call.stderr
     assert call.stdout.startswith("Call ") and " answered; " in call.stdout
     out, err = client.communicate(timeout=30)
@@ -78,14 +78,14 @@ def test_sim_call_reaches_a_webex_client_of_the_served_node(served):
 
 def test_sim_run_plays_the_example_scenario(served):
     base, _, _ = served
-    result = run_xsp("sim", "run", str(EXAMPLES / "scenario.yaml"), "--state", str(base))
+    result = run_xsp("sim", "run", str(EXAMPLES / "scenario.yaml"), "--state", str(base / "state"))
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Scenario morning rush: 2 call(s), ")
 
 
 def test_sim_refuses_an_unknown_user_with_one_line(served):
     base, _, _ = served
-    result = run_xsp("sim", "call", "zed@example.com", "bob@example.com", "--state", str(base))
+    result = run_xsp("sim", "call", "zed@example.com", "bob@example.com", "--state", str(base / "state"))
     assert result.returncode == 1
     assert result.stderr.startswith("Error: unknown user 'zed@example.com': not a user of the Application Server")
     assert len(result.stderr.splitlines()) == 1
@@ -99,7 +99,7 @@ def test_sim_without_a_node_says_how_to_start_one(tmp_path):
 
 def test_a_shell_on_the_state_reaches_the_served_node(served):
     base, port, proc = served
-    result = run_xsp("shell", "--state", str(base), "-c", "emu status")
+    result = run_xsp("shell", "--state", str(base / "state"), "-c", "emu status")
     lines = result.stdout.splitlines()
     assert lines[2] == f"Node process: running in another process (pid {proc.pid})"
     assert lines[4] == f"  127.0.0.1:{port}  TLS, client certificate required; listening on 127.0.0.1:{port}"
@@ -117,4 +117,4 @@ def test_sigterm_ends_the_node_in_order_and_channels_are_told(served):
     client_out, client_err = client.communicate(timeout=20)
     assert "CallSubscriptionEvent" in client_out
     assert "ChannelTerminatedEvent" in client_out + client_err
-    assert not (base / "node.sock").exists()
+    assert not (base / "state" / "node.sock").exists()

@@ -27,10 +27,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "the shell with the node running, and prints the commands that reach it "
                     "from another terminal. Exit status 0 when the node is ready for Webex, 1 "
                     "when a step failed, 2 for an unusable option.")
+    # DIR is not the state itself: a state holds no transcript (procedure.txt), so the
+    # demo's files sit beside it. The help says so, and the end of the demo prints the
+    # state's path in the commands it hands over.
     parser.add_argument("--state", type=Path, default=None, metavar="DIR",
-                        help="the state directory to create, as --state of the other commands; "
-                             "it also holds the demo PKI (DIR/pki) and the recorded procedure "
-                             "(DIR/procedure.txt). It must be new or empty, and is kept. "
+                        help="a new or empty directory for the demo's files, kept: its state "
+                             "in DIR/state (what --state means to the other commands), the demo "
+                             "PKI in DIR/pki and the recorded procedure in DIR/procedure.txt. "
                              "Default: a new temporary directory, removed when the demo ends")
     parser.add_argument("--keep", action="store_true",
                         help="keep the temporary directory (and the keys in it) when the demo ends")
@@ -58,24 +61,25 @@ def run(args: argparse.Namespace) -> int:
     if port is None:
         return 2
     # Absolute: the commands printed at the end are for another terminal, maybe elsewhere.
-    state, temporary = (args.state.absolute() if args.state else None), args.state is None
-    if state is None:
-        state = Path(tempfile.mkdtemp(prefix="xsp-demo-"))
+    base, temporary = (args.state.absolute() if args.state else None), args.state is None
+    if base is None:
+        base = Path(tempfile.mkdtemp(prefix="xsp-demo-"))
         kept = "kept (--keep)" if args.keep else "removed when the demo ends (--keep keeps it)"
-        print(f"Demo directory {state}: {kept}")
-    elif Store(state).exists():
-        print(f"xsp: {state} already holds a state; the demo starts from a fresh one", file=sys.stderr)
+        print(f"Demo directory {base}: {kept}")
+    elif Store(base / "state").exists():
+        print(f"xsp: {base / 'state'} already holds a state; the demo starts from a fresh one",
+              file=sys.stderr)
         return 1
-    elif state.exists() and (not state.is_dir() or any(state.iterdir())):
-        print(f"xsp: {state} is not an empty directory; the demo makes its state, PKI and "
+    elif base.exists() and (not base.is_dir() or any(base.iterdir())):
+        print(f"xsp: {base} is not an empty directory; the demo makes its state, PKI and "
               "procedure in a new or empty one", file=sys.stderr)
         return 1
     try:
-        return _demo(args, state, port, removed=temporary and not args.keep)
+        return _demo(args, base, port, removed=temporary and not args.keep)
     finally:
         if temporary and not args.keep:
-            shutil.rmtree(state, ignore_errors=True)
-            print(f"\nRemoved the demo directory {state} and the keys in it.")
+            shutil.rmtree(base, ignore_errors=True)
+            print(f"\nRemoved the demo directory {base} and the keys in it.")
 
 
 def _choose_port(asked: int | None) -> int | None:
@@ -102,7 +106,7 @@ def _choose_port(asked: int | None) -> int | None:
     return port
 
 
-def _demo(args: argparse.Namespace, state: Path, port: int, *, removed: bool) -> int:
+def _demo(args: argparse.Namespace, base: Path, port: int, *, removed: bool) -> int:
     # Imported here so that `xsp` starts fast for the other commands.
     import trust
     from xsp import doctor
@@ -123,9 +127,9 @@ def _demo(args: argparse.Namespace, state: Path, port: int, *, removed: bool) ->
     if live is not None:
         print(f"Live page (read-only), from the node's first start: {live.url}")
 
-    pki_dir, procedure = state / "pki", state / "procedure.txt"
+    state, pki_dir, procedure = base / "state", base / "pki", base / "procedure.txt"
     # Keys go in here: owner-only from the start, as the state directory is.
-    state.mkdir(mode=0o700, parents=True, exist_ok=True)
+    base.mkdir(mode=0o700, parents=True, exist_ok=True)
     heading(f"Demo PKI in {pki_dir}")
     pki = trust.make_demo_pki(pki_dir)
     for path in pki.paths():
@@ -199,7 +203,7 @@ def handover(state: Path, port: int, pki: "trust.DemoPKI", *, live: bool, remove
                 "", "The node keeps running while you are in the shell. " + ending]
     if removed:
         return ["", f"The node ended with the demo. To serve it again later, run the demo "
-                    "with --keep or --state DIR, then xsp serve --state DIR."]
+                    "with --keep or --state DIR, then xsp serve --state DIR/state."]
     return ["", "### The node ended with the demo. To serve this state again:",
             f"  {xsp} serve --state {shlex.quote(str(state))}",
             "Then, from another terminal:", *commands]
