@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                              "Default: a new temporary directory, removed when the demo ends")
     parser.add_argument("--keep", action="store_true",
                         help="keep the temporary directory (and the keys in it) when the demo ends")
-    parser.add_argument("--port", type=int, default=None,
+    parser.add_argument("--port", type=int, default=None, metavar="N",
                         help=f"CTI port (default {DEFAULT_PORT}, or a free one when that is taken; "
                              "0 for any free port); a port given here that is taken is refused")
     parser.add_argument("--no-shell", action="store_true",
@@ -173,7 +173,7 @@ def _demo(args: argparse.Namespace, base: Path, port: int, *, removed: bool) -> 
         ready = all(f.ok for f in findings) and events >= MINIMUM_EVENTS
         shell = ready and sys.stdin.isatty() and sys.stdout.isatty() and not args.no_shell
         if ready:
-            print("\n".join(handover(state, port, pki, live=shell, removed=removed)))
+            print("\n".join(handover(state, port, pki, shell_open=shell, removed=removed)))
         if shell:
             return run_interactive(engines["XSP"], store.dir / "history")
         return 0 if ready else 1
@@ -181,7 +181,8 @@ def _demo(args: argparse.Namespace, base: Path, port: int, *, removed: bool) -> 
         control.close()
 
 
-def handover(state: Path, port: int, pki: "trust.DemoPKI", *, live: bool, removed: bool) -> list[str]:
+def handover(state: Path, port: int, pki: "trust.DemoPKI", *, shell_open: bool,
+             removed: bool) -> list[str]:
     """The exact commands that reach the demo's node from another terminal: the README's
     examples assume a default state this node does not use, and a PATH that a Makefile's
     virtual environment is not on."""
@@ -195,7 +196,7 @@ def handover(state: Path, port: int, pki: "trust.DemoPKI", *, live: bool, remove
     commands = ["Watch the events Webex would get (Ctrl-C stops):", f"  {client}",
                 "Make a call:", f"  {on_state} sim call alice@example.com bob@example.com",
                 "Open a second shell on the same state:", f"  {on_state} shell"]
-    if live:
+    if shell_open:
         ending = ("Exit ends the node, and removes the demo directory and its keys "
                   "(xsp demo --keep keeps them)." if removed else
                   f"Exit ends the node; the state stays in {state}.")
