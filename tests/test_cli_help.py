@@ -49,7 +49,7 @@ def test_version() -> None:
     assert (result.returncode, result.stdout, result.stderr) == (0, f"xsp {version('xsp')}\n", "")
 
 
-@pytest.mark.parametrize("group", ["sim", "trust", "pki"])
+@pytest.mark.parametrize("group", ["sim", "trust", "pki", "cucm"])
 def test_a_group_without_its_verb_prints_its_whole_help(group: str) -> None:
     result = run_xsp(group)
     assert result.returncode == 2
@@ -88,6 +88,8 @@ def _readme_synopses() -> dict[str, str]:
             found[current] += " " + line.strip()
             continue
         current = next((name for name in names if line == name or line.startswith(name + " ")), None)
+        if current in found:
+            current = None  # a later example line, not the synopsis
         if current is not None:
             found[current] = line
     return found

@@ -45,6 +45,7 @@ def new_cucm_state(base: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def procedure_state(tmp_path_factory):
+    """The CUCM procedure piped into xsp shell once: (its state, the finished process)."""
     base = tmp_path_factory.mktemp("cucm-procedure")
     state = new_cucm_state(base)
     result = run_xsp("shell", "--state", str(state), "--node", "cucm1", input=PROCEDURE)
@@ -193,11 +194,13 @@ class NoNode:
 
 @pytest.fixture(scope="module")
 def cucm_template(tmp_path_factory) -> Path:
+    """A new state with a CUCM node, copied by the tests that change it."""
     return new_cucm_state(tmp_path_factory.mktemp("cucm-template"))
 
 
 @pytest.fixture
 def engine(cucm_template, tmp_path) -> CucmEngine:
+    """A CUCM engine on a copy of the template, with an application and an end user."""
     import shutil
     state = tmp_path / "state"
     shutil.copytree(cucm_template, state)
