@@ -390,6 +390,7 @@ CUCM services:
   Cisco TFTP      udp 127\.0\.0\.1:\d+; serving ITLFile\.tlv
   TFTP over HTTP  tcp 127\.0\.0\.1:\d+
   Cisco CAPF      tcp 127\.0\.0\.1:\d+; TLS 1\.3 and up, CUCM 15 suites
+This node lives only as long as this xsp command; xsp serve runs one that stays\.
 admin:emu status
 Node cucm1 \(CUCM\), state .*
 Node process: running in this shell
