@@ -8,11 +8,16 @@ STAMP  := $(VENV)/.installed
 
 venv: $(STAMP)
 
+# setuptools tells every editable install, as a warning, that folders named like the
+# packages may shadow them; ours are those folders. Only that message is filtered, by
+# its first words, so any other warning of the build still shows.
+QUIET_EDITABLE := 'ignore:Editable installation'
+
 # Reinstall whenever pyproject.toml changes, so a new dependency is never missed.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	PYTHONWARNINGS=$(QUIET_EDITABLE) $(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 
 demo: $(STAMP)

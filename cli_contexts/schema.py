@@ -168,8 +168,13 @@ def build_tree(document: dict[str, Any], name: str = "<tree>") -> Tree:
     return Tree(cli=document["cli"], root=root)
 
 
+# The package this module is in, by the name it was imported as: the data files travel
+# with the code, whatever name an installation gives the package.
+_PACKAGE = __name__.rpartition(".")[0]
+
+
 def _read(filename: str) -> dict[str, Any]:
-    text = resources.files("cli_contexts").joinpath(filename).read_text(encoding="utf-8")
+    text = resources.files(_PACKAGE).joinpath(filename).read_text(encoding="utf-8")
     return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 

@@ -1,7 +1,9 @@
 """What a Webex-side integration test looks like with the xsp pytest plugin.
 
-Install xsp in the test environment (`pip install xsp`) and the fixtures are there;
-this file uses nothing but them.
+xsp is not on a package index: install it into the test environment from its source,
+`pip install PATH` with PATH a checkout of the xsp repository (`pip install -e PATH` to
+follow changes to the checkout). The fixtures are then there; this file uses nothing
+but them.
 """
 import pytest
 

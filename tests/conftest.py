@@ -35,6 +35,7 @@ def run_xsp(*args: str, input: str | None = None, cwd: Path | None = None,
 
 @pytest.fixture
 def xsp():
+    """The ``xsp`` command as a real subprocess: ``xsp(*args, input=...)`` (see ``run_xsp``)."""
     return run_xsp
 
 

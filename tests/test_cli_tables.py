@@ -45,7 +45,8 @@ def test_a_list_over_the_threshold_asks_before_it_is_shown(tmp_path: Path):
     asked = engine.execute("get")
     assert (asked.lines, asked.ok) == ([], True)
     assert engine.prompt == "About to access 101 entries. Continue? Please confirm (Yes, Y, No, N): "
-    assert engine.execute("maybe").lines == ["Please answer Yes, Y, No or N."]
+    assert engine.execute("maybe").lines == [
+        "Please answer Yes, Y, No or N; 'maybe' was read as the answer, not run as a command."]
     assert engine.prompt.startswith("About to access 101 entries.")
     shown = engine.execute("y")
     assert shown.lines[-2:] == ["101 entries found.", ""] and len(shown.lines) == 2 + 101 + 3

@@ -24,11 +24,13 @@ CTI_REQUEST = (b'<xsp:request xmlns:xsp="http://schema.broadsoft.com/XspXMLInter
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> MatrixPKI:
+    """The certificates of the node tests (``make_pki``), made once for the module."""
     return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory, pki: MatrixPKI) -> Iterator[ConfiguredNode]:
+    """A node configured by the guide's procedure, shared by the module."""
     with configured_node(tmp_path_factory.mktemp("node"), pki) as running:
         running.xsi_port = free_port()
         running.run(f"emu xsi {running.xsi_port}")

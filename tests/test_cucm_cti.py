@@ -44,6 +44,7 @@ def users(s, *, secure_groups=(CTI, SECURE), plain_groups=(CTI,)) -> None:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
+    """A state with a CUCM node in mixed mode, its CTI users, CAPF profiles and phone."""
     store = Store(tmp_path / "state")
     add_cucm_node(store)
     change(store, users)
@@ -52,6 +53,7 @@ def store(tmp_path: Path) -> Store:
 
 @pytest.fixture
 def node(store: Store):
+    """The CUCM node of ``store``, running."""
     with running(store) as runtime:
         yield runtime
 

@@ -16,6 +16,7 @@ TIMESTAMP = 1_780_000_000
 
 @pytest.fixture(scope="module")
 def pki():
+    """The CallManager and ITLRecovery certificates, a CAPF CA and a stranger's certificate."""
     callmanager = trust.self_signed_server("cucm1.example.com")
     recovery = trust.self_signed_server("ITLRECOVERY_cucm1")
     capf = trust.CertificateAuthority.new_root("CAPF-1a2b3c4d")
@@ -32,6 +33,7 @@ def entries(callmanager, recovery, capf):
 
 @pytest.fixture(scope="module")
 def ctl(pki):
+    """A CTLFile.tlv of those, signed by the CallManager certificate."""
     callmanager, recovery, capf, _ = pki
     return trust.write_ctl("CTLFile.tlv", entries(callmanager, recovery, capf),
                            callmanager.certificate, callmanager.private_key, timestamp=TIMESTAMP)

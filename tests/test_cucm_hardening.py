@@ -32,6 +32,7 @@ LINES = st.one_of(
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory) -> Path:
+    """A new state with a CUCM node, copied for each generated case."""
     return new_cucm_state(tmp_path_factory.mktemp("cucm-fuzz"))
 
 

@@ -13,6 +13,7 @@ from xsp.testing import RunningCucm
 
 @pytest.fixture
 def cucm(tmp_path):
+    """A running CUCM node in mixed mode with a secure application user (xsp.testing.RunningCucm)."""
     with RunningCucm.start(tmp_path / "node") as node:
         yield node
 

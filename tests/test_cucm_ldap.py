@@ -22,6 +22,7 @@ FAILED = "Authentication failed - Check UserID and Password (CTI error 0x8CCC006
 
 @pytest.fixture(scope="module")
 def directory(tmp_path_factory):
+    """A real slapd on loopback holding the end user wwhite."""
     with slapd(tmp_path_factory.mktemp("slapd")) as server:
         server.add_person("wwhite", LDAP_PASSWORD, "White")
         yield server
@@ -35,6 +36,7 @@ def ldap_page(directory, **overrides) -> LdapAuthentication:
 
 @pytest.fixture
 def store(tmp_path: Path, directory) -> Store:
+    """A state with a CUCM node whose LDAP Authentication page points at ``directory``."""
     store = Store(tmp_path / "state")
     add_cucm_node(store)
     change(store, users)
@@ -44,6 +46,7 @@ def store(tmp_path: Path, directory) -> Store:
 
 @pytest.fixture
 def node(store: Store):
+    """The CUCM node of ``store``, running."""
     with running(store) as runtime:
         yield runtime
 

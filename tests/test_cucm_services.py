@@ -35,6 +35,7 @@ def pending(string: str = "123456", **fields) -> CapfSettings:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
+    """A new state with a CUCM node and its enrolments."""
     store = Store(tmp_path / "state")
     add_cucm_node(store)
 
@@ -48,6 +49,7 @@ def store(tmp_path: Path) -> Store:
 
 @pytest.fixture
 def node(store: Store):
+    """The CUCM node of ``store``, running for one test."""
     with running(store) as runtime:
         yield runtime
 
@@ -236,6 +238,7 @@ CUCM15_TLS13 = {"TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256", "TLS_A
 
 @pytest.fixture(scope="module")
 def scan_credentials(tmp_path_factory):
+    """A self-signed client certificate and key, as files, for the scans."""
     directory = tmp_path_factory.mktemp("scanner")
     issued = trust.self_signed_client("scanner")
     issued.write(directory / "c.pem", directory / "k.pem")

@@ -45,6 +45,7 @@ def new_cucm_state(base: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def procedure_state(tmp_path_factory):
+    """The CUCM procedure piped into xsp shell once: (its state, the finished process)."""
     base = tmp_path_factory.mktemp("cucm-procedure")
     state = new_cucm_state(base)
     result = run_xsp("shell", "--state", str(state), "--node", "cucm1", input=PROCEDURE)
@@ -194,11 +195,13 @@ class NoNode:
 
 @pytest.fixture(scope="module")
 def cucm_template(tmp_path_factory) -> Path:
+    """A new state with a CUCM node, copied by the tests that change it."""
     return new_cucm_state(tmp_path_factory.mktemp("cucm-template"))
 
 
 @pytest.fixture
 def engine(cucm_template, tmp_path) -> CucmEngine:
+    """A CUCM engine on a copy of the template, with an application and an end user."""
     import shutil
     state = tmp_path / "state"
     shutil.copytree(cucm_template, state)
@@ -393,6 +396,7 @@ CUCM services:
   Cisco CAPF      tcp 127\.0\.0\.1:\d+; TLS 1\.3 and up, CUCM 15 suites
   CTIManager      tcp 127\.0\.0\.1:\d+ \(CTIQBE\)
   CTIManager TLS  tcp 127\.0\.0\.1:\d+; mutual TLS 1\.3 and up, CUCM 15 suites, clients of the CAPF CA
+This node lives only as long as this xsp command; xsp serve runs one that stays\.
 admin:emu status
 Node cucm1 \(CUCM\), state .*
 Node process: running in this shell

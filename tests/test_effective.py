@@ -13,6 +13,7 @@ IP = "127.0.0.1"
 
 @pytest.fixture
 def engine(tmp_path) -> Engine:
+    """An XSP engine with one secure interface at IP and nothing else configured."""
     engine = shell_engine(Store(tmp_path))
     assert engine.execute(f"cd /Interface/CTI/CTIServer;add {IP} 8012 true true true").ok
     return engine

@@ -9,6 +9,7 @@ from xsp.testing import shell_engine
 
 @pytest.fixture
 def engine(tmp_path) -> Engine:
+    """An XSP engine at the root, with one plain interface at 10.155.6.175."""
     engine = shell_engine(Store(tmp_path))
     assert engine.execute("cd /Interface/CTI/CTIServer;add 10.155.6.175 8012 false false false").ok
     engine.execute("cd /")

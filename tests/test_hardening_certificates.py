@@ -24,17 +24,20 @@ CERTIFICATES = "/Interface/CTI/CTIServer/SSLSettings/Certificates"
 
 @pytest.fixture(scope="module")
 def material(tmp_path_factory: pytest.TempPathFactory) -> CertMaterial:
+    """Certificate files good and bad, made once for the module."""
     return make_cert_material(tmp_path_factory.mktemp("material"))
 
 
 @pytest.fixture(scope="module")
 def configured(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A state configured the Webex way, copied by each test that changes it."""
     store, _ = configure_webex_state(tmp_path_factory.mktemp("configured"), 8012)
     return store.dir
 
 
 @pytest.fixture
 def engine(configured: Path, tmp_path: Path) -> Engine:
+    """An XSP engine on a fresh copy of ``configured``; it never starts a node."""
     return Engine(copy_state(configured, tmp_path / "state"), "xsp1", control=RefusingControl())
 
 

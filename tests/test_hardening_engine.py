@@ -25,7 +25,8 @@ from cli_contexts.types import (BoolType, ChoiceType, CipherType, FileType, IntT
 from xsp.cli.engine import Engine, Result
 from xsp.config.store import Store
 
-QUESTION_REFUSAL = "Please answer Yes, Y, No or N."
+# Followed by what was read (issue 14: a piped line is never taken silently).
+QUESTION_REFUSAL = "Please answer Yes, Y, No or N; "
 # Self-signed certificates made by `CTIServer add` carry the minute they were made.
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC")
 # `emu record FILE` writes wherever FILE says: generated input never reaches it.
@@ -204,7 +205,7 @@ def _check_answer(line: str, result: Result) -> None:
     if not result.ok:
         assert result.lines, f"{line!r} was refused without a word"
         last = result.lines[-1]
-        assert is_refusal_line(last) or last == QUESTION_REFUSAL, (line, result.lines)
+        assert is_refusal_line(last) or last.startswith(QUESTION_REFUSAL), (line, result.lines)
 
 
 def _is_text(line: str) -> bool:

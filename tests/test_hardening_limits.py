@@ -16,6 +16,7 @@ from tests._node_support import (HOST, MatrixPKI, client_context, configured_nod
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> MatrixPKI:
+    """The matrix PKI (demo CAs and clients) this module's nodes trust."""
     return make_pki(tmp_path_factory.mktemp("limits-pki"))
 
 

@@ -31,6 +31,7 @@ CALL_EVENTS = {"CallReceivedEvent", "CallAnsweredEvent", "CallReleasedEvent"}
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QuickNode]:
+    """A configured, restarted node shared by the module, with a short handshake timeout."""
     running = QuickNode.start_quick(tmp_path_factory.mktemp("listener"),
                                     handshake_timeout=HANDSHAKE_TIMEOUT)
     try:

@@ -24,6 +24,7 @@ from xsp.node.managed import ManagedNodeControl
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> MatrixPKI:
+    """The matrix PKI (demo CAs and clients) this module's nodes trust."""
     return make_pki(tmp_path_factory.mktemp("restart-pki"))
 
 

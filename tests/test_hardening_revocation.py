@@ -18,6 +18,7 @@ from xsp.webex.client import RequestFailed, WebexClient, tls_context
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> MatrixPKI:
+    """The matrix PKI (demo CAs and clients) this module's nodes trust."""
     return make_pki(tmp_path_factory.mktemp("revocation-pki"))
 
 

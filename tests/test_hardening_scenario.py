@@ -21,6 +21,7 @@ SECRET = "hunter2-do-not-repeat"
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningNode]:
+    """A running node without the Webex configuration: scenarios need only its users."""
     with RunningNode.start(tmp_path_factory.mktemp("scenario-node"), configure=False) as running:
         yield running
 

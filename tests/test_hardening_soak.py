@@ -55,6 +55,7 @@ class ServedNode:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[ServedNode]:
+    """A Webex-configured state served by ``xsp serve`` in its own process."""
     port = free_port()
     store, pki = configure_webex_state(tmp_path, port)
     with (tmp_path / "serve.err").open("wb") as errors:

@@ -23,18 +23,21 @@ CIPHERS = "/Interface/CTI/CTIServer/SSLSettings/Ciphers"
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
+    """A running node with its live page, shared by the module."""
     with RunningNode.start(tmp_path_factory.mktemp("live"), live=True) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
 def browser():
+    """Headless Chromium through its chromedriver, shared by the module."""
     with chromium() as driver:
         yield driver
 
 
 @pytest.fixture
 def page(node, browser):
+    """The browser on the node's live page, once it shows the node live."""
     browser.get(node.live_url)
     wait_for(browser, lambda d: status(d) == "live" and listener(d, node) is not None,
              "the page to follow the node")

@@ -15,6 +15,7 @@ from xsp.testing import RunningNode
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
+    """A running node with its live page, shared by the module."""
     with RunningNode.start(tmp_path_factory.mktemp("views"), live=True) as running:
         yield running
 

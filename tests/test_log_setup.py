@@ -13,6 +13,7 @@ from xsp.config.store import Store
 
 @pytest.fixture
 def root_handlers() -> Iterator[list[logging.Handler]]:
+    """The root logger's handlers before the test; any handler the test adds is removed after it."""
     root = logging.getLogger()
     before, level = list(root.handlers), root.level
     yield before

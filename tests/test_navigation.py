@@ -10,6 +10,7 @@ from xsp.testing import shell_engine
 
 @pytest.fixture
 def engine(tmp_path) -> Engine:
+    """An XSP engine at the root of a fresh state."""
     return shell_engine(Store(tmp_path))
 
 
@@ -93,7 +94,9 @@ def test_help_emu_lists_emulator_commands(engine):
 def test_exit_asks_and_no_keeps_the_session(engine):
     assert engine.execute("exit").lines == []
     assert engine.prompt == "Please confirm (Yes, Y, No, N): "
-    assert engine.execute("maybe").lines == ["Please answer Yes, Y, No or N."]
+    assert engine.execute("maybe").lines == [
+        "Please answer Yes, Y, No or N; 'maybe' was read as the answer, not run as a command."]
+    assert engine.execute("").lines == ["Please answer Yes, Y, No or N; the line read was empty."]
     assert engine.execute("N").lines == []
     assert not engine.finished and engine.prompt == "XSP_CLI> "
     engine.execute("quit")

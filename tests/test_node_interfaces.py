@@ -16,6 +16,7 @@ from xsp.webex.client import WebexClient, WebexClientError, tls_context
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> MatrixPKI:
+    """The matrix PKI (demo CAs and clients) this module's nodes trust."""
     return make_pki(tmp_path_factory.mktemp("node-interfaces-pki"))
 
 

@@ -16,6 +16,7 @@ NO_CTI_NODE = ("xsp: this state has no XSP or ADP node (add one in the AS's shel
 
 @pytest.fixture
 def as_only(tmp_path: Path) -> Path:
+    """A state whose only node is the Application Server."""
     store = Store(tmp_path / "state")
     with store.edit() as deployment:
         deployment.nodes[:] = [deployment.application_server]

@@ -31,6 +31,7 @@ MAPPED_IP = "127.155.6.175"
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> MatrixPKI:
+    """The certificates of the node tests, made once for the module."""
     return make_pki(tmp_path_factory.mktemp("node-lifecycle-pki"))
 
 

@@ -36,17 +36,20 @@ TLS13_SUITE = "TLS_AES_128_GCM_SHA256"
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> MatrixPKI:
+    """The certificates of the matrix (``make_pki``), made once for the module."""
     return make_pki(tmp_path_factory.mktemp("node-matrix-pki"))
 
 
 @pytest.fixture(scope="module")
 def tls12(tmp_path_factory: pytest.TempPathFactory, pki: MatrixPKI) -> Iterator[ConfiguredNode]:
+    """A node configured by the guide's procedure (TLS 1.2), shared by the module."""
     with configured_node(tmp_path_factory.mktemp("tls12"), pki) as node:
         yield node
 
 
 @pytest.fixture(scope="module")
 def tls13(tmp_path_factory: pytest.TempPathFactory, pki: MatrixPKI) -> Iterator[ConfiguredNode]:
+    """A node configured by the guide's procedure with TLS 1.3 and one TLS 1.3 suite added."""
     extra = (f"cd {PROTOCOLS}", f"add {HOST} TLSv1.3", f"cd {CIPHERS}", f"add {HOST} {TLS13_SUITE}")
     with configured_node(tmp_path_factory.mktemp("tls13"), pki, extra=extra) as node:
         yield node

@@ -16,11 +16,13 @@ from xsp.tls import capath
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> MatrixPKI:
+    """The certificates of the node tests (``make_pki``), made once for the module."""
     return make_pki(tmp_path_factory.mktemp("node-state-pki"))
 
 
 @pytest.fixture
 def node(tmp_path: Path, pki: MatrixPKI) -> Iterator[ConfiguredNode]:
+    """A node configured by the guide's procedure on a new state, for one test."""
     with configured_node(tmp_path, pki) as running:
         yield running
 

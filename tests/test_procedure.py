@@ -14,6 +14,7 @@ WARN = "*** Warning: BroadWorks needs to be restarted for the changes to take ef
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory) -> trust.DemoPKI:
+    """The demo PKI, made once for the module."""
     return trust.make_demo_pki(tmp_path_factory.mktemp("pki"))
 
 

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from xsp.commands.demo import xsp_command
+
+# How the demo names this xsp in the commands it hands over (PATH may not hold it).
+XSP = xsp_command()
+
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
+    """One ``xsp demo --no-shell`` run for the module: (its directory, the finished process)."""
     from tests.conftest import run_xsp
     base = tmp_path_factory.mktemp("demo")
     result = run_xsp("demo", "--state", str(base), "--port", "0", "--no-shell", timeout=120)
@@ -23,7 +29,14 @@ def test_demo_ends_with_the_events_of_a_call_and_a_passing_verdict(demo):
         assert f"   1 {user:24} CallSubscriptionEvent      hookStatus=On-Hook" in out
     for event in ("CallOriginatedEvent", "CallReceivedEvent", "CallAnsweredEvent", "CallReleasedEvent"):
         assert event in out
-    assert out.rstrip().splitlines()[-3] == "Ready for Webex."
+    # Then, since --no-shell ended the node with the demo, how to serve the state again
+    # and reach it (issue 14: the hand-over follows the verdict).
+    verdict, handover = out.rstrip().split("\nReady for Webex.\n", 1)
+    assert handover.splitlines()[:3] == [
+        "", "### The node ended with the demo. To serve this state again:",
+        f"  {XSP} serve --state {base / 'state'}"]
+    assert (f"  XSP_STATE={base / 'state'} {XSP} sim call alice@example.com bob@example.com"
+            in handover)
     assert (base / "state" / "config.yaml").exists()
 
 
@@ -95,6 +108,49 @@ def test_doctor_probe_needs_a_certificate(xsp, state):
     result = xsp("doctor", "--state", str(state), "--probe")
     assert result.returncode == 2
     assert result.stderr == "xsp: --probe needs --cert and --key (the client certificate to try)\n"
+
+
+def test_a_refused_probe_gives_its_own_fix_when_every_other_check_passes(demo, xsp):
+    """The probe is the only failure: its fix is the probe's own (load the client's CA,
+    add the user), not a pointer to failed checks there are none of."""
+    base, _ = demo
+    pki = base / "pki"
+    refused = xsp("doctor", "--state", str(base / "state"), "--probe", "--cert", str(pki / "server.pem"),
+                  "--key", str(pki / "server.key"))
+    assert refused.returncode == 1
+    lines = refused.stdout.splitlines()
+    assert lines[-3:] == [
+        "       fix: XSP_CLI/Interface/CTI/SSLCommonSettings/ClientAuthentication/Trusts> "
+        "updateTrust <alias> <file of the CA CN=Partner Demo TLS Issuing CA>",
+        "", "Not ready: 1 of 9 check(s) failed."]
+    unknown = xsp("doctor", "--state", str(base / "state"), "--cert", str(pki / "webex-client.pem"),
+                  "--key", str(pki / "webex-client.key"), "--user", "zed@example.com")
+    assert unknown.returncode == 1
+    assert unknown.stdout.splitlines()[-4:] == [
+        f"[FAIL] a client with {pki / 'webex-client.pem'} is accepted and subscribed: "
+        "subscribe zed@example.com: status 404: User not found: zed@example.com",
+        "       fix: AS_CLI> emu adduser zed@example.com",
+        "", "Not ready: 1 of 9 check(s) failed."]
+
+
+def test_a_probe_option_without_probe_implies_it(demo, xsp):
+    """--cert and --key (and --ca) mean a probe: it is made, not silently skipped."""
+    base, _ = demo
+    pki = base / "pki"
+    result = xsp("doctor", "--state", str(base / "state"), "--cert", str(pki / "webex-client.pem"),
+                 "--key", str(pki / "webex-client.key"), "--ca", str(pki / "partner-ca.pem"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "then CallSubscriptionEvent for alice@example.com" in result.stdout
+
+
+@pytest.mark.parametrize("options,first", [(["--cert", "c.pem"], "--cert"),
+                                           (["--ca", "ca.pem", "--key", "k.pem"], "--key"),
+                                           (["--user", "bob@example.com"], "--user")])
+def test_a_probe_option_without_the_client_certificate_is_refused(xsp, state, options, first):
+    result = xsp("doctor", "--state", str(state), *options)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (f"xsp: {first} implies --probe, which needs --cert and --key "
+                             "(the client certificate to try)\n")
 
 
 def test_replaying_the_demo_transcript_reports_no_difference(demo, xsp, tmp_path):

@@ -50,6 +50,17 @@ def test_second_node_on_the_same_state_is_refused(served):
     assert result.stderr == f"xsp: a node already runs on this state (pid {proc.pid})\n"
 
 
+def test_a_scripted_restart_of_a_served_node_restarts_that_node(served):
+    """With `xsp serve` running, `emu restart` in a script restarts it through the control
+    socket: no word about a node ending with the script, since this one stays."""
+    base, port, _ = served
+    result = run_xsp("shell", "--state", str(base / "state"), "-c", "emu restart")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1:] == [
+        "Node xsp1 restarted.", "CTI listeners:",
+        f"  127.0.0.1:{port}  TLS, client certificate required; listening on 127.0.0.1:{port}"]
+
+
 def test_sim_call_reaches_a_webex_client_of_the_served_node(served):
     base, port, _ = served
     client = _client(base, port, "--user", "alice@example.com", "--count", "7", "--timeout", "20")

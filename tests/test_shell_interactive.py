@@ -369,3 +369,15 @@ def test_node_option_opens_the_application_server_cli(shell):
     started = shell("--node", "as1")
     started.wait_cursor("AS_CLI> ")
     assert started.enter("sys;cli", "AS_CLI/System/ClientIdentity> ") == []
+
+
+def test_ctrl_c_at_the_exit_question_cancels_the_exit(shell):
+    """Ctrl-C while `exit` waits for Yes or No: no exit, the command prompt returns."""
+    started = root_shell(shell)
+    started.enter("int;cti", "XSP_CLI/Interface/CTI> ")
+    assert started.enter("exit", CONFIRM) == []
+    row = started.screen.row
+    started.child.sendcontrol("c")
+    started.wait_cursor("XSP_CLI/Interface/CTI> ", below=row)
+    assert started.enter("ctis;get", CTISERVER)[-2:] == ["0 entry found.", ""]
+    assert started.child.isalive()

@@ -23,6 +23,7 @@ WAIT = 20.0  # one answer; the machine may be busy
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory) -> trust.DemoPKI:
+    """The demo PKI, made once for the module."""
     return trust.make_demo_pki(tmp_path_factory.mktemp("pki"))
 
 
@@ -98,7 +99,10 @@ def test_an_expect_script_drives_the_whole_procedure_with_literal_prompts(
                f"{pki.server_cert} chainFile {pki.server_chain}", ["...Done", WARN], certificates)
     shell.step("emu restart", ["Node xsp1 restarted.", "CTI listeners:",
                                f"  127.0.0.1:{port}  TLS, client certificate required; "
-                               f"listening on 127.0.0.1:{port}"], certificates)
+                               f"listening on 127.0.0.1:{port}",
+                               # issue 14: a node inside this command says it ends with it
+                               "This node lives only as long as this xsp command; "
+                               "xsp serve runs one that stays."], certificates)
     shell.step("exit", [], "Please confirm (Yes, Y, No, N): ")
     shell.step("n", [], certificates)
     shell.step("exit", [], "Please confirm (Yes, Y, No, N): ")

@@ -130,3 +130,33 @@ def test_unknown_node_is_refused_with_the_known_ones(xsp, state):
     result = xsp("shell", "--state", str(state), "--node", "nope", "-c", "get")
     assert result.returncode == 1
     assert result.stderr == "xsp: no node named 'nope' in this state (nodes: as1, xsp1)\n"
+
+
+def test_a_piped_line_after_exit_is_not_taken_silently_as_the_answer(xsp, state):
+    """The line after `exit` answers its question: one that is no answer is named, said not
+    to have run, and the question stays; the exit status says something failed."""
+    result = xsp("shell", "--state", str(state), input="exit\nint;cti;ctis;get\nN\nint\n")
+    assert result.returncode == 1
+    assert result.stdout == transcript("""
+        XSP_CLI> exit
+        Please confirm (Yes, Y, No, N): int;cti;ctis;get
+        Please answer Yes, Y, No or N; 'int;cti;ctis;get' was read as the answer, not run as a command.
+        Please confirm (Yes, Y, No, N): N
+        XSP_CLI> int
+        """)
+
+
+def test_a_scripted_restart_says_its_node_ends_with_the_script(xsp, state):
+    """`emu restart` in `xsp shell -c` starts the node inside this command: the answer says
+    it lives only as long as that, and indeed nothing serves the state afterwards."""
+    result = xsp("shell", "--state", str(state), "-c", "emu restart")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == transcript("""
+        XSP_CLI> emu restart
+        Node xsp1 restarted.
+        CTI listeners: none configured (Interface/CTI/CTIServer add)
+        This node lives only as long as this xsp command; xsp serve runs one that stays.
+        """)
+    after = xsp("sim", "call", "alice@example.com", "bob@example.com", "--state", str(state))
+    assert after.returncode == 1
+    assert after.stderr.startswith("xsp: no node runs on ")

@@ -18,6 +18,7 @@ from trust import (DEMO_FILES, DemoPKI, TrustError, load_certificates, load_key_
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoPKI:
+    """The demo PKI, made once for the module."""
     return make_demo_pki(tmp_path_factory.mktemp("demo") / "pki")
 
 

@@ -22,11 +22,13 @@ UTC = dt.timezone.utc
 
 @pytest.fixture(scope="module")
 def root() -> CertificateAuthority:
+    """A self-signed root CA."""
     return CertificateAuthority.new_root("Internal Private Root")
 
 
 @pytest.fixture(scope="module")
 def sub(root: CertificateAuthority) -> CertificateAuthority:
+    """An issuing CA under ``root``."""
     return root.new_intermediate("Internal Private TLS SubCA")
 
 

@@ -20,6 +20,7 @@ NOW = dt.datetime.now(UTC).replace(microsecond=0)
 
 @pytest.fixture(scope="module")
 def pki() -> dict:
+    """A root, its issuing CA, and a server and a client certificate it issued."""
     root = CertificateAuthority.new_root("Internal Private Root")
     sub = root.new_intermediate("Internal Private TLS SubCA")
     return {"root": root, "sub": sub,

@@ -16,6 +16,7 @@ NOW = dt.datetime.now(UTC).replace(microsecond=0)
 
 @pytest.fixture(scope="module")
 def pki() -> dict:
+    """A root, its issuing CA, and a client and a server certificate it issued."""
     root = CertificateAuthority.new_root("Internal Private Root")
     sub = root.new_intermediate("Internal Private TLS SubCA")
     return {
@@ -228,6 +229,7 @@ def test_verify_files_takes_the_chain_after_the_leaf(tmp_path: Path, pki) -> Non
 
 @pytest.fixture
 def files(tmp_path: Path, pki) -> Path:
+    """The ``pki`` written as the files ``xsp trust verify`` reads; the directory holding them."""
     pki["client"].write(tmp_path / "client.pem", tmp_path / "client.key", tmp_path / "chain.pem")
     (tmp_path / "root.pem").write_bytes(pki["root"].cert_pem)
     (tmp_path / "issuing.pem").write_bytes(pki["sub"].cert_pem)

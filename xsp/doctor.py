@@ -12,6 +12,7 @@ from cryptography import x509
 
 import trust
 from xsp.config.model import CTIServer, Deployment, Node
+from xsp.hostport import host_port
 from xsp.procedure import (CERT_AUTH, CERTIFICATES, CIPHERS, CLIENT_IDENTITY, CTI_SERVER,
                            PROTOCOLS, RECOMMENDED_CIPHER, TRUSTS, WEBEX_CLIENT_CN)
 from xsp.tls.effective import effective, server_key_type
@@ -57,7 +58,7 @@ def check(deployment: Deployment, node_name: str) -> list[Finding]:
     findings.append(Finding(
         "a secure CTI interface requires client certificates",
         bool(interfaces),
-        (f"{', '.join(f'{s.ip}:{s.port}' for s in interfaces)}" if interfaces
+        (', '.join(host_port(s.ip, s.port) for s in interfaces) if interfaces
          else "no CTIServer entry with Secure and Client Auth Req true"),
         [f"{cli}{CTI_SERVER}> add {ip} 8012 true true true"]))
 
@@ -226,7 +227,8 @@ def client_verdict(cert_file: str, anchor_pems: list[str]) -> str | None:
 
 
 async def probe(host: str, port: int, cert: str, key: str, ca: str | None,
-                user: str, anchor_pems: list[str] | None = None) -> Finding:
+                user: str, anchor_pems: list[str] | None = None, *,
+                cli: str = "XSP_CLI", interface_ip: str | None = None) -> Finding:
     """A real mTLS handshake and subscription, as Webex would make them. A refusal says
     why in the words of the node's verifier when it is the certificate's."""
     import ssl
@@ -246,12 +248,51 @@ async def probe(host: str, port: int, cert: str, key: str, ca: str | None,
         async with WebexClient(host, port, ssl_context=context, request_timeout=5) as client:
             await client.subscribe(user)
             async for event in client.events():
-                return Finding(name, True, f"handshake with {host}:{port}, CTI interface "
+                return Finding(name, True, f"handshake with {host_port(host, port)}, CTI interface "
                                f"protocol, then {event.type} for {user}")
     except WebexClientError as exc:
         why = str(exc)
         verdict = client_verdict(cert, anchor_pems or [])
         if verdict is not None:
             why += f" (the node's verifier: {verdict})"
-        return Finding(name, False, why, ["see the failed checks above"])
+        return Finding(name, False, why,
+                       probe_fix(exc, verdict, cert, user, cli, interface_ip or host))
     return Finding(name, False, "the channel ended before the subscription event", [])
+
+
+def probe_fix(failure: Exception, verdict: str | None, cert: str, user: str, cli: str,
+              interface_ip: str) -> list[str]:
+    """The probe's own fix, from what refused it: the other checks can all pass while the
+    probe fails (another client certificate, another user, a handshake the settings
+    cannot make)."""
+    from xsp.webex.client import RequestFailed
+
+    if verdict is not None:
+        if verdict.startswith(trust.Reason.UNKNOWN_ISSUER.value):
+            issuer = _issuer_of(cert)
+            return [f"{cli}{TRUSTS}> updateTrust <alias> <file of the CA {issuer}>"]
+        return [f"--cert: a client certificate the node accepts ({cert} cannot pass its check)"]
+    if isinstance(failure, RequestFailed):
+        if failure.status == 404:
+            return [f"AS_CLI> emu adduser {user}"]
+        if failure.status in (401, 403):
+            subject = _subject_cn_of(cert)
+            return [f"AS_CLI{CLIENT_IDENTITY}> add {subject}",
+                    f"{cli}{CERT_AUTH}> set allowClientApp true"]
+    # A handshake the interface's settings cannot make, or an interface not listening:
+    # what the interface offers, and whether it listens, say which.
+    return [f"{cli}> emu effective {interface_ip}", f"{cli}> emu status"]
+
+
+def _issuer_of(cert: str) -> str:
+    try:
+        return trust.load_certificates(cert)[0].issuer.rfc4514_string()
+    except (trust.TrustError, ValueError):
+        return "that issued the certificate"
+
+
+def _subject_cn_of(cert: str) -> str:
+    try:
+        return trust.describe(trust.load_certificates(cert)[0]).subject_cn or "<client CN>"
+    except (trust.TrustError, ValueError):
+        return "<client CN>"

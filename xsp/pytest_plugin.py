@@ -24,6 +24,8 @@ from xsp.testing import CallDriver, RunningCucm, RunningNode, WebexSession
 
 @pytest.fixture
 def xsp_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningNode]:
+    """A running emulated XSP on a free loopback port: demo PKI made, the Webex
+    configuration applied through the BroadWorks CLI; stopped after the test."""
     node = RunningNode.start(tmp_path_factory.mktemp("xsp-node"))
     try:
         yield node
@@ -33,17 +35,24 @@ def xsp_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningNode]:
 
 @pytest.fixture
 def webex_client(xsp_node: RunningNode) -> Iterator[WebexSession]:
+    """A Webex-like client connected to ``xsp_node`` over mTLS with the demo client
+    certificate, one channel open; its subscriptions and channel deleted after the test."""
     with xsp_node.webex_client() as client:
         yield client
 
 
 @pytest.fixture
 def call_driver(xsp_node: RunningNode) -> CallDriver:
+    """Simulated calls on ``xsp_node`` (``call_driver.call(caller, callee, ...)``); their
+    events reach the subscribers."""
     return CallDriver(xsp_node)
 
 
 @pytest.fixture
 def cucm_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCucm]:
+    """An emulated CUCM on free loopback ports, configured through its admin: CLI in mixed
+    mode with a secure application user, a non-secure one and a phone both control
+    (``xsp.testing.RunningCucm``); stopped after the test."""
     node = RunningCucm.start(tmp_path_factory.mktemp("cucm-node"))
     try:
         yield node
@@ -53,6 +62,8 @@ def cucm_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCucm]
 
 @pytest.fixture
 def jtapi_client(cucm_node: RunningCucm) -> Iterator[CtiConnection]:
+    """A JTAPI-like client of ``cucm_node``: the CTL trusted, the instance enrolled with CAPF,
+    a provider open on 2749 and the phone in service (``xsp.cucm.jtapi.CtiConnection``)."""
     connection = cucm_node.jtapi()
     try:
         yield connection

@@ -70,6 +70,10 @@ class CucmEngine(RecordingEngine):
     def prompt(self) -> str:
         return self._pending[0] if self._pending is not None else self.platform.prompt
 
+    def cancel_question(self) -> None:
+        """Drop the question that waits, as if answered no (Ctrl-C at it)."""
+        self._pending = None
+
     def sources(self, name: str) -> list[str]:
         cucm = self.node.cucm_settings
         if name == "cucm_certificates":

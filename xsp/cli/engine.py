@@ -111,6 +111,11 @@ class Engine(RecordingEngine):
             return _complete_path(name[len("files:"):])
         return []
 
+    def cancel_question(self) -> None:
+        """Drop the question that waits, as if answered No (Ctrl-C at exit's confirmation:
+        no exit; at a large list's: no list)."""
+        self._pending = None
+
     # --- execution -------------------------------------------------------------------
 
     def _execute(self, line: str) -> Result:
@@ -194,7 +199,7 @@ class Engine(RecordingEngine):
             if text.lower() in ("no", "n"):
                 return no()
             self._pending, self._question = answer, question
-            return Result(["Please answer Yes, Y, No or N."], ok=False)
+            return Result([render.not_an_answer(text)], ok=False)
 
         self._pending, self._question = answer, question
 

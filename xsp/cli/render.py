@@ -20,6 +20,14 @@ Type HELP for more information
 ======================================================================"""
 
 
+def not_an_answer(text: str) -> str:
+    """A line read while a question waits, that answers nothing: say what it was, since in
+    piped input it was most likely meant as the next command."""
+    if not text:
+        return "Please answer Yes, Y, No or N; the line read was empty."
+    return f"Please answer Yes, Y, No or N; {text!r} was read as the answer, not run as a command."
+
+
 def entries_found(count: int) -> str:
     return f"{count} {'entry' if count in (0, 1) else 'entries'} found."
 

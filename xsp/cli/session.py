@@ -122,7 +122,9 @@ def run_interactive(engine: ShellEngine, history_file: Path, *, plain: bool = Fa
         try:
             line = session.prompt(prompt)
         except KeyboardInterrupt:
-            continue  # Ctrl-C abandons the line, as in bwcli
+            # Ctrl-C abandons the line, as in bwcli; at exit's question it answers No.
+            engine.cancel_question()
+            continue
         except EOFError:
             print(render.ENDING)  # Ctrl-D ends the session without the question
             break

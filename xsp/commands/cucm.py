@@ -5,6 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from xsp.commands import show_help
 from xsp.cucm.ctlshow import ctl_report
 
 REASONS = {0: "no pending operation", 1: "done", 7: "refused", 9: "unknown device or instance"}
@@ -14,16 +15,21 @@ MAX_FILE = 1024 * 1024
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("cucm", help="Cisco Unified CM files: show and verify a CTL or ITL file")
-    tools = parser.add_subparsers(dest="tool", metavar="TOOL", required=True)
-    ctl = tools.add_parser("ctl", help="CTL and ITL files (CTLFile.tlv, ITLFile.tlv)")
-    verbs = ctl.add_subparsers(dest="verb", metavar="VERB", required=True)
+    parser = sub.add_parser("cucm", help="Cisco Unified CM files: show and verify a CTL or ITL file",
+                            description="Tools of the CUCM profile that run without a node: "
+                                        "read and verify a CTL or ITL file, enrol with a CAPF.")
+    tools = parser.add_subparsers(dest="tool", metavar="TOOL")
+    parser.set_defaults(run=lambda args: show_help(parser))
+    ctl = tools.add_parser("ctl", help="CTL and ITL files (CTLFile.tlv, ITLFile.tlv)",
+                           description="CTL and ITL files (CTLFile.tlv, ITLFile.tlv).")
+    verbs = ctl.add_subparsers(dest="verb", metavar="VERB")
+    ctl.set_defaults(run=lambda args: show_help(ctl))
     show = verbs.add_parser("show", help="print a CTL or ITL file's records and verify its signature",
                             description="Prints the header and records of a CTLFile.tlv or "
                                         "ITLFile.tlv as show ctl does, and verifies the signature "
                                         "with the SAST record whose serial number is the header's. "
                                         "Exits 1 with the reason when the file is refused.")
-    show.add_argument("file", type=Path)
+    show.add_argument("file", type=Path, metavar="FILE", help="the CTLFile.tlv or ITLFile.tlv to read")
     show.set_defaults(run=run_show)
 
     capf = tools.add_parser("capf-enrol", help="enrol with a CAPF as a phone or a JTAPI/TSP instance",
@@ -31,10 +37,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                                         "or Instance ID and the authentication string, makes the key "
                                         "pair the CAPF asks for, and saves the issued certificate and "
                                         "its key (0600). Exits 1 with the CAPF's reason when it refuses.")
-    capf.add_argument("name", help="device name (SEP + 12 hex digits) or Instance ID")
+    capf.add_argument("name", metavar="NAME", help="device name (SEP + 12 hex digits) or Instance ID")
     capf.add_argument("--auth-string", required=True, metavar="DIGITS", help="the authentication string")
-    capf.add_argument("--host", default="127.0.0.1")
-    capf.add_argument("--port", type=int, default=3804)
+    capf.add_argument("--host", default="127.0.0.1", help="the CAPF's address (default 127.0.0.1)")
+    capf.add_argument("--port", type=int, default=3804, metavar="N",
+                      help="the CAPF's port (default 3804)")
     capf.add_argument("--ctl", type=Path, metavar="FILE",
                       help="a CTLFile.tlv the client holds: the CAPF must present its CAPF record")
     capf.add_argument("-o", "--out", type=Path, default=Path("."), metavar="DIR",

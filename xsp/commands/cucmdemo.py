@@ -8,6 +8,7 @@ error and the trace lines where it stopped, and the readiness check.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -22,6 +23,20 @@ PORTS = {"tftp": 6969, "http": 6970, "capf": 3804, "cti": 2748, "cti-tls": 2749}
 
 
 def run_cucm(args: argparse.Namespace) -> int:
+    temporary = args.state is None
+    base = args.state or Path(tempfile.mkdtemp(prefix="xsp-demo-cucm-"))
+    if temporary:
+        kept = "kept (--keep)" if args.keep else "removed when the demo ends (--keep keeps it)"
+        print(f"Demo directory {base}: {kept}")
+    try:
+        return _run(args, base)
+    finally:
+        if temporary and not args.keep:
+            shutil.rmtree(base, ignore_errors=True)
+            print(f"\nRemoved the demo directory {base} and the keys in it.")
+
+
+def _run(args: argparse.Namespace, base: Path) -> int:
     from xsp.cli.cucm_engine import CucmEngine
     from xsp.cli.engine import Engine
     from xsp.config.store import Store
@@ -34,7 +49,6 @@ def run_cucm(args: argparse.Namespace) -> int:
     from xsp.node.loop import LoopThread
     from xsp.node.managed import ManagedNodeControl
 
-    base = args.state or Path(tempfile.mkdtemp(prefix="xsp-demo-cucm-"))
     state = base / "state"
     if (state / "config.yaml").exists():
         print(f"xsp: {state} already holds a state; the demo starts from a fresh one", file=sys.stderr)

@@ -13,6 +13,9 @@ if TYPE_CHECKING:
     from xsp.doctor import Finding
 
 
+PROBE_USER = "alice@example.com"
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "doctor", help="check a node against what Webex needs, with the commands that fix it",
@@ -22,18 +25,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--node", help="XSP, ADP or CUCM node to check (default: the first XSP or ADP)")
     parser.add_argument("--probe", action="store_true",
                         help="also make a real handshake and subscription (needs --cert and --key)")
-    parser.add_argument("--cert", help="client certificate (with its chain) for --probe")
-    parser.add_argument("--key", help="its private key")
-    parser.add_argument("--ca", help="CA to verify the server with (default: not verified)")
-    parser.add_argument("--user", default="alice@example.com", help="user to subscribe in the probe")
+    # Each of these means a probe: given without --probe they imply it, rather than
+    # being ignored.
+    parser.add_argument("--cert", metavar="F",
+                        help="client certificate (with its chain) for the probe; implies --probe")
+    parser.add_argument("--key", metavar="F", help="its private key; implies --probe")
+    parser.add_argument("--ca", metavar="F",
+                        help="CA to verify the server with (default: not verified); implies --probe")
+    parser.add_argument("--user", metavar="ID",
+                        help=f"user to subscribe in the probe (default {PROBE_USER}); implies --probe")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from xsp.doctor import check, render
 
+    implied_by = [option for option in ("cert", "key", "ca", "user") if getattr(args, option)]
+    if not args.probe and implied_by:
+        args.probe, asked = True, f"--{implied_by[0]} implies --probe, which"
+    else:
+        asked = "--probe"
     if args.probe and not (args.cert and args.key):
-        print("xsp: --probe needs --cert and --key (the client certificate to try)", file=sys.stderr)
+        print(f"xsp: {asked} needs --cert and --key (the client certificate to try)",
+              file=sys.stderr)
         return 2
     store = open_store(args)
     try:
@@ -60,7 +74,10 @@ def run(args: argparse.Namespace) -> int:
     findings = check(deployment, name)
     if args.probe:
         log_to_state(store)
-        findings.append(_probe(store, node, args))
+        probed = _probe(store, node, args)
+        if not probed.ok and not all(f.ok for f in findings):
+            probed.fix.append("see the failed checks above")
+        findings.append(probed)
     print(f"Readiness of {name} ({node.kind}) for Webex CTI, state {store.dir}:")
     print("\n".join(render(findings)))
     return 0 if all(f.ok for f in findings) else 1
@@ -96,8 +113,10 @@ def _probe(store: Store, node: Node, args: argparse.Namespace) -> "Finding":
     host, _ = bind_address(server.ip)
     started = None if node_running(store.dir) else NodeThread(store).start()
     try:
-        return asyncio.run(probe(host, server.port, args.cert, args.key, args.ca, args.user,
-                                 [t.cert_pem for t in node.xsp_settings.trusts]))
+        return asyncio.run(probe(host, server.port, args.cert, args.key, args.ca,
+                                 args.user or PROBE_USER,
+                                 [t.cert_pem for t in node.xsp_settings.trusts],
+                                 cli=node.prompt_name, interface_ip=server.ip))
     finally:
         if started is not None:
             started.stop()

@@ -25,9 +25,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--password", help=f"the user's password (default: ${PASSWORD_VARIABLE})")
     parser.add_argument("--host", default="127.0.0.1", help="the CUCM node's address")
     parser.add_argument("--tftp-port", type=int, default=6969, help="TFTP (the emulator's default 6969)")
-    parser.add_argument("--capf-port", type=int, default=3804)
-    parser.add_argument("--cti-port", type=int, default=2748)
-    parser.add_argument("--cti-tls-port", type=int, default=2749)
+    parser.add_argument("--capf-port", type=int, default=3804, help="CAPF (default 3804)")
+    parser.add_argument("--cti-port", type=int, default=2748,
+                        help="CTIManager without TLS (default 2748)")
+    parser.add_argument("--cti-tls-port", type=int, default=2749,
+                        help="CTIManager with mutual TLS (default 2749)")
     parser.add_argument("--secure", action="store_true", help="connect on the TLS port with a CAPF certificate")
     parser.add_argument("--instance-id", default="", help="the CAPF profile's Instance ID (with --secure)")
     parser.add_argument("--auth-string", default="", metavar="DIGITS",

@@ -16,7 +16,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Runs each command of a transcript (from xsp shell --record, emu record or "
                     "xsp demo) in the CLI its prompt names, and reports every answer that differs "
                     "from the recorded one. Exit status 0 when none differs.")
-    parser.add_argument("file", type=Path)
+    parser.add_argument("file", type=Path, metavar="FILE",
+                        help="the transcript: prompts with their commands, each followed by "
+                             "its recorded answer")
     add_state_argument(parser)
     parser.add_argument("--node", help="XSP or ADP node for XSP_CLI/ADP_CLI lines (default: the first)")
     parser.set_defaults(run=run)

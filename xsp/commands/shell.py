@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 
 def add_state_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--state", type=Path, default=None,
+    parser.add_argument("--state", type=Path, default=None, metavar="DIR",
                         help="state directory (default: $XSP_STATE, else the XDG state directory)")
 
 

@@ -5,6 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from xsp.commands import show_help
 from xsp.commands.shell import add_state_argument, open_store
 from xsp.config.errors import ConfigFileError
 from xsp.cti.scenario import ScenarioError, read_scenario
@@ -12,15 +13,23 @@ from xsp.node.control import NodeError, request
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("sim", help="simulate calls on the running node (events for subscribers)")
-    verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+    parser = sub.add_parser(
+        "sim", help="simulate calls on the running node (events for subscribers)",
+        description="Drive calls on the node running on the state (an interactive xsp shell's, "
+                    "xsp serve's or xsp demo's), so that its subscribers receive Xsi-Events. "
+                    "Exit status 0 when the node ran the call or scenario, 1 when no node runs "
+                    "or it refused.")
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB")
+    parser.set_defaults(run=lambda args: show_help(parser))
 
     call = verbs.add_parser("call", help="one call from CALLER to CALLEE",
                             description="A call between two users of the Application Server (or "
                                         "one user and a tel:/sip: address). Waits for the call to "
                                         "end and lists the events published.")
-    call.add_argument("caller")
-    call.add_argument("callee")
+    call.add_argument("caller", metavar="CALLER",
+                      help="the calling user (a user id of the Application Server)")
+    call.add_argument("callee", metavar="CALLEE",
+                      help="the called user, or a tel: or sip: address outside the Application Server")
     call.add_argument("--answer-after", type=float, default=1.0, metavar="S",
                       help="seconds of ringing before the callee answers (default 1)")
     call.add_argument("--no-answer", action="store_true", help="the callee never answers")
@@ -32,8 +41,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_state_argument(call)
     call.set_defaults(run=run_call)
 
-    scenario = verbs.add_parser("run", help="play a YAML scenario file")
-    scenario.add_argument("file", type=Path)
+    scenario = verbs.add_parser("run", help="play a YAML scenario file",
+                                description="Plays the calls, waits and do-not-disturb changes of "
+                                            "a YAML scenario file on the running node.")
+    scenario.add_argument("file", type=Path, metavar="FILE",
+                          help="the scenario (YAML: a name and a list of steps such as call, "
+                               "wait and dnd)")
     scenario.add_argument("--time-scale", type=float, metavar="X",
                           help="multiply every delay of the file by X")
     add_state_argument(scenario)

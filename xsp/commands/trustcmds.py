@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import trust
+from xsp.commands import show_help
 
 TRUSTS_PROMPT = "XSP_CLI/Interface/CTI/SSLCommonSettings/ClientAuthentication/Trusts> "
 
@@ -80,7 +81,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="check at this ISO-8601 time (2030-01-01, 2030-01-01T00:00:00Z); "
                              "default now")
     verify.set_defaults(run=run_verify)
-    group.set_defaults(run=lambda args: _usage(group))
+    group.set_defaults(run=lambda args: show_help(group))
 
     pki = sub.add_parser("pki", help="make certificates for trying the CTI interface out",
                          description="Certificate material for rehearsals and tests.")
@@ -97,17 +98,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="a DNS name for the server certificate (repeatable; "
                            "default localhost)")
     demo.set_defaults(run=run_demo)
-    pki.set_defaults(run=lambda args: _usage(pki))
+    pki.set_defaults(run=lambda args: show_help(pki))
 
 
 def fail(message: str, status: int = 1) -> int:
     print(f"xsp: {message}", file=sys.stderr)
     return status
-
-
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
 
 
 def run_split(args: argparse.Namespace) -> int:

@@ -9,6 +9,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from xsp.hostport import host_port
+
 log = logging.getLogger("xsp.cti")
 
 # Certificate names come from the peer: a CN holding a newline must not forge a second
@@ -43,7 +45,7 @@ class Refusal:
     @property
     def log_line(self) -> str:
         host, port = self.peer
-        who = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        who = host_port(host, port)
         if self.subject is not None:
             name = self.subject if "=" in self.subject else f"CN={self.subject}"
             who += f" (certificate {name})"

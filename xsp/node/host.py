@@ -40,6 +40,7 @@ from xsp.cti.calls import CallSimulator
 from xsp.cti.hub import INTERFACE_STOPPED, SHUTTING_DOWN, EventHub, Termination
 from xsp.ctiproto.listener import CTIListener
 from xsp.listener.gate import ConnectionGate
+from xsp.hostport import host_port
 from xsp.listener.refusal import Refusal
 from xsp.listener.site import TLSSite
 from xsp.live.observer import NULL_OBSERVER, Observer
@@ -84,7 +85,7 @@ class Listener:
 
     @property
     def label(self) -> str:
-        return f"{self.server.ip}:{self.configured_port}"
+        return host_port(self.server.ip, self.configured_port)
 
     @property
     def configured_port(self) -> int:
@@ -94,7 +95,7 @@ class Listener:
         mode = "TLS" if self.server.secure else "plain TCP"
         if self.server.secure:
             mode += ", client certificate required" if self.server.client_auth_req else ", no client certificate"
-        where = f"listening on {self.host}:{self.bound_port}" if self.site else "not listening"
+        where = f"listening on {host_port(self.host, self.bound_port)}" if self.site else "not listening"
         line = f"  {self.label}  {mode}; {where}"
         if self.note:
             line += f" ({self.note})"
@@ -340,12 +341,13 @@ class NodeHost:
         try:
             await site.start()
         except OSError as exc:
-            listener.problem = (f"cannot listen on {listener.host}:{listener.configured_port}: "
+            listener.problem = (f"cannot listen on {host_port(listener.host, listener.configured_port)}: "
                                 f"{exc.strerror}")
             log.error("%s %s: %s", listener.node, listener.label, listener.problem)
             return
         listener.site = site
-        log.info("%s %s: listening on %s:%s", listener.node, listener.label, listener.host, listener.bound_port)
+        log.info("%s %s: listening on %s", listener.node, listener.label,
+                 host_port(listener.host, listener.bound_port))
         why = listener.suite_plan.why_refusing if listener.suite_plan else None
         if why:
             # As on a real XSP the port is open and every handshake fails: OpenSSL has

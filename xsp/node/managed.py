@@ -27,6 +27,8 @@ log = logging.getLogger("xsp.node")
 # How long a shell waits for a node another process is starting on the same state (it
 # holds the node lock but opens its control socket only once its listeners are up).
 STARTING_WAIT = 30.0
+# Without the state directory: a transcript recorded here replays the same elsewhere.
+LIVES_HERE = "This node lives only as long as this xsp command; xsp serve runs one that stays."
 
 
 class ManagedNodeControl:
@@ -83,7 +85,11 @@ class ManagedNodeControl:
         return lines
 
     def restart(self, store: Store, node_name: str) -> list[str]:
-        return self.send({"op": "restart", "node": node_name})
+        lines = self.send({"op": "restart", "node": node_name})
+        if self.embedded is not None:
+            # "listening on" would read as a server left running after a script's last line.
+            lines.append(LIVES_HERE)
+        return lines
 
     def status(self, store: Store, node_name: str) -> list[str]:
         # Asking for the status never starts a node, but waits for one being started.

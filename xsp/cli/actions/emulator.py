@@ -7,6 +7,7 @@ from cli_contexts.schema import Command
 from xsp.cli import render
 from xsp.cli.actions import ActionContext, CommandError, action
 from xsp.config.model import NODE_NAME, Deployment, Node, User
+from xsp.hostport import host_port
 
 # emu limit's names, the setting each sets, and what it bounds.
 LIMITS = (
@@ -127,7 +128,7 @@ def emu_effective(actx: ActionContext, command: Command, values: dict[str, Any])
     server = settings.cti_server(values["interfaceIp"])
     assert server is not None
     eff = effective(settings, server)
-    lines = [f"Interface {server.ip}:{server.port}",
+    lines = [f"Interface {host_port(server.ip, server.port)}",
              f"Protocols from {eff.protocols_from}: {', '.join(eff.protocols) or 'none'}",
              f"Ciphers from {eff.ciphers_from}: {len(eff.ciphers)} suite(s)"]
     if not server.secure:
