@@ -13,11 +13,19 @@ venv: $(STAMP)
 # its first words, so any other warning of the build still shows.
 QUIET_EDITABLE := 'ignore:Editable installation'
 
+# trust/ and cli_contexts/ are installed as xsp_trust and xsp_cli_contexts
+# (pyproject.toml's package-dir). The editable install maps those names with an import
+# hook that mypy cannot follow, so mypy reads the directories through links by those names.
+IMPORT_NAMES := $(VENV)/import-names
+
 # Reinstall whenever pyproject.toml changes, so a new dependency is never missed.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	PYTHONWARNINGS=$(QUIET_EDITABLE) $(BIN)/pip install -q -e '.[test]'
+	mkdir -p $(IMPORT_NAMES)
+	ln -sfn ../../trust $(IMPORT_NAMES)/xsp_trust
+	ln -sfn ../../cli_contexts $(IMPORT_NAMES)/xsp_cli_contexts
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -12,7 +12,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-import trust
+import xsp_trust as trust
 from xsp.cli.engine import Engine, Result
 from xsp.config.model import TrustAnchor, User
 from xsp.config.store import Store

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from cli_contexts.schema import Command, Param, TreeError, _build_command, _build_param, _read
+from xsp_cli_contexts.schema import Command, Param, TreeError, _build_command, _build_param, _read
 
 
 @dataclass(frozen=True)

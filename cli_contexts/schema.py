@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from cli_contexts.types import ParamType, make_type
+from xsp_cli_contexts.types import ParamType, make_type
 
 
 class TreeError(ValueError):

@@ -170,7 +170,7 @@ class ProtocolType:
 @dataclass(frozen=True)
 class CipherType:
     def parse(self, word: str, sources: Sources) -> Parsed:
-        from cli_contexts import ciphers  # the registry loads on first use
+        from xsp_cli_contexts import ciphers  # the registry loads on first use
         try:
             resolution = ciphers.resolve(word)
         except ciphers.UnknownCipher as exc:
@@ -181,7 +181,7 @@ class CipherType:
         return "String {1 to 80 characters} (IANA cipher suite name)"
 
     def complete(self, prefix: str, sources: Sources) -> list[str]:
-        from cli_contexts import ciphers
+        from xsp_cli_contexts import ciphers
         return _prefixed(ciphers.names(), prefix)
 
 

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from trust import IssuedCert
+from xsp_trust import IssuedCert
 
 UTC = dt.timezone.utc
 CLIENT_CN = "bwcticlient.webex.com"

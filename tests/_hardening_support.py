@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-import trust
+import xsp_trust as trust
 from xsp.cli.actions import CommandError
 from xsp.cli.engine import Engine
 from xsp.config.store import Store

@@ -22,8 +22,8 @@ from typing import Any, TypeVar
 import pytest
 from aiohttp import web
 
-import trust
-from trust import CertificateAuthority, IssuedCert
+import xsp_trust as trust
+from xsp_trust import CertificateAuthority, IssuedCert
 from xsp.listener.refusal import Refusal
 from xsp.listener.site import TLSSite
 from xsp.node.loop import LoopThread as _LoopThread

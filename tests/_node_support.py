@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-import trust
+import xsp_trust as trust
 from xsp.cli.engine import Engine
 from xsp.config.store import Store
 from xsp.node.addresses import free_port as node_free_port

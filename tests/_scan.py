@@ -14,7 +14,7 @@ import ssl
 import warnings
 from pathlib import Path
 
-from cli_contexts import ciphers
+from xsp_cli_contexts import ciphers
 from xsp.tls import tls13
 
 VERSIONS = {

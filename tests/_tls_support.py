@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from trust import CertificateAuthority, IssuedCert
+from xsp_trust import CertificateAuthority, IssuedCert
 from xsp.tls import tls13
 from xsp.tls.context import build_server_context
 from xsp.tls.suites import KeyType, SuitePlan, plan

@@ -12,7 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 
-from trust import CertificateAuthority
+from xsp_trust import CertificateAuthority
 
 REPO = Path(__file__).resolve().parent.parent
 

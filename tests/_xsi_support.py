@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import aiohttp
 from aiohttp import web
 
-from trust import CertificateAuthority, IssuedCert
+from xsp_trust import CertificateAuthority, IssuedCert
 from xsp.xsi.app import create_app
 from xsp.cti.auth import Authorizer
 from xsp.cti.channels import Channel

@@ -5,8 +5,8 @@ import ssl
 
 import pytest
 
-from cli_contexts import ciphers
-from cli_contexts.ciphers import Resolution, UnknownCipher
+from xsp_cli_contexts import ciphers
+from xsp_cli_contexts.ciphers import Resolution, UnknownCipher
 
 
 def _local_openssl_suites() -> dict[int, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cli_contexts import ciphers
+from xsp_cli_contexts import ciphers
 from xsp.cli import render
 from xsp.cli.engine import LIST_CONFIRM_THRESHOLD, Engine
 from xsp.config.store import Store

@@ -126,7 +126,7 @@ def test_a_good_client_certificate_is_served_over_tlsv1_and_the_null_suite(tmp_p
 
 
 def test_a_chain_longer_than_ten_certificates_is_refused_before_it_is_read(tmp_path: Path) -> None:
-    from trust import IssuedCert
+    from xsp_trust import IssuedCert
     good = cases()[0]
     long = IssuedCert(good.client.certificate, good.client.private_key,
                       good.client.chain * 11)

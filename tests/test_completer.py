@@ -246,7 +246,7 @@ def test_attribute_keyword_then_boolean(engine):
 
 
 def test_trust_alias_of_delete_comes_from_the_configuration(engine, tmp_path):
-    from trust import CertificateAuthority
+    from xsp_trust import CertificateAuthority
 
     ca_file = tmp_path / "root.pem"
     ca_file.write_bytes(CertificateAuthority.new_root("Internal Private Root").cert_pem)

@@ -10,7 +10,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-import trust
+import xsp_trust as trust
 from xsp.cucm.capfclient import CapfClientSession
 from xsp.cucm.capfserver import MAX_IN_PROGRESS, CapfServerSession, Enrolment, KeyOrder, Operation
 from xsp.cucm.capfwire import (Command, Decoder, Message, ProtocolError, Reason, Tag,

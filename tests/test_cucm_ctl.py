@@ -8,8 +8,8 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-import trust
-from trust import CtlEntry, CtlError, CtlReason, CtlRole, HashAlgorithm
+import xsp_trust as trust
+from xsp_trust import CtlEntry, CtlError, CtlReason, CtlRole, HashAlgorithm
 
 TIMESTAMP = 1_780_000_000
 

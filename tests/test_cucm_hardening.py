@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cli_contexts.cucm import load_pages, load_platform
+from xsp_cli_contexts.cucm import load_pages, load_platform
 from tests.test_cucm_shell import NoNode, new_cucm_state
 from xsp.cli.cucm_engine import CucmEngine
 from xsp.config.store import Store

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-import trust
+import xsp_trust as trust
 from tests._cucm_support import HOST, NODE, add_cucm_node, change, jtapi_options, running
 from tests.test_cucm_cti import PASSWORD, PHONE, enrolled, node, store, users  # noqa: F401 - fixtures
 from xsp.config.store import Store

@@ -15,7 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-import trust
+import xsp_trust as trust
 from tests._cucm_support import HOST, NODE, add_cucm_node, capf_context, change, enrol, running, settings
 from xsp.config.cucm import ApplicationUser, CapfProfile, CapfSettings, Phone
 from xsp.config.store import Store

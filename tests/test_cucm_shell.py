@@ -149,14 +149,14 @@ def test_show_ctl_and_ctl_show_agree_on_the_file_the_tftp_service_serves(procedu
 
 
 def capf_subject(ctl: Path) -> str:
-    import trust
+    import xsp_trust as trust
     record = next(r for r in trust.read_ctl(ctl.read_bytes()).records if r.role == trust.CtlRole.CAPF)
     return record.subject_name
 
 
 def foreign_ctl(tmp_path: Path) -> Path:
     """A CTL of another cluster: its CAPF record is another CAPF."""
-    import trust
+    import xsp_trust as trust
     signer, capf = trust.self_signed_server("other.example.com"), trust.CertificateAuthority.new_root("CAPF-other")
     path = tmp_path / "other-CTLFile.tlv"
     path.write_bytes(trust.write_ctl("CTLFile.tlv", [trust.CtlEntry(trust.CtlRole.SAST, signer.certificate),
@@ -413,7 +413,7 @@ def test_back_to_non_secure_mode_re_signs_the_ctl_and_closes_capf_installs(engin
     for line in ["utils ctl set-cluster non-secure-mode", "y"]:
         result = engine.execute(line)
     assert result.lines[1:3] == ["Moving Cluster to Non Secure Mode", "Cluster set to Non Secure Mode"]
-    import trust
+    import xsp_trust as trust
     again = (engine.store.dir / "cucm" / "cucm1" / "CTLFile.tlv").read_bytes()
     assert trust.verify_ctl(again, trusted=trust.read_ctl(first)).timestamp > trust.read_ctl(first).timestamp
     assert engine.execute("show ctl").ok
@@ -439,7 +439,7 @@ def test_tab_completes_platform_words_pages_and_keywords(engine):
 
 
 def test_a_regenerated_certificate_reaches_the_ctl_only_through_an_update(engine):
-    import trust
+    import xsp_trust as trust
     ctl = engine.store.dir / "cucm" / "cucm1" / "CTLFile.tlv"
     for line in ["utils ctl set-cluster mixed-mode", "y"]:
         engine.execute(line)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from cli_contexts.schema import load_tree
+from xsp_cli_contexts.schema import load_tree
 from xsp.cli.actions import CommandError
 from xsp.cli.grammar import is_path, keyword_of, may_become_path, pick, split_steps, unique, walk
 

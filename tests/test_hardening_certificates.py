@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-import trust
+import xsp_trust as trust
 from _hardening_support import (CertMaterial, RefusingControl, certificate_with_name, child_env,
                                 configure_webex_state, copy_state, make_cert_material,
                                 snapshot, xsp_command)

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 
 from _hardening_support import (RefusingControl, copy_state, configure_webex_state,
                                 is_refusal_line, make_cert_material, snapshot)
-from cli_contexts.ciphers import names as cipher_names
-from cli_contexts.schema import Command, Param, load_emulator_commands, load_tree
-from cli_contexts.types import (BoolType, ChoiceType, CipherType, FileType, IntType, IPType,
+from xsp_cli_contexts.ciphers import names as cipher_names
+from xsp_cli_contexts.schema import Command, Param, load_emulator_commands, load_tree
+from xsp_cli_contexts.types import (BoolType, ChoiceType, CipherType, FileType, IntType, IPType,
                                 ProtocolType, PROTOCOL_NAMES)
 from xsp.cli.engine import Engine, Result
 from xsp.config.store import Store

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-import trust
+import xsp_trust as trust
 from _hardening_support import (HOST, LineReader, RefusingControl, child_env, configure_webex_state,
                                 kill9, xsp_command)
 from xsp.cli.engine import Engine

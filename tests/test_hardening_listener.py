@@ -466,7 +466,7 @@ def test_a_client_certificate_name_cannot_forge_a_log_line(
         tmp_path: Path) -> None:
     """A refused client whose certificate CN holds a newline is logged on one line, the
     newline shown as an escape (the CN comes from the peer)."""
-    from trust import CertificateAuthority
+    from xsp_trust import CertificateAuthority
     caplog.set_level(logging.INFO, logger="xsp.cti")
     stranger = CertificateAuthority.new_root("Stranger Root", key_type="ec")
     cert = stranger.issue_client("evil\nCTI forged: accepted everyone", key_type="ec")

@@ -267,7 +267,7 @@ def test_a_save_the_kernel_refuses_is_one_plain_line_and_leaves_nothing(state):
 
 
 def test_ssl_update_leaves_no_key_when_the_configuration_cannot_be_saved(state, tmp_path):
-    import trust
+    import xsp_trust as trust
     pki = trust.make_demo_pki(tmp_path / "pki")
     # Changes awaiting a restart grow config.yaml past the size of a key file.
     toggles = [f"{verb} 127.0.0.1 TLSv1.2" for _ in range(5) for verb in ("add", "delete")]

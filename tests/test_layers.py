@@ -11,14 +11,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("xsp", "trust", "cli_contexts", "bench")
+# Directory -> the name it is imported by (pyproject.toml's package-dir).
+PACKAGES = {"xsp": "xsp", "trust": "xsp_trust", "cli_contexts": "xsp_cli_contexts",
+            "bench": "bench"}
 
 
 def _modules() -> dict[str, Path]:
     found = {}
-    for package in PACKAGES:
-        for path in sorted((ROOT / package).rglob("*.py")):
-            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    for directory, name in PACKAGES.items():
+        for path in sorted((ROOT / directory).rglob("*.py")):
+            parts = [name, *path.relative_to(ROOT / directory).with_suffix("").parts]
             if parts[-1] == "__init__":
                 parts.pop()
             found[".".join(parts)] = path
@@ -111,7 +113,7 @@ def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_the_walk_finds_the_project_and_its_imports() -> None:
     # Guards the test itself: a walk that found nothing would pass every rule below.
-    assert {"xsp.cli.engine", "xsp.node.service", "trust"} <= set(MODULES)
+    assert {"xsp.cli.engine", "xsp.node.service", "xsp_trust", "xsp_cli_contexts.schema"} <= set(MODULES)
     assert "xsp.node.host" in GRAPH["xsp.node.service"]
     assert "xsp.cli.actions" in GRAPH["xsp.cli.engine"]
 
@@ -133,7 +135,25 @@ def test_the_cli_and_the_node_never_import_each_other(lower: str, upper: str) ->
 
 
 def test_the_command_trees_import_nothing_of_the_project() -> None:
-    # trust/ has its own test (test_trust_independence).
-    outside = {name: sorted(t for t in targets if t.split(".")[0] != "cli_contexts")
-               for name, targets in GRAPH.items() if name.split(".")[0] == "cli_contexts"}
+    # trust/ (xsp_trust) has its own test (test_trust_independence).
+    outside = {name: sorted(t for t in targets if t.split(".")[0] != "xsp_cli_contexts")
+               for name, targets in GRAPH.items() if name.split(".")[0] == "xsp_cli_contexts"}
     assert {name: targets for name, targets in outside.items() if targets} == {}
+
+
+def test_the_renamed_packages_are_imported_only_by_their_installed_names() -> None:
+    """A checkout's root is on sys.path under pytest, so `import trust` would work here and
+    load a second copy of the package; installed, it would fail."""
+    directory_names = {d for d, name in PACKAGES.items() if d != name}
+    found = []
+    tests = sorted((ROOT / "tests").glob("*.py")) + sorted((ROOT / "examples").glob("*.py"))
+    for name, path in [*MODULES.items(), *((p.name, p) for p in tests)]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                targets = [node.module or ""]
+            else:
+                continue
+            found += [f"{name}: {t}" for t in targets if t.split(".")[0] in directory_names]
+    assert found == []

@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 from cryptography import x509
 
-import trust
+import xsp_trust as trust
 from xsp.testing import RunningNode
 
 

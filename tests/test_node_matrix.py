@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-import trust
+import xsp_trust as trust
 from tests._scan import client_certificate_required, scan
 from tests._node_support import (CERT_AUTH, CIPHERS, HOST, NODE, PROTOCOLS, TRUSTS,
                                  ConfiguredNode, MatrixPKI, attempt, capture, client_context,

@@ -86,5 +86,73 @@ def test_the_editable_install_of_make_venv_prints_no_warning(source: Path, tmp_p
 def test_the_wheel_holds_the_command_trees_data(built: tuple[Path, str]) -> None:
     wheel, _ = built
     names = zipfile.ZipFile(wheel).namelist()
-    assert {"cli_contexts/xsp.yaml", "cli_contexts/as.yaml", "cli_contexts/emulator.yaml",
-            "cli_contexts/iana_cipher_suites.csv"} <= set(names)
+    assert {"xsp_cli_contexts/xsp.yaml", "xsp_cli_contexts/as.yaml",
+            "xsp_cli_contexts/emulator.yaml", "xsp_cli_contexts/iana_cipher_suites.csv",
+            "xsp/live/static/index.html"} <= set(names)
+
+
+def _package_dirs() -> dict[str, str]:
+    """Each package directory of the checkout, by the name it is installed as."""
+    names = {"xsp": "xsp", "trust": "xsp_trust", "cli_contexts": "xsp_cli_contexts"}
+    found = {}
+    for directory, name in names.items():
+        for init in sorted((ROOT / directory).rglob("__init__.py")):
+            relative = init.parent.relative_to(ROOT / directory).parts
+            found[".".join([name, *relative])] = str(init.parent.relative_to(ROOT))
+    return found
+
+
+def test_the_wheel_installs_distinct_names_and_every_package(built: tuple[Path, str]) -> None:
+    """trust/ and cli_contexts/ are installed as xsp_trust and xsp_cli_contexts: no
+    generic top-level name another distribution could also install. Every package
+    directory of the checkout is in the wheel (pyproject.toml lists them by hand)."""
+    wheel, _ = built
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
+    assert tops == {"xsp", "xsp_trust", "xsp_cli_contexts"}
+    packages = {name.rsplit("/", 1)[0].replace("/", ".") for name in names
+                if name.endswith("/__init__.py")}
+    assert packages == set(_package_dirs())
+
+
+def test_a_fresh_environment_runs_the_installed_wheel(built: tuple[Path, str], tmp_path: Path) -> None:
+    """`pip install` of the wheel into a new virtual environment (its dependencies lent
+    by this one, without this checkout): the command runs, trust's certificates and the
+    command trees' YAML come from the installed names, and no `trust` is importable."""
+    wheel, _ = built
+    env_dir = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], check=True,
+                   timeout=60)
+    python = env_dir / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    # The dependencies only: a path entry is not a site directory, so the editable
+    # install's finder in this environment is not loaded there.
+    lent = subprocess.run([sys.executable, "-c", "import yaml, os; print(os.path.dirname(os.path.dirname(yaml.__file__)))"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    Path(site, "lent-dependencies.pth").write_text(lent + "\n")
+    installed = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps",
+         "--no-index", "-q", str(wheel)], capture_output=True, text=True, timeout=120)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {"PATH": f"{env_dir / 'bin'}:/usr/bin:/bin", "HOME": str(tmp_path)}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(list(args), cwd=work, env=env, capture_output=True, text=True,
+                              timeout=120)
+
+    where = run(str(python), "-c", "import xsp, xsp_trust, xsp_cli_contexts as c; "
+                "print(xsp.__file__, xsp_trust.__file__, c.__file__, sep='\\n')")
+    assert where.returncode == 0, where.stderr
+    assert all(line.startswith(site) for line in where.stdout.splitlines()), where.stdout
+    assert run(str(python), "-c", "import trust").returncode == 1
+    assert run(str(python), "-c", "import cli_contexts").returncode == 1
+    version = run("xsp", "--version")
+    assert (version.returncode, version.stdout) == (0, "xsp 0.1.0\n"), version.stderr
+    pki = run("xsp", "pki", "demo", "-o", "pki")
+    assert pki.returncode == 0 and (work / "pki" / "webex-client.key").exists(), pki.stderr
+    shell = run("xsp", "shell", "--state", "st", "-c", "help emu")
+    assert shell.returncode == 0, shell.stderr
+    assert shell.stdout.splitlines()[1] == "Commands of the xsp emulator (not part of BroadWorks)."

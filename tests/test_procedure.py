@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import trust
+import xsp_trust as trust
 
 WARN = "*** Warning: BroadWorks needs to be restarted for the changes to take effect ***"
 

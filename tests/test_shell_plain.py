@@ -11,7 +11,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-import trust
+import xsp_trust as trust
 
 WARN = "*** Warning: BroadWorks needs to be restarted for the changes to take effect ***"
 BANNER = ("======================================================================\r\n"

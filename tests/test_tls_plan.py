@@ -172,7 +172,7 @@ def test_openssl_name_comes_from_this_openssl(iana: str, name: str | None) -> No
 def test_openssl_name_agrees_with_get_ciphers_for_every_suite_it_lists() -> None:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.set_ciphers("ALL:COMPLEMENTOFALL:@SECLEVEL=0")
-    from cli_contexts import ciphers
+    from xsp_cli_contexts import ciphers
     for suite in context.get_ciphers():
         assert openssl_name(ciphers.name_for_code(suite["id"] & 0xFFFF)) == suite["name"]
 

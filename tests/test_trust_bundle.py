@@ -5,7 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from _trust_support import pem_bundle, webex_set
-from trust import TrustError, parse_certificates
+from xsp_trust import TrustError, parse_certificates
 
 FUZZ = settings(max_examples=300, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])

@@ -12,7 +12,7 @@ import pytest
 from cryptography import x509
 
 from _trust_support import one_error_line, run_xsp
-from trust import (DEMO_FILES, DemoPKI, TrustError, load_certificates, load_key_and_cert,
+from xsp_trust import (DEMO_FILES, DemoPKI, TrustError, load_certificates, load_key_and_cert,
                    load_single_ca, make_demo_pki, split_bundle, verify_files)
 
 

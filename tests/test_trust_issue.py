@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import verification
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from trust import CertificateAuthority, IssuedCert, self_signed_server
+from xsp_trust import CertificateAuthority, IssuedCert, self_signed_server
 
 UTC = dt.timezone.utc
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from _trust_support import pem_bundle, pkcs7_bundle
-from trust import (CertificateAuthority, Role, TrustError, describe, key_matches,
+from xsp_trust import (CertificateAuthority, Role, TrustError, describe, key_matches,
                    load_key_and_cert, load_single_ca, self_signed_server)
 
 UTC = dt.timezone.utc

@@ -9,9 +9,9 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-import trust
+import xsp_trust as trust
 from _trust_support import one_error_line, pem, pem_bundle, pkcs7_bundle, run_xsp, webex_set
-from trust import CertificateAuthority, TrustError, split_bundle
+from xsp_trust import CertificateAuthority, TrustError, split_bundle
 
 UTC = dt.timezone.utc
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from _trust_support import one_error_line, pem_bundle, run_xsp
-from trust import (CertificateAuthority, Reason, TrustError, parse_time, self_signed_server,
+from xsp_trust import (CertificateAuthority, Reason, TrustError, parse_time, self_signed_server,
                    verify_chain, verify_files)
 
 UTC = dt.timezone.utc

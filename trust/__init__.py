@@ -3,21 +3,21 @@
 The public surface is re-exported here; the private modules behind it may change.
 Every refusal of bad input is a ``TrustError`` whose ``str()`` is one line.
 """
-from trust._anchors import anchor_warnings, load_single_ca
-from trust._bundle import load_certificates, parse_certificates, read_limited
-from trust._classify import Role
-from trust._ctl import (CtlEntry, CtlError, CtlFile, CtlReason, CtlRecord, CtlRole,
+from xsp_trust._anchors import anchor_warnings, load_single_ca
+from xsp_trust._bundle import load_certificates, parse_certificates, read_limited
+from xsp_trust._classify import Role
+from xsp_trust._ctl import (CtlEntry, CtlError, CtlFile, CtlReason, CtlRecord, CtlRole,
                         HashAlgorithm, describe_ctl, read_ctl, verify_ctl, write_ctl)
-from trust._credentials import InterfaceCredentials, load_key_and_cert
-from trust._demo import FILES as DEMO_FILES
-from trust._demo import DemoPKI, make_demo_pki
-from trust._describe import CertInfo, describe
-from trust._errors import TrustError
-from trust._issue import CertificateAuthority, IssuedCert, self_signed_client, self_signed_server
-from trust._lsc import issue_lsc
-from trust._keys import key_matches, load_private_key
-from trust._split import SplitFile, SplitPlan, bundle_year, plan_split, split_bundle
-from trust._verify import Purpose, Reason, Verification, parse_time, verify_chain, verify_files
+from xsp_trust._credentials import InterfaceCredentials, load_key_and_cert
+from xsp_trust._demo import FILES as DEMO_FILES
+from xsp_trust._demo import DemoPKI, make_demo_pki
+from xsp_trust._describe import CertInfo, describe
+from xsp_trust._errors import TrustError
+from xsp_trust._issue import CertificateAuthority, IssuedCert, self_signed_client, self_signed_server
+from xsp_trust._lsc import issue_lsc
+from xsp_trust._keys import key_matches, load_private_key
+from xsp_trust._split import SplitFile, SplitPlan, bundle_year, plan_split, split_bundle
+from xsp_trust._verify import Purpose, Reason, Verification, parse_time, verify_chain, verify_files
 
 __all__ = [
     "CertInfo",

@@ -6,10 +6,10 @@ import os
 
 from cryptography import x509
 
-from trust._bundle import load_certificates
-from trust._classify import common_name, is_ca
-from trust._credentials import EXPIRY_WARNING
-from trust._errors import PrivateKeyInBundle, TrustError
+from xsp_trust._bundle import load_certificates
+from xsp_trust._classify import common_name, is_ca
+from xsp_trust._credentials import EXPIRY_WARNING
+from xsp_trust._errors import PrivateKeyInBundle, TrustError
 
 
 def load_single_ca(path: str | os.PathLike[str]) -> x509.Certificate:

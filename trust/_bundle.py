@@ -17,8 +17,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 
-from trust._errors import PrivateKeyInBundle, TrustError
-from trust._fingerprint import sha256_hex
+from xsp_trust._errors import PrivateKeyInBundle, TrustError
+from xsp_trust._fingerprint import sha256_hex
 
 # A bundle is a few kilobytes; refusing large files early keeps a mistaken path (a
 # disk image, /dev/zero) from being read into memory.

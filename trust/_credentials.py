@@ -20,12 +20,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from trust._bundle import load_certificates, read_limited
-from trust._classify import common_name, is_ca, is_self_signed, issued_by
-from trust._errors import PrivateKeyInBundle, TrustError
-from trust._fingerprint import sha256_hex
-from trust._issue import IssuedCert
-from trust._keys import PrivateKey, key_matches, load_private_key
+from xsp_trust._bundle import load_certificates, read_limited
+from xsp_trust._classify import common_name, is_ca, is_self_signed, issued_by
+from xsp_trust._errors import PrivateKeyInBundle, TrustError
+from xsp_trust._fingerprint import sha256_hex
+from xsp_trust._issue import IssuedCert
+from xsp_trust._keys import PrivateKey, key_matches, load_private_key
 
 # Warn this long before expiry: enough to order and install a renewal.
 EXPIRY_WARNING = dt.timedelta(days=30)

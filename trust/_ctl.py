@@ -23,7 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from trust._errors import TrustError
+from xsp_trust._errors import TrustError
 
 VERSION = (1, 2)
 # The header is padded with tag-13 bytes to a multiple of this (the emulator's choice:

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from trust._errors import TrustError
-from trust._files import owner_only_dir, write_all
-from trust._issue import CertificateAuthority, is_hostname
+from xsp_trust._errors import TrustError
+from xsp_trust._files import owner_only_dir, write_all
+from xsp_trust._issue import CertificateAuthority, is_hostname
 
 WEBEX_ROOT_CN = "Internal Private Root"
 WEBEX_ISSUING_CN = "Internal Private TLS SubCA"

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from cryptography import x509
 
-from trust._classify import Role, common_name, is_ca, is_self_signed, role
-from trust._fingerprint import colon_hex, sha256_hex
+from xsp_trust._classify import Role, common_name, is_ca, is_self_signed, role
+from xsp_trust._fingerprint import colon_hex, sha256_hex
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ from cryptography.hazmat.primitives.asymmetric.types import (CertificateIssuerPu
                                                            CertificatePublicKeyTypes)
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from trust._files import StrPath, write_private, write_public
-from trust._keys import KeyType, PrivateKey, generate_key, key_pem
+from xsp_trust._files import StrPath, write_private, write_public
+from xsp_trust._keys import KeyType, PrivateKey, generate_key, key_pem
 
 # Backdated so that a certificate minted a moment ago is already valid on a peer whose
 # clock is a little behind.

@@ -10,8 +10,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import (CertificatePublicKeyTypes,
                                                               PrivateKeyTypes)
 
-from trust._bundle import read_limited, scan_pem
-from trust._errors import TrustError
+from xsp_trust._bundle import read_limited, scan_pem
+from xsp_trust._errors import TrustError
 
 KeyType = Literal["rsa", "ec"]
 PrivateKey = Union[rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey]

@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from trust._errors import TrustError
-from trust._keys import PrivateKey
+from xsp_trust._errors import TrustError
+from xsp_trust._keys import PrivateKey
 
 # Backdated like every certificate this package mints, for peers whose clock lags.
 _BACKDATE = dt.timedelta(hours=1)

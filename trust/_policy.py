@@ -17,7 +17,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from trust._classify import common_name
+from xsp_trust._classify import common_name
 
 MIN_RSA_BITS = 2048
 MIN_DSA_BITS = 2048

@@ -19,11 +19,11 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from trust._bundle import load_certificates
-from trust._classify import Role, common_name, issued_by, role
-from trust._errors import TrustError
-from trust._files import write_all
-from trust._fingerprint import sha256_hex
+from xsp_trust._bundle import load_certificates
+from xsp_trust._classify import Role, common_name, issued_by, role
+from xsp_trust._errors import TrustError
+from xsp_trust._files import write_all
+from xsp_trust._fingerprint import sha256_hex
 
 _YEAR_IN_NAME = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 

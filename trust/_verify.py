@@ -29,12 +29,12 @@ from cryptography import x509
 from cryptography.x509 import verification
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from trust import _policy
-from trust._bundle import load_certificates
-from trust._classify import basic_constraints, common_name, is_ca, issued_by, is_self_signed
-from trust._errors import TrustError
-from trust._fingerprint import sha256_hex
-from trust._policy import Fault
+from xsp_trust import _policy
+from xsp_trust._bundle import load_certificates
+from xsp_trust._classify import basic_constraints, common_name, is_ca, issued_by, is_self_signed
+from xsp_trust._errors import TrustError
+from xsp_trust._fingerprint import sha256_hex
+from xsp_trust._policy import Fault
 
 Purpose = Literal["client", "server"]
 

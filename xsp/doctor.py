@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from cryptography import x509
 
-import trust
+import xsp_trust as trust
 from xsp.config.model import CTIServer, Deployment, Node
 from xsp.hostport import host_port
 from xsp.procedure import (CERT_AUTH, CERTIFICATES, CIPHERS, CLIENT_IDENTITY, CTI_SERVER,

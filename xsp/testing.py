@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import trust
+import xsp_trust as trust
 from xsp.cli.engine import Engine, Result
 from xsp.config.store import Store
 from xsp.cti.calls import CallResult

@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from cli_contexts.schema import Command, Param
-from cli_contexts.types import ParamError, Sources
+from xsp_cli_contexts.schema import Command, Param
+from xsp_cli_contexts.types import ParamError, Sources
 from xsp.cli.grammar import keyword_of
 from xsp.cli.render import usage
 

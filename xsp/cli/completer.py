@@ -13,7 +13,7 @@ from typing import Iterator
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
-from cli_contexts.schema import Command, Context
+from xsp_cli_contexts.schema import Command, Context
 from xsp.cli.actions import CommandError
 from xsp.cli.engine import Engine
 from xsp.cli.grammar import (Target, completions, globals_at, is_path, keyword_of,

@@ -11,9 +11,9 @@ import logging
 import shlex
 from typing import TYPE_CHECKING, Callable
 
-from cli_contexts.cucm import Page, load_pages, load_platform
-from cli_contexts.schema import Command, Context, load_emulator_commands
-from cli_contexts.types import ParamError
+from xsp_cli_contexts.cucm import Page, load_pages, load_platform
+from xsp_cli_contexts.schema import Command, Context, load_emulator_commands
+from xsp_cli_contexts.types import ParamError
 from xsp.cli import render
 from xsp.cli.actions import ACTIONS, ActionContext, CommandError
 # The CUCM actions register themselves as they are imported.

@@ -12,8 +12,8 @@ import logging
 import shlex
 from typing import TYPE_CHECKING, Callable, Protocol
 
-from cli_contexts.schema import Command, Context, Tree, load_emulator_commands, load_tree
-from cli_contexts.types import ParamError
+from xsp_cli_contexts.schema import Command, Context, Tree, load_emulator_commands, load_tree
+from xsp_cli_contexts.types import ParamError
 from xsp.cli import render
 from xsp.cli.actions import ACTIONS, ActionContext, CommandError
 # Each module registers its actions in ACTIONS as it is imported.

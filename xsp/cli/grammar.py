@@ -8,7 +8,7 @@ import difflib
 from collections.abc import Iterable, Mapping
 from typing import TypeVar, Union
 
-from cli_contexts.schema import Command, Context
+from xsp_cli_contexts.schema import Command, Context
 from xsp.cli.actions import CommandError
 
 GLOBALS = ("cd", "help", "exit", "quit", "emu")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
-from cli_contexts.schema import Command, Context
+from xsp_cli_contexts.schema import Command, Context
 
 DONE = "...Done"
 RESTART_WARNING = "*** Warning: BroadWorks needs to be restarted for the changes to take effect ***"

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from cryptography import x509
 
-    import trust
+    import xsp_trust as trust
     from xsp.node.managed import ManagedNodeControl
     from xsp.webex.received import XsiEvent
 
@@ -115,7 +115,7 @@ def _choose_port(asked: int | None) -> int | None:
 
 def _demo(args: argparse.Namespace, base: Path, port: int, *, removed: bool) -> int:
     # Imported here so that `xsp` starts fast for the other commands.
-    import trust
+    import xsp_trust as trust
     from xsp import doctor
     from xsp.cli.engine import Engine
     from xsp.cli.session import run_interactive
@@ -235,7 +235,7 @@ QUIET = 0.5  # once the call has ended, the stream is done after this long witho
 
 
 async def _webex_and_call(control: "ManagedNodeControl", pki: "trust.DemoPKI", port: int) -> int:
-    import trust
+    import xsp_trust as trust
     from xsp.commands.webex import format_event
     from xsp.webex.client import WebexClient, tls_context
 

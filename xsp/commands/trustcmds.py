@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import trust
+import xsp_trust as trust
 from xsp.commands import show_help
 
 TRUSTS_PROMPT = "XSP_CLI/Interface/CTI/SSLCommonSettings/ClientAuthentication/Trusts> "

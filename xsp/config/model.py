@@ -15,7 +15,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from cli_contexts.types import PROTOCOL_NAMES as PROTOCOLS
+from xsp_cli_contexts.types import PROTOCOL_NAMES as PROTOCOLS
 from xsp.config.cucm import CucmSettings
 from xsp.config.fields import CERTIFICATE, OMIT_IF_NONE, SECTION, ModelError, omitted, show
 

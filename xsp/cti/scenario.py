@@ -35,7 +35,7 @@ from typing import Any
 
 import yaml
 
-import trust
+import xsp_trust as trust
 from xsp.cti.calls import CallError, CallPlan, CallResult, CallSimulator
 from xsp.cti.hub import EventHub
 

@@ -16,7 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-import trust
+import xsp_trust as trust
 from xsp.config.cucm import CapfProfile, CapfSettings, CucmSettings, IssuedLsc, Phone, parse_date
 from xsp.config.store import Store
 from xsp.cucm.capfserver import Enrolment, KeyOrder, Operation, string_digest

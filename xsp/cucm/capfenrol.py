@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from cryptography import x509
 
-import trust
+import xsp_trust as trust
 from xsp.cucm.capfclient import CapfClientSession
 
 TIMEOUT = 30.0

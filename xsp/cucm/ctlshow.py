@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-import trust
+import xsp_trust as trust
 
 
 def ctl_report(data: bytes) -> tuple[list[str], bool]:

@@ -8,7 +8,7 @@ import datetime as dt
 
 from cryptography import x509
 
-import trust
+import xsp_trust as trust
 from xsp.config.cucm import (STANDARD_CTI_ENABLED, STANDARD_CTI_SECURE, ApplicationUser, CapfProfile,
                              CucmSettings, EndUser, parse_date)
 from xsp.config.store import Store

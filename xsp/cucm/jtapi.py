@@ -27,7 +27,7 @@ from tftpy.TftpShared import TftpFileNotFoundError
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-import trust
+import xsp_trust as trust
 from xsp.config.store import atomic_write
 from xsp.cucm.capfclient import CapfClientSession
 from xsp.cucm.capfenrol import EnrolError, enrol

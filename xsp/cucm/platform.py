@@ -17,9 +17,9 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-import trust
-from trust._keys import PrivateKey
-from trust import CtlEntry, CtlRole
+import xsp_trust as trust
+from xsp_trust._keys import PrivateKey
+from xsp_trust import CtlEntry, CtlRole
 from xsp.config.cucm import CertificateName, CucmSettings, PlatformCertificate
 from xsp.config.store import Store, atomic_write
 

@@ -40,7 +40,7 @@ class Sources(Protocol):
 @functools.lru_cache(maxsize=4096)
 def certificate_view(pem: str) -> CertificateView | None:
     """Subject, issuer, expiry and fingerprint of a stored certificate; never its PEM."""
-    import trust
+    import xsp_trust as trust
     from cryptography import x509
     try:
         info = trust.describe(x509.load_pem_x509_certificate(pem.encode()))

@@ -38,7 +38,7 @@ from typing import Any
 
 from cryptography import x509
 
-import trust
+import xsp_trust as trust
 from xsp.tls import libssl
 
 log = logging.getLogger("xsp.cti")

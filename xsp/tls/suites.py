@@ -25,8 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from cli_contexts import ciphers
-from cli_contexts.types import PROTOCOL_NAMES
+from xsp_cli_contexts import ciphers
+from xsp_cli_contexts.types import PROTOCOL_NAMES
 from xsp.tls import tls13
 
 PROTOCOLS = PROTOCOL_NAMES  # BroadWorks protocol names

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cli_contexts import ciphers
+from xsp_cli_contexts import ciphers
 from xsp.tls import libssl
 
 

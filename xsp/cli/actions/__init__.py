@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, TYPE_CHECKING
 
-from cli_contexts.schema import Command
+from xsp_cli_contexts.schema import Command
 from xsp.cli import render
 from xsp.config.model import Deployment, Node
 from xsp.config.store import ConfigFileError, Store

@@ -4,14 +4,14 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
-from cli_contexts.schema import Command
+from xsp_cli_contexts.schema import Command
 from xsp.cli import render
 from xsp.cli.actions import ActionContext, CommandError, action
 from xsp.cli.actions.cti import key_file_name, remove_private
 from xsp.config.model import Deployment, InterfaceCertificate, Node, TrustAnchor
 
 if TYPE_CHECKING:
-    import trust
+    import xsp_trust as trust
 
 
 @functools.lru_cache(maxsize=4096)
@@ -21,7 +21,7 @@ def describe_pem(pem: str) -> "trust.CertInfo":
     Listing a thousand anchors would otherwise parse each and verify its signature
     (to say whether it is self-signed) on every ``get``.
     """
-    import trust
+    import xsp_trust as trust
     from cryptography import x509
     return trust.describe(x509.load_pem_x509_certificate(pem.encode()))
 
@@ -39,7 +39,7 @@ def trust_get(actx: ActionContext, command: Command, values: dict[str, Any]) -> 
 
 @action("trust.update")
 def trust_update(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
-    import trust  # cryptography loads on first use, not at shell start-up
+    import xsp_trust as trust  # cryptography loads on first use, not at shell start-up
 
     alias, path = values["alias"], values["trustCertificateFile"]
     try:
@@ -91,7 +91,7 @@ def cert_get(actx: ActionContext, command: Command, values: dict[str, Any]) -> l
 
 @action("cert.update")
 def cert_update(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
-    import trust  # cryptography loads on first use, not at shell start-up
+    import xsp_trust as trust  # cryptography loads on first use, not at shell start-up
 
     ip = values["interfaceIp"]
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from cli_contexts.schema import Command
+from xsp_cli_contexts.schema import Command
 from xsp.cli import render
 from xsp.cli.actions import ActionContext, CommandError, action
 from xsp.config.model import CTIServer, Deployment, InterfaceCertificate, Node
@@ -24,7 +24,7 @@ def cti_get(actx: ActionContext, command: Command, values: dict[str, Any]) -> li
 
 @action("cti.add")
 def cti_add(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
-    import trust  # cryptography loads on first use, not at shell start-up
+    import xsp_trust as trust  # cryptography loads on first use, not at shell start-up
 
     ip, secure = values["interfaceIp"], values["secure"]
     if not secure and (values["serverCertificate"] or values["clientAuthReq"]):

@@ -12,7 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from cli_contexts.schema import Command
+from xsp_cli_contexts.schema import Command
 from xsp.cli.actions import ActionContext, CommandError, action
 from xsp.config.cucm import CertificateName, CucmSettings
 from xsp.config.model import Deployment, Node

@@ -12,8 +12,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from cli_contexts.cucm import Page, PageField
-from cli_contexts.schema import Command
+from xsp_cli_contexts.cucm import Page, PageField
+from xsp_cli_contexts.schema import Command
 from xsp.cli import render
 from xsp.cli.actions import ActionContext, CommandError, action
 from xsp.cli.actions.cucm import EMU_RESTART, cucm_change

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cli_contexts.schema import Command
+from xsp_cli_contexts.schema import Command
 from xsp.cli import render
 from xsp.cli.actions import ActionContext, CommandError, action, declared_path, resolve, split_path
 from xsp.config.model import Deployment, Node
