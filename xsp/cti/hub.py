@@ -9,12 +9,14 @@ Delivery. Each event published for a user becomes one ``Delivery`` per subscript
 that covers the user and carries that event type, numbered by that subscription's own
 sequence. It goes to one channel of the subscription's channel set; if the client has
 not answered it (``EventResponse``) within ``ack_timeout`` it goes again, to another
-channel of the set when there is one, at most ``max_attempts`` times in all. While a set
-has no open channel its events wait in a bounded backlog, replayed in publication order
-when a channel opens. The answer's status code acts as the schema says: 200 received;
-404 the client does not know the channel (it is terminated with ``UnknownChannel`` and
-the event goes to the next channel); 481 it does not know the subscription (deleted,
-the event dropped); 500 try the next channel; 400 drop the event.
+channel of the set when there is one, at most ``max_attempts`` times in all; when a
+channel's connection drops, what it was not acknowledged goes to another open channel
+of the set at once instead of at the timeout. While a set has no open channel its
+events wait in a bounded backlog, replayed in publication order when a channel opens.
+The answer's status code acts as the schema says: 200 received; 404 the client does
+not know the channel (it is terminated with ``UnknownChannel`` and the event goes to
+the next channel); 481 it does not know the subscription (deleted, the event dropped);
+500 try the next channel; 400 drop the event.
 
 Identity. A subscription is one per (client, target, package, applicationId): a second
 one replaces the first. A channel set is one per (client, applicationId): opening a
@@ -247,13 +249,16 @@ class EventHub:
     def channel_gone(self, channel: Channel) -> None:
         """The transport stopped (connection lost or ended): the channel is no more.
 
-        Events it carried and the client did not acknowledge go elsewhere when their
-        acknowledgement times out.
+        Events it was given and its client did not acknowledge (written, or still in its
+        outbox) go at once to another open channel of the set: no answer can come on a
+        connection that is gone. Without another channel they wait for their
+        acknowledgement timeout as before, then for a channel in the set's backlog.
         """
         channel.finished()
         if self._channels.get(channel.id) is channel:
             self._remove_channel(channel)
             log.info("channel %s of %s closed: its connection ended", channel.id, channel.owner)
+            self._hand_over(channel)
 
     def terminate(self, channel: Channel, why: Termination) -> None:
         """End a channel from the server side, telling the client why."""
@@ -652,6 +657,19 @@ class EventHub:
         self._acknowledged[delivery.event_id] = delivery.owner
         while len(self._acknowledged) > 4096:
             self._acknowledged.popitem(last=False)
+
+    def _hand_over(self, gone: Channel) -> None:
+        """The unacknowledged events of a channel whose connection dropped, to the set's
+        other open channels now, in publication order; each keeps its eventID and
+        sequence number, and counts as one more attempt."""
+        channel_set = self._sets.get(gone.set_key)
+        if channel_set is None or not channel_set.open_channels():
+            return
+        stranded = sorted((d for d in self._pending.values()
+                           if d.channel_id == gone.id and d.deadline is not None
+                           and d.attempts < self.max_attempts), key=lambda d: d.order)
+        for delivery in stranded:
+            self._send(delivery)
 
     def _untried(self, delivery: Delivery) -> bool:
         channel_set = self._sets.get(delivery.set_key)
