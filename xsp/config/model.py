@@ -192,12 +192,19 @@ class Node:
         return self.as_
 
 
+# The schema's minimum expires of a channel or subscription: a shorter one asked for is
+# raised to it. The maxima are settings (Limits).
+MIN_EXPIRES = 3600
+
+
 @dataclass
 class Limits:
     """What one client, and all of them together, may grow on the node: the emulator's
     own settings (``emu limit``), applied at the next restart. A real XSP|ADP has bounds
     of its own that are not published; these are chosen so that a Webex-like client never
-    meets them and a runaway one is stopped long before the node suffers."""
+    meets them and a runaway one is stopped long before the node suffers. The maximum
+    expires of channels and subscriptions is a system setting on BroadWorks whose name
+    the references do not give; here it is one of these."""
 
     connections: int = 4096              # open at once, every listener of the node process
     connections_per_client: int = 100
@@ -210,12 +217,20 @@ class Limits:
     backlog_seconds: int = 600           # ... and how long each waits there
     outbox_kib: int = 1024               # written to a channel, not yet read by its client
     write_timeout: int = 30              # seconds a client may leave written data unread
+    max_channel_expires: int = 86400     # seconds granted at most; more asked is lowered
+    max_subscription_expires: int = 86400
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ModelError(f.name, f"expected a whole number of at least 1, got {value!r}")
+            least = MIN_EXPIRES if f.name in EXPIRES_LIMITS else 1
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                raise ModelError(f.name, f"expected a whole number of at least {least}, "
+                                         f"got {value!r}")
+
+
+# Limits that are a maximum expires: never below the minimum.
+EXPIRES_LIMITS = frozenset({"max_channel_expires", "max_subscription_expires"})
 
 
 @dataclass

@@ -26,8 +26,10 @@ id as one (the emulator's choice: the schema suggests using the same identifier)
 that ``externalApplicationId`` is never empty.
 
 Expiry. Requested expires below ``min_expires`` (3600 s, the schema's minimum) are
-raised to it and those above the maximum lowered to it. Tests that need short lives
-lower ``min_expires``: an emulator option, not a BroadWorks one.
+raised to it and those above the maximum lowered to it; the maxima are settings
+(``emu limit maxChannelExpires`` / ``maxSubscriptionExpires``) that the node passes
+at each start. Tests that need short lives lower ``min_expires``: an emulator option,
+not a BroadWorks one.
 
 Time. Every deadline (acknowledgement, channel and subscription expiry) is read from
 ``clock`` and acted on by ``sweep()``, which a background task calls every
@@ -56,7 +58,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import NoReturn
 
-from xsp.config.model import Limits
+from xsp.config.model import MIN_EXPIRES, Limits
 from xsp.cti import documents as docs
 from xsp.cti import eventdata
 from xsp.cti.channels import Channel, ChannelSet, Delivery, SetKey, Subscription, Target
@@ -120,9 +122,16 @@ class HubStats:
 class EventHub:
     def __init__(self, directory: Directory, *, ack_timeout: float = 5.0, max_attempts: int = 3,
                  clock: Callable[[], float] = time.monotonic, sweep_interval: float = 0.25,
-                 default_expires: int = 3600, min_expires: int = 3600,
-                 max_channel_expires: int = 86400, max_subscription_expires: int = 86400,
+                 default_expires: int = 3600, min_expires: int = MIN_EXPIRES,
+                 max_channel_expires: int | None = None,
+                 max_subscription_expires: int | None = None,
                  limits: Limits | None = None, drain_timeout: float = 2.0) -> None:
+        """The maxima of expires default to those of ``limits`` (``emu limit``)."""
+        limits = limits or Limits()
+        if max_channel_expires is None:
+            max_channel_expires = limits.max_channel_expires
+        if max_subscription_expires is None:
+            max_subscription_expires = limits.max_subscription_expires
         if ack_timeout <= 0 or sweep_interval <= 0 or max_attempts < 1:
             raise ValueError("ack_timeout and sweep_interval must be positive, max_attempts >= 1")
         if not 1 <= min_expires <= min(max_channel_expires, max_subscription_expires):
@@ -136,7 +145,7 @@ class EventHub:
         self.min_expires = min_expires
         self.max_channel_expires = max_channel_expires
         self.max_subscription_expires = max_subscription_expires
-        self.limits = limits or Limits()
+        self.limits = limits
         self.drain_timeout = drain_timeout
         self.stats = HubStats()
         self._sets: dict[SetKey, ChannelSet] = {}

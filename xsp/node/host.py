@@ -192,6 +192,8 @@ class NodeHost:
         self.limits = self._deployment().limits
         self.gate.resize(self.limits.connections, self.limits.connections_per_client)
         self.hub.limits = self.limits
+        self.hub.max_channel_expires = self.limits.max_channel_expires
+        self.hub.max_subscription_expires = self.limits.max_subscription_expires
 
     async def start(self) -> None:
         self._apply_limits()

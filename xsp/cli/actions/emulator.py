@@ -4,9 +4,10 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from xsp_cli_contexts.schema import Command
+from xsp_cli_contexts.types import IntType
 from xsp.cli import render
 from xsp.cli.actions import ActionContext, CommandError, action
-from xsp.config.model import NODE_NAME, Deployment, Node, User
+from xsp.config.model import EXPIRES_LIMITS, MIN_EXPIRES, NODE_NAME, Deployment, Node, User
 from xsp.hostport import host_port
 
 # emu limit's names, the setting each sets, and what it bounds.
@@ -22,6 +23,10 @@ LIMITS = (
     ("backlogSeconds", "backlog_seconds", "seconds an event waits in that backlog"),
     ("outboxKiB", "outbox_kib", "KiB written to a channel that its client has not read"),
     ("writeTimeout", "write_timeout", "seconds a client may leave written data unread"),
+    ("maxChannelExpires", "max_channel_expires",
+     "longest expires granted to a channel, seconds"),
+    ("maxSubscriptionExpires", "max_subscription_expires",
+     "longest expires granted to a subscription, seconds"),
 )
 
 
@@ -196,6 +201,13 @@ def emu_limits(actx: ActionContext, command: Command, values: dict[str, Any]) ->
 @action("emu.limit")
 def emu_limit(actx: ActionContext, command: Command, values: dict[str, Any]) -> list[str]:
     attribute = next(a for name, a, _ in LIMITS if name == values["name"])
+    value_type = command.params[1].type
+    if attribute in EXPIRES_LIMITS and values["value"] < MIN_EXPIRES:
+        # A maximum below the schema's minimum would grant less than every client asks.
+        assert isinstance(value_type, IntType)
+        raise CommandError(f"Error: value: {values['value']} is out of range for "
+                           f"{values['name']}; expected {MIN_EXPIRES} (the minimum expires) "
+                           f"to {value_type.high}")
 
     def mutate(deployment: Deployment, node: Node) -> None:
         setattr(deployment.limits, attribute, values["value"])
