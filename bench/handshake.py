@@ -142,6 +142,7 @@ def floor_start(state_dir: str, ip: str) -> dict[str, Any]:
     from bench.common import LoopThread
     from xsp.config.store import Store
     from xsp.tls.context import build_server_context
+    from xsp.tls.credentials import ServerCredentials
     from xsp.tls.effective import plan_for
 
     store = Store(state_dir)
@@ -149,10 +150,11 @@ def floor_start(state_dir: str, ip: str) -> dict[str, Any]:
     assert settings is not None
     server = settings.cti_server(ip)
     assert server is not None and server.certificate is not None
-    chain = Path(state_dir) / f"bench-floor-{ip}.pem"
-    chain.write_text(server.certificate.cert_pem.rstrip("\n") + "\n" + server.certificate.chain_pem)
+    certificate = server.certificate
+    credentials = ServerCredentials.from_pem(
+        certificate.cert_pem, store.resolve(certificate.key_file), certificate.chain_pem)
     context = build_server_context(
-        plan_for(settings, server), chain, store.resolve(server.certificate.key_file),
+        plan_for(settings, server), credentials,
         trust_anchor_pems=[t.cert_pem.encode() for t in settings.trusts],
         require_client_cert=True)
     port = free_port(HOST12)

@@ -21,6 +21,7 @@ from pathlib import Path
 from xsp_trust import CertificateAuthority, IssuedCert
 from xsp.tls import tls13
 from xsp.tls.context import build_server_context
+from xsp.tls.credentials import ServerCredentials
 from xsp.tls.suites import KeyType, SuitePlan, plan
 
 BROADWORKS_DEFAULT_SUITES = (
@@ -72,6 +73,11 @@ class Credentials:
     key_file: Path
     chain_file: Path
 
+    def parsed(self, *, chain: bool = True) -> ServerCredentials:
+        """As a listener configures its context: parsed, with or without the chain."""
+        return ServerCredentials.from_files(self.cert_file, self.key_file,
+                                            self.chain_file if chain else None)
+
 
 def write_server(directory: Path, key_type: KeyType) -> Credentials:
     issued = pki().rsa_server if key_type == "rsa" else pki().ec_server
@@ -86,8 +92,7 @@ def server_context(directory: Path, protocols: Sequence[str], suites: Sequence[s
                    anchors: Sequence[bytes] = ()) -> tuple[SuitePlan, ssl.SSLContext]:
     suite_plan = plan(list(protocols), list(suites), key_type)
     credentials = write_server(directory, key_type)
-    context = build_server_context(suite_plan, credentials.cert_file, credentials.key_file,
-                                   chain_file=credentials.chain_file,
+    context = build_server_context(suite_plan, credentials.parsed(),
                                    trust_anchor_pems=list(anchors),
                                    require_client_cert=require_client_cert)
     return suite_plan, context

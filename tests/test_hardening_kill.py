@@ -7,6 +7,8 @@ so the saved state is the acknowledged one or, at most, that plus the change in 
 from __future__ import annotations
 
 import random
+import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -14,12 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 
 import xsp_trust as trust
 from _hardening_support import (HOST, LineReader, RefusingControl, child_env, configure_webex_state,
                                 kill9, xsp_command)
 from xsp.cli.engine import Engine
 from xsp.config.store import CONFIG_NAME, Store
+from xsp.node.background import NodeThread
 from xsp.node.control import NodeUnavailable, request
 from xsp.testing import free_port
 
@@ -140,13 +144,14 @@ class _Worker:
 @pytest.mark.slow
 def test_a_node_killed_mid_restart_leaves_a_state_that_loads_and_restarts(tmp_path: Path) -> None:
     """50 times: `xsp serve` is killed -9 at a random moment while a client changes the
-    interface and restarts it in a loop (each restart saves the configuration and the
-    certificate chain file). The state loads with every acknowledged change, nothing
-    acknowledged as applied awaits a restart, the chain file is whole, and the next node
-    starts on the same state at once."""
+    interface and restarts it in a loop (each restart saves the configuration and builds
+    the listener's TLS context from the stored certificate, chain and key). The state
+    loads with every acknowledged change, nothing acknowledged as applied awaits a
+    restart, ``private/`` holds the key and nothing else (no partial or leftover file),
+    and the next node starts on the same state at once and sends the right chain."""
     port = free_port()
-    store, _ = configure_webex_state(tmp_path, port)
-    chain_file = store.dir / "private" / f"xsp1-{HOST}-chain.pem"
+    store, pki = configure_webex_state(tmp_path, port)
+    key_file = store.resolve(store.load().node("xsp1").xsp.cti_server(HOST).certificate.key_file)
     rng = random.Random(1871)
     protocols = list(store.load().node("xsp1").xsp.cti_server(HOST).ssl.protocols)
     total_restarts = 0
@@ -173,6 +178,19 @@ def test_a_node_killed_mid_restart_leaves_a_state_that_loads_and_restarts(tmp_pa
         assert node.xsp.cti_server(HOST).ssl.protocols == worker.protocols, f"round {round_}"
         # Killed before or after clearing: never a partial list, never a lost change.
         assert node.pending_restart in ([], worker.pending), (round_, node.pending_restart)
-        assert len(trust.load_certificates(chain_file)) == 2  # the server certificate, its CA
+        assert sorted((store.dir / "private").iterdir()) == [key_file], f"round {round_}"
         protocols = worker.protocols
     assert total_restarts > NODE_KILLS  # restarts really happened between the kills
+    _serves_its_chain(store, port, pki)
+
+
+def _serves_its_chain(store: Store, port: int, pki: trust.DemoPKI) -> None:
+    """A node on the state presents the stored certificate with its chain: a client that
+    trusts only the partner's root can verify it only with the issuing CA sent."""
+    context = ssl.create_default_context(cafile=str(pki.partner_ca))
+    context.load_cert_chain(pki.webex_client_cert, pki.webex_client_key)
+    with NodeThread(store):
+        with socket.create_connection((HOST, port), timeout=5) as raw, \
+                context.wrap_socket(raw, server_hostname=HOST) as tls:
+            served = tls.getpeercert(binary_form=True)
+    assert served == trust.load_certificates(pki.server_cert)[0].public_bytes(Encoding.DER)

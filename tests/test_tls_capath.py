@@ -41,12 +41,11 @@ def _contexts(tmp_path: Path, anchors: list[bytes]):
     suite_plan = plan(["TLSv1.2", "TLSv1.3"], ["TLS_AES_128_GCM_SHA256",
                                                "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"], "rsa")
     credentials = write_server(tmp_path, "rsa")
-    common = dict(chain_file=credentials.chain_file, require_client_cert=True)
-    inserted = build_server_context(suite_plan, credentials.cert_file, credentials.key_file,
-                                    trust_anchor_pems=anchors, **common)
+    inserted = build_server_context(suite_plan, credentials.parsed(),
+                                    trust_anchor_pems=anchors, require_client_cert=True)
     directory = capath.build(tmp_path, [a.decode() for a in anchors])
-    looked_up = build_server_context(suite_plan, credentials.cert_file, credentials.key_file,
-                                     trust_anchor_dir=directory, **common)
+    looked_up = build_server_context(suite_plan, credentials.parsed(),
+                                     trust_anchor_dir=directory, require_client_cert=True)
     return inserted, looked_up
 
 

@@ -162,9 +162,9 @@ def test_the_chain_file_is_sent_after_the_certificate(tmp_path: Path) -> None:
     """The client trusts only the root; the issuing CA must come from the server."""
     suite_plan = plan(["TLSv1.2"], ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"], "rsa")
     credentials = write_server(tmp_path, "rsa")
-    with_chain = build_server_context(suite_plan, credentials.cert_file, credentials.key_file,
-                                      chain_file=credentials.chain_file, require_client_cert=False)
-    without_chain = build_server_context(suite_plan, credentials.cert_file, credentials.key_file,
+    with_chain = build_server_context(suite_plan, credentials.parsed(),
+                                      require_client_cert=False)
+    without_chain = build_server_context(suite_plan, credentials.parsed(chain=False),
                                          require_client_cert=False)
     with listening(with_chain) as listener:
         assert connect(listener.port, client_context()).accepted
@@ -177,7 +177,7 @@ def test_a_certificate_of_another_key_type_than_the_plans_is_refused(tmp_path: P
     suite_plan = plan(["TLSv1.2"], ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"], "rsa")
     with pytest.raises(ValueError, match="the server certificate has an EC key but the plan "
                                          "was made for RSA"):
-        build_server_context(suite_plan, credentials.cert_file, credentials.key_file,
+        build_server_context(suite_plan, credentials.parsed(chain=False),
                              require_client_cert=False)
 
 

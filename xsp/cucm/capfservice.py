@@ -11,12 +11,12 @@ import asyncio
 import logging
 import secrets
 import ssl
-from pathlib import Path
 
 from xsp.listener import refusal as refusals
 from xsp.listener.tlstransport import TLSServerProtocol
 from xsp.cucm.capfserver import CapfAuthority, CapfServerSession
 from xsp.tls.context import build_server_context
+from xsp.tls.credentials import ServerCredentials
 from xsp.tls.suites import SuitePlan, plan
 
 log = logging.getLogger("xsp.cucm")
@@ -43,8 +43,8 @@ def tls_plan(min_version: str) -> SuitePlan:
     return plan(MIN_VERSION_PROTOCOLS[min_version], CUCM15_SUITES, "rsa")
 
 
-def server_context(min_version: str, cert_file: Path, key_file: Path) -> ssl.SSLContext:
-    return build_server_context(tls_plan(min_version), cert_file, key_file, require_client_cert=False)
+def server_context(min_version: str, credentials: ServerCredentials) -> ssl.SSLContext:
+    return build_server_context(tls_plan(min_version), credentials, require_client_cert=False)
 
 
 class _CapfProtocol(asyncio.Protocol):

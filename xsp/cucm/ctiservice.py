@@ -17,7 +17,6 @@ import asyncio
 import logging
 import ssl
 from collections.abc import Callable
-from pathlib import Path
 
 from cryptography import x509
 
@@ -29,6 +28,7 @@ from xsp.listener import refusal as refusals
 from xsp.listener.refusal import one_line
 from xsp.listener.tlstransport import TLSServerProtocol
 from xsp.tls.context import build_server_context
+from xsp.tls.credentials import ServerCredentials
 
 log = logging.getLogger("xsp.cucm")
 
@@ -39,8 +39,9 @@ DEFAULT_HEARTBEAT = 60
 HANDSHAKE_TIMEOUT = 10.0
 
 
-def server_context(min_version: str, cert_file: Path, key_file: Path, capf_ca_pem: bytes) -> ssl.SSLContext:
-    return build_server_context(tls_plan(min_version), cert_file, key_file,
+def server_context(min_version: str, credentials: ServerCredentials,
+                   capf_ca_pem: bytes) -> ssl.SSLContext:
+    return build_server_context(tls_plan(min_version), credentials,
                                 trust_anchor_pems=[capf_ca_pem], require_client_cert=True)
 
 

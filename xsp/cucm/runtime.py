@@ -23,6 +23,7 @@ from xsp.cucm.ctiservice import server_context as cti_context
 from xsp.cucm.ctitrace import SdlTrace
 from xsp.cucm.fileservice import ServedFiles, TftpService, http_app
 from xsp.cucm.platform import CTL_NAME, ITL_NAME, ctl_path, sign_file
+from xsp.tls.credentials import ServerCredentials
 
 log = logging.getLogger("xsp.cucm")
 
@@ -70,11 +71,9 @@ class CucmRuntime:
             await runner.cleanup()
             self._problem("HTTP", f"cannot listen on tcp {host}:{ports.http}: {exc.strerror}")
         capf_cert = settings.certificate("CAPF")
-        cert_file = self.store.resolve(self.store.write_private(f"{self.name}-CAPF.pem",
-                                                                capf_cert.cert_pem.encode()))
         try:
-            context = server_context(settings.tls_min_version, cert_file,
-                                     self.store.resolve(capf_cert.key_file))
+            context = server_context(settings.tls_min_version, ServerCredentials.from_pem(
+                capf_cert.cert_pem, self.store.resolve(capf_cert.key_file)))
             capf = CapfService(StoreAuthority(self.store, self.name), context, host, ports.capf, self.name)
             await capf.start()
             self.capf = capf
@@ -95,10 +94,10 @@ class CucmRuntime:
         except OSError as exc:
             self._problem("CTI", f"cannot listen on tcp {host}:{ports.cti}: {exc.strerror}")
         callmanager = settings.certificate("CallManager")
-        cert_file = self.store.resolve(self.store.write_private(f"{self.name}-CallManager.pem",
-                                                                callmanager.cert_pem.encode()))
         try:
-            context = cti_context(settings.tls_min_version, cert_file, self.store.resolve(callmanager.key_file),
+            credentials = ServerCredentials.from_pem(callmanager.cert_pem,
+                                                     self.store.resolve(callmanager.key_file))
+            context = cti_context(settings.tls_min_version, credentials,
                                   settings.certificate("CAPF").cert_pem.encode())
             secure = CtiListener(manager, host, ports.cti_tls, self.name, context)
             await secure.start()

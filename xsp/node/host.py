@@ -32,9 +32,9 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from xsp.config import statedir
-from xsp.config.model import (CTIServer, Deployment, InterfaceCertificate, Limits, Node,
-                              TrustAnchor, User, XspSettings)
-from xsp.config.store import PRIVATE_DIR, ConfigFileError, Store, read_state_file
+from xsp.config.model import (CTIServer, Deployment, Limits, Node, TrustAnchor, User,
+                              XspSettings)
+from xsp.config.store import ConfigFileError, Store
 from xsp.cti.auth import Authorizer
 from xsp.cti.calls import CallSimulator
 from xsp.cti.hub import INTERFACE_STOPPED, SHUTTING_DOWN, EventHub, Termination
@@ -48,6 +48,7 @@ from xsp.node.addresses import bind_address
 from xsp.ratelog import RateLimitedLog
 from xsp.tls import capath
 from xsp.tls.context import build_server_context
+from xsp.tls.credentials import ServerCredentials
 from xsp.tls.effective import plan_for
 from xsp.tls.suites import SuitePlan
 from xsp.xsi.app import create_app
@@ -285,12 +286,13 @@ class NodeHost:
         if certificate is None:
             raise ValueError("the interface has no server certificate")
         listener.suite_plan = plan_for(xsp, server)
-        cert_file = self._chain_file(listener.node, server, certificate)
+        credentials = ServerCredentials.from_pem(certificate.cert_pem,
+                                                 self.store.resolve(certificate.key_file),
+                                                 certificate.chain_pem)
         pems, anchor_dir = self._anchors(listener.node, xsp) if server.client_auth_req else ([], None)
         return build_server_context(
-            listener.suite_plan, cert_file, self.store.resolve(certificate.key_file),
-            trust_anchor_pems=pems, trust_anchor_dir=anchor_dir,
-            require_client_cert=server.client_auth_req)
+            listener.suite_plan, credentials, trust_anchor_pems=pems,
+            trust_anchor_dir=anchor_dir, require_client_cert=server.client_auth_req)
 
     def _anchors(self, node: str, xsp: XspSettings) -> tuple[list[bytes], Path | None]:
         """The node's trust anchors as a capath directory, built once per set, which
@@ -305,16 +307,6 @@ class NodeHost:
             self._anchor_dirs[id(xsp.trusts)] = known
         self._node_anchor_dirs[node].add(known[1])
         return [], known[1]
-
-    def _chain_file(self, node: str, server: CTIServer, certificate: InterfaceCertificate) -> Path:
-        """OpenSSL loads the certificate and its chain from one file."""
-        pem = certificate.cert_pem.rstrip("\n") + "\n" + certificate.chain_pem
-        name = f"{node}-{server.ip.replace(':', '_')}-chain.pem"
-        existing = self.store.resolve(f"{PRIVATE_DIR}/{name}")
-        with contextlib.suppress(OSError, ConfigFileError):
-            if read_state_file(existing) == pem.encode():
-                return existing  # unchanged since the last start: no write, no fsync
-        return self.store.resolve(self.store.write_private(name, pem.encode()))
 
     async def _start_site(self, listener: Listener, xsp: XspSettings) -> None:
         listener.problem = None

@@ -22,10 +22,8 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
 from xsp.tls import clientcheck, tls13
+from xsp.tls.credentials import ServerCredentials
 from xsp.tls.suites import PROTOCOLS, SuitePlan
 
 StrPath = str | os.PathLike[str]
@@ -82,28 +80,12 @@ def _set_suites(context: ssl.SSLContext, plan: SuitePlan) -> None:
     context.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
 
 
-def _key_type(cert_pem: bytes) -> str:
-    key = x509.load_pem_x509_certificate(cert_pem).public_key()
-    if isinstance(key, rsa.RSAPublicKey):
-        return "rsa"
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return "ec"
-    return type(key).__name__
-
-
-def _load_credentials(context: ssl.SSLContext, plan: SuitePlan, cert_file: StrPath,
-                      key_file: StrPath, chain_file: StrPath | None, tmp: Path) -> None:
-    cert_pem = Path(cert_file).read_bytes()
-    key_type = _key_type(cert_pem)
-    if key_type != plan.server_key_type:
-        raise ValueError(f"the server certificate has an {key_type.upper()} key but the "
-                         f"plan was made for {plan.server_key_type.upper()}")
-    if chain_file is not None:
-        # OpenSSL takes the certificate and the chain it sends from one file.
-        combined = tmp / "certificate-and-chain.pem"
-        combined.write_bytes(cert_pem.rstrip(b"\n") + b"\n" + Path(chain_file).read_bytes())
-        cert_file = combined
-    context.load_cert_chain(cert_file, key_file)
+def _load_credentials(context: ssl.SSLContext, plan: SuitePlan,
+                      credentials: ServerCredentials) -> None:
+    if credentials.key_type != plan.server_key_type:
+        raise ValueError(f"the server certificate has an {credentials.key_type.upper()} key "
+                         f"but the plan was made for {plan.server_key_type.upper()}")
+    credentials.configure(context)
 
 
 def _require_client_certificates(context: ssl.SSLContext, anchors: Sequence[bytes],
@@ -123,12 +105,12 @@ def _require_client_certificates(context: ssl.SSLContext, anchors: Sequence[byte
     clientcheck.install(context)
 
 
-def build_server_context(plan: SuitePlan, cert_file: StrPath, key_file: StrPath, *,
-                         chain_file: StrPath | None = None,
+def build_server_context(plan: SuitePlan, credentials: ServerCredentials, *,
                          trust_anchor_pems: Sequence[bytes] = (),
                          trust_anchor_dir: StrPath | None = None,
                          require_client_cert: bool) -> ssl.SSLContext:
-    """An ``SSLContext`` that accepts exactly what ``plan`` says, with these credentials.
+    """An ``SSLContext`` that accepts exactly what ``plan`` says, presenting
+    ``credentials`` (which configure it themselves, ``xsp.tls.credentials``).
 
     With ``require_client_cert`` a client must present a certificate that chains to one
     of ``trust_anchor_pems`` or of the hashed directory ``trust_anchor_dir``
@@ -143,7 +125,7 @@ def build_server_context(plan: SuitePlan, cert_file: StrPath, key_file: StrPath,
         dh_file = Path(tmp, "ffdhe2048.pem")
         dh_file.write_bytes(FFDHE2048_PEM)
         context.load_dh_params(str(dh_file))
-        _load_credentials(context, plan, cert_file, key_file, chain_file, Path(tmp))
+    _load_credentials(context, plan, credentials)
     if require_client_cert:
         _require_client_certificates(context, trust_anchor_pems, trust_anchor_dir)
     else:
