@@ -179,10 +179,17 @@ class _CtiProtocol(asyncio.Protocol):
         self._send(event)
 
     def _refused_log(self, refused: CtiRefused) -> None:
+        self._report("refused", refused.code, refused.detail)
+
+    def _report(self, what: str, code: CtiCode, detail: str) -> None:
+        """One log line, and the same refusal on the live page's timeline."""
         assert self.connection is not None
-        log.warning("%s", one_line(f"{self.listener.label} CTIManager {self.listener.where}: refused "
-                                   f"{self.connection.peer} (login {self.login_id}): {refused.code.hex} "
-                                   f"{refused.detail}"))
+        where = f"{self.listener.label} CTIManager {self.listener.where}"
+        line = one_line(f"{where}: {what} {self.connection.peer} (login {self.login_id or '-'}): "
+                        f"{code.hex} {detail}")
+        log.warning("%s", line)
+        self.manager.observe().cti_refused(where, self.connection.peer, self.login_id or "-",
+                                           code.hex, code.text, detail, line)
 
     def _device_open(self, request: Message) -> None:
         assert self.provider is not None
@@ -211,9 +218,7 @@ class _CtiProtocol(asyncio.Protocol):
                 "providerId": self.provider_id, "reason": code.code if code else 0,
                 "description": code.text if code else detail})
             if code is not None:
-                log.warning("%s", one_line(f"{self.listener.label} CTIManager {self.listener.where}: "
-                                           f"closed {self.connection.peer} (login {self.login_id or '-'}): "
-                                           f"{code.hex} {detail}"))
+                self._report("closed", code, detail)
             self.manager.trace.info(self.connection.handler, f"CTI {event.describe()}")
             self._send(event)
         self.state = "closed"
@@ -281,7 +286,7 @@ class CtiListener:
         if self.context is None:
             return factory()
         return TLSServerProtocol(factory, self.context, label=f"{self.label} CTIManager {self.where}",
-                                 refused=lambda r: refusals.report(r, None),
+                                 refused=lambda r: refusals.report(r, self.manager.observe().connection_refused),
                                  handshake_timeout=HANDSHAKE_TIMEOUT)
 
     async def start(self) -> None:
