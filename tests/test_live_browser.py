@@ -78,7 +78,9 @@ def refuse_a_client_without_certificate(node: RunningNode) -> None:
 def test_the_page_loads_with_no_console_errors_and_shows_the_listener(page, node):
     assert console_errors(page) == []
     shown = listener(page, node)
-    assert f"{node.host}:{node.port} CTI (Xsi-Events over HTTPS)" in shown
+    # Issue 18's last items: the listener is named for the protocol 8012 speaks now.
+    assert (f"{node.host}:{node.port} CTI interface (BroadWorks CTI interface protocol, XML messages)"
+            in shown)
     assert "TLS, client certificate required; listening on" in shown
     assert "Protocols offered: TLSv1.2" in shown
     assert "-----BEGIN" not in page.page_source  # fingerprints, never PEMs
@@ -210,3 +212,33 @@ def test_a_request_refused_after_the_handshake_appears_with_its_http_status(page
         "Client identity bwcticlient.webex.com is not in AS_CLI/System/ClientIdentity")
     assert row.find_element(By.CSS_SELECTOR, ".alert").text == "none: HTTP 403 after the handshake"
     assert row.find_element(By.CSS_SELECTOR, ".subject").text == "bwcticlient.webex.com"
+
+
+def test_the_xsi_interface_is_a_listener_of_its_own_with_its_policy(page, node):
+    port = node.xsi_port or node.enable_xsi()
+    xsi = wait_for(page, lambda d: d.execute_script(
+        "const l = document.querySelector(`article.listener[data-interface='${arguments[0]}']`);"
+        "return l ? l.innerText : null;", f"{node.host}:{port}"), "the Xsi interface listener")
+    assert (f"{node.host}:{port} Xsi interface (HTTP Xsi-Events, and the emulator's WebSocket mapping)"
+            in xsi)
+    assert "Protocols offered: TLSv1.2" in xsi and "Cipher suites: 1 of 1 negotiable" in xsi
+    assert "CTI interface (BroadWorks CTI interface protocol" in listener(page, node)
+
+
+def test_a_request_refused_on_the_cti_interface_shows_what_the_cti_interface_answered(page, node, caplog):
+    caplog.set_level(logging.WARNING, logger="xsp.cti")
+    node.cli("cd /System/ClientIdentity", node="as1")
+    node.cli("delete bwcticlient.webex.com", node="as1")
+    try:
+        with pytest.raises(RequestFailed, match="403"):
+            node.webex_client()  # the CTI interface protocol, as Webex connects
+        row = wait_for(page, lambda d: [r for r in d.find_elements(
+            By.CSS_SELECTOR, "#connections-body tr.refused") if "status 403" in r.text],
+            "the refused request", timeout=1.0)[0]
+    finally:
+        node.cli("add bwcticlient.webex.com", node="as1")
+    (line,) = [r.getMessage() for r in caplog.records if "status 403)" in r.getMessage()]
+    assert row.get_attribute("title") == line
+    assert row.find_element(By.CSS_SELECTOR, ".alert").text == (
+        "none: the CTI interface answered status 403 after the handshake")
+    assert "HTTP" not in row.text

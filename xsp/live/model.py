@@ -63,7 +63,7 @@ class NodeView:
 
 @dataclass(frozen=True)
 class CtlRecordView:
-    role: str  # e.g. "System Administrator Security Token", "CCM+TFTP", "CAPF"
+    role: str  # as `show ctl` names it: "SAST", "CCM+TFTP", "CAPF"
     subject: str
     serial: str  # hex, as `show ctl` prints it
     sha256: str | None  # of the record's certificate; None when the record carries none
