@@ -117,6 +117,12 @@ def test_an_open_provider_and_its_device_appear_and_go_with_the_connection(node,
         lsc = profile["certificate"]
         assert profile["status"] == "Upgrade Success" and lsc["compromised"] is False
         assert lsc["sha256"] and lsc["serial"]
+        with urllib.request.urlopen(node.live_url + "snapshot.json", timeout=5) as answer:
+            found = json.loads(answer.read())
+        where = f"{NODE} CTIManager 127.0.0.1:{cucm.runtime().cti_tls.port}"
+        admitted = [e for e in found["timeline"] if e["listener"] == where and e["outcome"] == "admitted"]
+        assert [(e["subject"], e["protocol"]) for e in admitted] == [(SETUP.instance_id, "TLSv1.3")]
+        assert next(n for n in found["nodes"] if n["name"] == NODE)["running"] is True
     finally:
         connection.close()
     wait_until(lambda: cucm_of(node)["providers"] == [], "the provider to close")

@@ -28,6 +28,7 @@ from xsp.cucm.ctiwire import Decoder, FramingError, Message
 from xsp.listener import refusal as refusals
 from xsp.listener.refusal import one_line
 from xsp.listener.tlstransport import TLSServerProtocol
+from xsp.live.observer import admitted_by
 from xsp.tls.context import build_server_context
 
 log = logging.getLogger("xsp.cucm")
@@ -285,9 +286,12 @@ class CtiListener:
         factory: Callable[[], asyncio.Protocol] = lambda: _CtiProtocol(self, conn_id)
         if self.context is None:
             return factory()
-        return TLSServerProtocol(factory, self.context, label=f"{self.label} CTIManager {self.where}",
+        label = f"{self.label} CTIManager {self.where}"
+        return TLSServerProtocol(factory, self.context, label=label,
                                  refused=lambda r: refusals.report(r, self.manager.observe().connection_refused),
-                                 handshake_timeout=HANDSHAKE_TIMEOUT)
+                                 handshake_timeout=HANDSHAKE_TIMEOUT,
+                                 handshake_over=lambda p: admitted_by(
+                                     p, label, self.manager.observe().connection_admitted))
 
     async def start(self) -> None:
         self._server = await asyncio.get_running_loop().create_server(self._make_protocol, self.host, self.port)

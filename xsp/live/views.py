@@ -80,7 +80,7 @@ def node_view(node: Node, host: "NodeHost") -> NodeView:
         return NodeView(node.name, node.kind, True, list(node.pending_restart),
                         client_identities=list(node.as_.client_identities))
     if node.xsp is None:  # a kind with its own section (a CUCM node: ``cucm``)
-        return NodeView(node.name, node.kind, runtime is not None, list(node.pending_restart))
+        return NodeView(node.name, node.kind, node.name in host.cucm, list(node.pending_restart))
     anchors = [{"alias": t.alias, "certificate": certificate_view(t.cert_pem)}
                for t in node.xsp.trusts]
     listeners = ([listener_view(l) for l in runtime.all()]

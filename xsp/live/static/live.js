@@ -159,7 +159,8 @@ function capfTable(entries, first) {
       lsc.sha256 ? el("br") : null, lsc.sha256 ? fingerprint(lsc.sha256) : null) : "none issued";
     return el("tr", {"data-capf": p.name},
       cell(first, p.user ? `${p.name} (${p.kind}: ${p.user})` : p.name),
-      cell("Operation", p.operation + (p.completes_by ? `, by ${p.completes_by}` : "")),
+      cell("Operation", p.operation + (p.completes_by && p.operation !== "No Pending Operation"
+                                       ? `, to complete by ${p.completes_by}` : "")),
       cell("Status", p.status, "status"),
       cell("Certificate", certificate));
   });
