@@ -145,7 +145,7 @@ function trustFile(f, what) {
     el("summary", {}, `${what} ${f.file}: ${f.records.length} record(s), signed by SAST `,
       `${f.signer_subject} (serial ${f.signer_serial}), `,
       f.verified ? "✓ signature verified" : "✗ signature NOT verified",
-      `, written ${clock(f.written_at)}`),
+      `, written ${new Date(f.written_at * 1000).toISOString().slice(0, 19).replace("T", " ")} UTC`),
     el("div", {class: "scroll"}, el("table", {class: "cards"},
       el("thead", {}, el("tr", {}, ...["Role", "Subject", "Serial", "SHA-256"].map(h => el("th", {}, h)))),
       el("tbody", {}, ...rows))));
