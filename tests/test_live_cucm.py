@@ -202,3 +202,33 @@ def test_the_cucm_section_fits_a_phone_width(node, cucm):
         wait_for(phone, lambda d: status(d) == "live" and "mixed mode" in section(d), "the CUCM section")
         assert phone.execute_script(
             "return document.documentElement.scrollWidth <= window.innerWidth") is True
+
+
+# --- the view alone, on a state ---------------------------------------------------------
+
+def test_a_stopped_non_secure_node_has_no_ctl_and_says_why_each_service_is_silent(tmp_path):
+    from tests._cucm_support import add_cucm_node
+    from xsp.config.store import Store
+    from xsp.live.cucmviews import cucm_view
+    store = Store(tmp_path / "state")
+    add_cucm_node(store, mixed=False)
+    view = cucm_view(store.load().node(NODE), store, None)
+    assert (view.running, view.mixed_mode, view.ctl, view.itl, view.providers) == (
+        False, False, None, None, [])
+    assert {(s.name, s.listening, s.problem) for s in view.services} == {
+        (name, False, "the node is not running")
+        for name in ("Cisco TFTP", "TFTP over HTTP", "Cisco CAPF", "CTIManager", "CTIManager TLS")}
+
+
+def test_a_ctl_that_cannot_be_read_is_shown_with_the_reason(tmp_path):
+    from tests._cucm_support import add_cucm_node
+    from xsp.config.store import Store
+    from xsp.cucm.platform import ctl_path
+    from xsp.live.cucmviews import cucm_view
+    store = Store(tmp_path / "state")
+    add_cucm_node(store)
+    ctl_path(store, NODE).write_bytes(b"\x01\x00\x02")
+    view = cucm_view(store.load().node(NODE), store, None)
+    assert view.ctl is not None
+    assert (view.ctl.records, view.ctl.verified, view.ctl.problem) == (
+        [], False, "truncated: 3 bytes cannot hold a header")
