@@ -57,11 +57,12 @@ def status(driver) -> str:
     return driver.find_element(By.ID, "feed-status").get_attribute("data-state")
 
 
-def listener(driver, node: RunningNode) -> str | None:
-    """The listener's text, read in one go: the page redraws it whenever the node changes."""
+def listener(driver, node: RunningNode, port: int | None = None) -> str | None:
+    """The listener's text (the CTI interface's unless ``port`` says another), read in one
+    go: the page redraws it whenever the node changes."""
     return driver.execute_script(
         "const l = document.querySelector(`article.listener[data-interface='${arguments[0]}']`);"
-        "return l ? l.innerText : null;", f"{node.host}:{node.port}")
+        "return l ? l.innerText : null;", f"{node.host}:{port or node.port}")
 
 
 def refuse_a_client_without_certificate(node: RunningNode) -> None:
@@ -78,7 +79,9 @@ def refuse_a_client_without_certificate(node: RunningNode) -> None:
 def test_the_page_loads_with_no_console_errors_and_shows_the_listener(page, node):
     assert console_errors(page) == []
     shown = listener(page, node)
-    assert f"{node.host}:{node.port} CTI (Xsi-Events over HTTPS)" in shown
+    # Issue 18's last items: the listener is named for the protocol 8012 speaks now.
+    assert (f"{node.host}:{node.port} CTI interface (BroadWorks CTI interface protocol, XML messages)"
+            in shown)
     assert "TLS, client certificate required; listening on" in shown
     assert "Protocols offered: TLSv1.2" in shown
     assert "-----BEGIN" not in page.page_source  # fingerprints, never PEMs
@@ -190,23 +193,48 @@ def test_the_page_fits_a_phone_width(node):
         assert console_errors(phone) == []
 
 
+def refused_request_row(page, node: RunningNode, words: str, **client: str):
+    """The timeline's row of a Webex client refused after its handshake: its CN is taken
+    out of ClientIdentity for the one request, and put back."""
+    node.cli("cd /System/ClientIdentity", node="as1")
+    node.cli("delete bwcticlient.webex.com", node="as1")
+    try:
+        with pytest.raises(RequestFailed, match="403"):
+            node.webex_client(**client)
+        return wait_for(page, lambda d: [r for r in d.find_elements(
+            By.CSS_SELECTOR, "#connections-body tr.refused") if words in r.text],
+            "the refused request", timeout=1.0)[0]
+    finally:
+        node.cli("add bwcticlient.webex.com", node="as1")
+
+
 def test_a_request_refused_after_the_handshake_appears_with_its_http_status(page, node, caplog):
     caplog.set_level(logging.WARNING, logger="xsp.cti")
     if node.xsi_port is None:
         node.enable_xsi()  # the HTTP refusal is the Xsi interface's; 8012 speaks CTI
-    node.cli("cd /System/ClientIdentity", node="as1")
-    node.cli("delete bwcticlient.webex.com", node="as1")
-    try:
-        with pytest.raises(RequestFailed, match="HTTP 403"):
-            node.webex_client(transport="http")
-        row = wait_for(page, lambda d: [r for r in d.find_elements(
-            By.CSS_SELECTOR, "#connections-body tr.refused") if "HTTP 403" in r.text],
-            "the refused request", timeout=1.0)[0]
-    finally:
-        node.cli("add bwcticlient.webex.com", node="as1")
+    row = refused_request_row(page, node, "HTTP 403", transport="http")
     (line,) = [r.getMessage() for r in caplog.records if "(HTTP 403)" in r.getMessage()]
     assert row.get_attribute("title") == line
     assert row.find_element(By.CSS_SELECTOR, ".reason").text == (
         "Client identity bwcticlient.webex.com is not in AS_CLI/System/ClientIdentity")
     assert row.find_element(By.CSS_SELECTOR, ".alert").text == "none: HTTP 403 after the handshake"
     assert row.find_element(By.CSS_SELECTOR, ".subject").text == "bwcticlient.webex.com"
+
+
+def test_the_xsi_interface_is_a_listener_of_its_own_with_its_policy(page, node):
+    port = node.xsi_port or node.enable_xsi()
+    xsi = wait_for(page, lambda d: listener(d, node, port), "the Xsi interface listener")
+    assert (f"{node.host}:{port} Xsi interface (HTTP Xsi-Events, and the emulator's WebSocket mapping)"
+            in xsi)
+    assert "Protocols offered: TLSv1.2" in xsi and "Cipher suites: 1 of 1 negotiable" in xsi
+    assert "CTI interface (BroadWorks CTI interface protocol" in listener(page, node)
+
+
+def test_a_request_refused_on_the_cti_interface_shows_what_the_cti_interface_answered(page, node, caplog):
+    caplog.set_level(logging.WARNING, logger="xsp.cti")
+    row = refused_request_row(page, node, "status 403")  # the CTI interface, as Webex connects
+    (line,) = [r.getMessage() for r in caplog.records if "status 403)" in r.getMessage()]
+    assert row.get_attribute("title") == line
+    assert row.find_element(By.CSS_SELECTOR, ".alert").text == (
+        "none: the CTI interface answered status 403 after the handshake")
+    assert "HTTP" not in row.text

@@ -21,8 +21,8 @@ from xsp.cti.identity import Client
 from xsp.webex.received import XsiEvent
 from xsp.listener.refusal import Refusal
 from xsp.live import Admitted, LiveFeed, LivePage, LivePageError, bind
-from xsp.live.model import CucmView, HubView, NodeView
-from xsp.live.views import hub_view
+from xsp.live.model import CucmView, HubView, ListenerView, NodeView
+from xsp.live.views import CTI_KIND, XSI_KIND, hub_view
 
 WEBEX = Client(WEBEX_CN, True)
 ALICE = Target(user_id="alice@example.com")
@@ -313,3 +313,39 @@ def test_followers_beyond_the_limit_are_refused_in_one_line(monkeypatch):
                     assert await response.text() == "live page: 2 followers already; try later\n"
         await page.stop()
     run(scenario())
+
+
+def listener_on(port: int, kind: str) -> ListenerView:
+    return ListenerView(f"127.0.0.1:{port}", kind, "127.0.0.1", port, True, True, True, ["TLSv1.2"],
+                        [], [], None, None, None, 0, None)
+
+
+def test_a_request_refused_on_the_cti_interface_keeps_the_status_the_cti_interface_answered():
+    nodes = [NodeView("xsp1", "XSP", True, [], listeners=[listener_on(8012, CTI_KIND),
+                                                          listener_on(8443, XSI_KIND)])]
+    feed = LiveFeed(HubSources(make_hub(), nodes))
+    feed.refresh()
+    cti_line = ("CTI xsp1 127.0.0.1:8012: refused bwcticlient.webex.com from 127.0.0.1:40003: Client "
+                "identity bwcticlient.webex.com is not in AS_CLI/System/ClientIdentity (AddChannelSet, "
+                "status 403)")
+    feed.request_refused("xsp1 127.0.0.1:8012", "127.0.0.1:40003", "bwcticlient.webex.com",
+                         "Client identity bwcticlient.webex.com is not in AS_CLI/System/ClientIdentity",
+                         403, cti_line)
+    feed.request_refused("xsp1 127.0.0.1:8443", "127.0.0.1:40004", "bwcticlient.webex.com",
+                         "Client identity bwcticlient.webex.com is not in AS_CLI/System/ClientIdentity",
+                         403, "xsp1 127.0.0.1:8443: ... (HTTP 403)")
+    on_cti, on_xsi = feed.snapshot()["timeline"]
+    assert (on_cti["cti_status"], on_cti["http_status"], on_cti["log_line"]) == (403, None, cti_line)
+    assert (on_xsi["cti_status"], on_xsi["http_status"]) == (None, 403)
+
+
+def test_a_ctimanager_refusal_is_in_the_timeline_with_its_cti_error_and_words():
+    feed = LiveFeed(HubSources(make_hub()))
+    feed.cti_refused("cucm1 CTIManager 127.0.0.1:2748", "127.0.0.1:40005", "jtapisecure", "0x8CCC00E1",
+                     "Initialization failed - security configuration does not match with Unified CM TSP",
+                     "jtapisecure is in 'Standard CTI Secure Connection' ...", "the log line")
+    (entry,) = feed.snapshot()["timeline"]
+    assert (entry["outcome"], entry["listener"], entry["subject"], entry["cti_error"], entry["alert"],
+            entry["http_status"], entry["log_line"]) == (
+        "refused", "cucm1 CTIManager 127.0.0.1:2748", "jtapisecure", "0x8CCC00E1", None, None,
+        "the log line")

@@ -77,3 +77,16 @@ def test_what_awaits_a_restart_appears_without_one_and_goes_with_it(node):
     finally:
         node.cli(f"delete {node.host} TLSv1.3")
         node.restart()
+
+
+def test_each_listener_is_named_for_what_it_speaks(node):
+    """Last in the module: it leaves the node with its Xsi interface."""
+    port = node.xsi_port or node.enable_xsi()
+    deadline = time.monotonic() + 2
+    while len(xsp1(snapshot(node))["listeners"]) < 2:
+        assert time.monotonic() < deadline, "the Xsi interface never appeared"
+        time.sleep(0.1)
+    kinds = {(l["interface"], l["kind"], l["listening"]) for l in xsp1(snapshot(node))["listeners"]}
+    assert kinds == {
+        (f"127.0.0.1:{node.port}", "CTI interface (BroadWorks CTI interface protocol, XML messages)", True),
+        (f"127.0.0.1:{port}", "Xsi interface (HTTP Xsi-Events, and the emulator's WebSocket mapping)", True)}

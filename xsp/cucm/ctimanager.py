@@ -23,6 +23,7 @@ from xsp.cucm.ctierrors import CtiCode, CtiRefused
 from xsp.cucm.ctitrace import SdlTrace
 from xsp.cucm.directory import LoginOk, Lockouts, login
 from xsp.cucm.ctiwire import Message
+from xsp.live.observer import NULL_OBSERVER, Observer
 
 log = logging.getLogger("xsp.cucm")
 
@@ -76,6 +77,8 @@ class CtiManager:
         # The ports the listeners really have (a test binds port 0), named in refusals.
         self.ports: tuple[int, int] | None = None
         self._handles = itertools.count(1)
+        # The live page's observer, read at each report: the page may come after the node.
+        self.observe: Callable[[], Observer] = lambda: NULL_OBSERVER
 
     def settings(self) -> CucmSettings:
         return self.store.load().node(self.node_name).cucm_settings
@@ -164,6 +167,7 @@ class CtiManager:
                 self._duplicate(connection, admitted, twins)
         provider = Provider(provider_id, admitted.login.user.user_id, connection, serial, close)
         self.providers[provider.provider_id] = provider
+        self.observe().nodes_changed()
         return provider
 
     def _duplicate(self, connection: Connection, admitted: Admitted, twins: list[Provider]) -> None:
@@ -192,7 +196,8 @@ class CtiManager:
         self.duplicates.pop(serial, None)
 
     def closed(self, provider: Provider) -> None:
-        self.providers.pop(provider.provider_id, None)
+        if self.providers.pop(provider.provider_id, None) is not None:
+            self.observe().nodes_changed()
 
     # -- devices (event loop) ----------------------------------------------------------
     def open_device(self, provider: Provider, request: Message) -> tuple[Message, Message]:
@@ -220,6 +225,7 @@ class CtiManager:
                                  f"the provider already has {MAX_DEVICES_PER_PROVIDER} devices open")
         handle = provider.devices.get(name) or f"1|{next(self._handles)}"
         provider.devices[name] = handle
+        self.observe().nodes_changed()
         device_id = int(handle.split("|")[1])
         self.trace.signal("CtiDeviceOpenDeviceRes", "ready", connection.handler, LINE_MGR,
                           f"mAsyncResponse = {seq} DH={handle} Name={name} Type={PHONE_DEVICE_TYPE} "

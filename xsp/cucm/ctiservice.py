@@ -27,6 +27,7 @@ from xsp.cucm.ctiwire import Decoder, FramingError, Message
 from xsp.listener import refusal as refusals
 from xsp.listener.refusal import one_line
 from xsp.listener.tlstransport import TLSServerProtocol
+from xsp.live.observer import admitted_by
 from xsp.tls.context import build_server_context
 from xsp.tls.credentials import ServerCredentials
 
@@ -180,10 +181,17 @@ class _CtiProtocol(asyncio.Protocol):
         self._send(event)
 
     def _refused_log(self, refused: CtiRefused) -> None:
+        self._report("refused", refused.code, refused.detail)
+
+    def _report(self, what: str, code: CtiCode, detail: str) -> None:
+        """One log line, and the same refusal on the live page's timeline."""
         assert self.connection is not None
-        log.warning("%s", one_line(f"{self.listener.label} CTIManager {self.listener.where}: refused "
-                                   f"{self.connection.peer} (login {self.login_id}): {refused.code.hex} "
-                                   f"{refused.detail}"))
+        where = f"{self.listener.label} CTIManager {self.listener.where}"
+        line = one_line(f"{where}: {what} {self.connection.peer} (login {self.login_id or '-'}): "
+                        f"{code.hex} {detail}")
+        log.warning("%s", line)
+        self.manager.observe().cti_refused(where, self.connection.peer, self.login_id or "-",
+                                           code.hex, code.text, detail, line)
 
     def _device_open(self, request: Message) -> None:
         assert self.provider is not None
@@ -212,9 +220,7 @@ class _CtiProtocol(asyncio.Protocol):
                 "providerId": self.provider_id, "reason": code.code if code else 0,
                 "description": code.text if code else detail})
             if code is not None:
-                log.warning("%s", one_line(f"{self.listener.label} CTIManager {self.listener.where}: "
-                                           f"closed {self.connection.peer} (login {self.login_id or '-'}): "
-                                           f"{code.hex} {detail}"))
+                self._report("closed", code, detail)
             self.manager.trace.info(self.connection.handler, f"CTI {event.describe()}")
             self._send(event)
         self.state = "closed"
@@ -281,9 +287,12 @@ class CtiListener:
         factory: Callable[[], asyncio.Protocol] = lambda: _CtiProtocol(self, conn_id)
         if self.context is None:
             return factory()
-        return TLSServerProtocol(factory, self.context, label=f"{self.label} CTIManager {self.where}",
-                                 refused=lambda r: refusals.report(r, None),
-                                 handshake_timeout=HANDSHAKE_TIMEOUT)
+        label = f"{self.label} CTIManager {self.where}"
+        return TLSServerProtocol(factory, self.context, label=label,
+                                 refused=lambda r: refusals.report(r, self.manager.observe().connection_refused),
+                                 handshake_timeout=HANDSHAKE_TIMEOUT,
+                                 handshake_over=lambda p: admitted_by(
+                                     p, label, self.manager.observe().connection_admitted))
 
     async def start(self) -> None:
         self._server = await asyncio.get_running_loop().create_server(self._make_protocol, self.host, self.port)

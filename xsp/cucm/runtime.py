@@ -10,6 +10,7 @@ import asyncio
 import logging
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -23,6 +24,7 @@ from xsp.cucm.ctiservice import server_context as cti_context
 from xsp.cucm.ctitrace import SdlTrace
 from xsp.cucm.fileservice import ServedFiles, TftpService, http_app
 from xsp.cucm.platform import CTL_NAME, ITL_NAME, ctl_path, sign_file
+from xsp.live.observer import NULL_OBSERVER, Observer
 from xsp.tls.credentials import ServerCredentials
 
 log = logging.getLogger("xsp.cucm")
@@ -43,6 +45,8 @@ class CucmRuntime:
     problems: dict[str, str] = field(default_factory=dict)
     tls_min_version: str = ""
     tftp_host: str = ""
+    # The live page's observer as it is now (the node's ``watch`` may change it).
+    observe: Callable[[], Observer] = lambda: NULL_OBSERVER
 
     async def start(self) -> None:
         settings = self.store.load().node(self.name).cucm_settings
@@ -87,6 +91,7 @@ class CucmRuntime:
         settings = self.store.load().node(self.name).cucm_settings
         host, ports = settings.ports.address, settings.ports
         self.manager = manager = CtiManager(self.store, self.name, SdlTrace(self.name))
+        manager.observe = self.observe
         plain = CtiListener(manager, host, ports.cti, self.name, None)
         try:
             await plain.start()

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from xsp.live.model import plain
 from xsp.live.observer import Admitted, safely
-from xsp.live.views import Sources
+from xsp.live.views import CTI_KIND, Sources
 
 if TYPE_CHECKING:
     from xsp.cti.channels import Delivery
@@ -76,6 +76,7 @@ class LiveFeed:
         self._nodes: list[Any] = []
         self._hub: dict[str, Any] = {}
         self._cucm: list[Any] = []
+        self._kinds: dict[str, str] = {}  # "xsp1 127.0.0.1:8012" -> what the listener speaks
         self._refresh_scheduled = False
         self._poller: asyncio.Task[None] | None = None
         self._sequence = 0
@@ -134,8 +135,18 @@ class LiveFeed:
 
     def request_refused(self, listener: str, peer: str, who: str, reason: str, status: int,
                         log_line: str) -> None:
+        # The CTI interface answers a refused request in its own response message, the
+        # Xsi interface with an HTTP status: the page says which one the client got.
+        on_cti = self._kinds.get(listener) == CTI_KIND
         safely(lambda: self._connection(
-            "refused", listener, peer, who, reason=reason, http_status=status,
+            "refused", listener, peer, who, reason=reason,
+            http_status=None if on_cti else status, cti_status=status if on_cti else None,
+            log_line=log_line))
+
+    def cti_refused(self, listener: str, peer: str, login: str, code: str, words: str,
+                    detail: str, log_line: str) -> None:
+        safely(lambda: self._connection(
+            "refused", listener, peer, login, reason=detail, cti_error=code, cti_words=words,
             log_line=log_line))
 
     def event_sent(self, delivery: "Delivery") -> None:
@@ -193,6 +204,8 @@ class LiveFeed:
             return
         if nodes != self._nodes:
             self._nodes = nodes
+            self._kinds = {f"{n['name']} {l['interface']}": l["kind"]
+                           for n in nodes for l in n["listeners"]}
             self._publish({"type": "nodes", "nodes": nodes})
         if cucm != self._cucm:
             self._cucm = cucm
@@ -224,12 +237,14 @@ class LiveFeed:
                     subject: str | None, *, protocol: str | None = None,
                     suite: str | None = None, reason: str | None = None,
                     alert: str | None = None, http_status: int | None = None,
-                    log_line: str | None = None) -> None:
+                    cti_status: int | None = None, cti_error: str | None = None,
+                    cti_words: str | None = None, log_line: str | None = None) -> None:
         self._sequence += 1
         entry = {"id": self._sequence, "at": time.time(), "outcome": outcome,
                  "listener": listener, "peer": peer if isinstance(peer, str) else _peer(peer),
                  "subject": subject, "protocol": protocol, "suite": suite, "reason": reason,
-                 "alert": alert, "http_status": http_status, "log_line": log_line}
+                 "alert": alert, "http_status": http_status, "cti_status": cti_status,
+                 "cti_error": cti_error, "cti_words": cti_words, "log_line": log_line}
         self.timeline.append(entry)
         self._publish({"type": "connection", "connection": entry})
 

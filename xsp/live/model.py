@@ -33,7 +33,7 @@ class ListenerView:
     """One listener: what is configured, where it listens, and what a handshake can get."""
 
     interface: str  # configured ip:port, as BroadWorks names the interface
-    kind: str  # what the port speaks, e.g. "CTI (Xsi-Events over HTTPS)"
+    kind: str  # what the port speaks, e.g. "CTI interface (BroadWorks CTI interface protocol, ...)"
     address: str  # where it is bound, e.g. 127.0.0.1
     port: int  # the bound port (the configured one when not listening)
     listening: bool
@@ -63,33 +63,89 @@ class NodeView:
 
 @dataclass(frozen=True)
 class CtlRecordView:
-    role: str  # e.g. "System Administrator Security Token", "CCM+TFTP", "CAPF"
-    certificate: CertificateView
+    role: str  # as `show ctl` names it: "SAST", "CCM+TFTP", "CAPF"
+    subject: str
+    serial: str  # hex, as `show ctl` prints it
+    sha256: str | None  # of the record's certificate; None when the record carries none
+
+
+@dataclass(frozen=True)
+class TrustFileView:
+    """A CTL or ITL file as the node serves it: its signer (a SAST) and its records."""
+
+    file: str  # CTLFile.tlv or ITLFile.tlv
+    written_at: int  # the file's own timestamp, seconds since the epoch
+    signer_subject: str
+    signer_serial: str
+    verified: bool
+    records: list[CtlRecordView]
+    problem: str | None = None  # why it cannot be read, when it cannot
+
+
+@dataclass(frozen=True)
+class LscView:
+    """The certificate CAPF issued (a locally significant certificate), never its PEM."""
+
+    subject: str
+    serial: str
+    not_after: str
+    sha256: str | None
+    compromised: bool
 
 
 @dataclass(frozen=True)
 class CapfProfileView:
-    device: str
+    """A CAPF profile of an application or end user, or a phone's CAPF settings.
+
+    The authentication string is configuration a phone or application proves itself
+    with: it never has a field here.
+    """
+
+    kind: str  # "Application User", "End User" or "Phone"
+    name: str  # the Instance ID, or the phone's device name
+    user: str | None  # the profile's user ID; None for a phone
     operation: str  # e.g. "Install/Upgrade", "No Pending Operation"
     status: str  # e.g. "Operation Pending", "Upgrade Success"
-    certificate: CertificateView | None  # the LSC, once issued
+    completes_by: str | None  # the operation's deadline, YYYY-MM-DD
+    certificate: LscView | None  # the LSC, once issued
+
+
+@dataclass(frozen=True)
+class ServiceView:
+    name: str  # "Cisco TFTP", "TFTP over HTTP", "Cisco CAPF", "CTIManager", "CTIManager TLS"
+    transport: str  # udp or tcp
+    address: str
+    port: int  # the bound port when listening, else the configured one
+    listening: bool
+    problem: str | None  # why it does not listen
+
+
+@dataclass(frozen=True)
+class ProviderView:
+    id: int
+    user: str
+    instance: str | None  # the client certificate's CN (the CAPF profile's Instance ID) on TLS
+    peer: str
+    port: int  # the port the application reached: 2748, or 2749 for TLS
+    tls: bool
+    devices: list[str]  # devices in service for this provider
 
 
 @dataclass(frozen=True)
 class CucmView:
-    """The place for a CUCM node's facts (filled once the CUCM node exists).
-
-    Mixed mode, the CTL file's signer and records, CAPF profiles with their status, and
-    the open CTI providers and devices.
-    """
+    """A CUCM node: cluster security, its CTL and ITL, CAPF, services and CTIManager."""
 
     name: str
+    running: bool
     mixed_mode: bool
-    ctl_signer: CertificateView | None
-    ctl_records: list[CtlRecordView]
+    tls_min_version: str
+    pending_restart: list[str]
+    ctl: TrustFileView | None  # None in non-secure mode before any CTL was written
+    itl: TrustFileView | None  # the ITL the running TFTP serves; None while not running
     capf_profiles: list[CapfProfileView]
-    providers: list[str]
-    devices: list[str]
+    phones: list[CapfProfileView]
+    services: list[ServiceView]
+    providers: list[ProviderView]
 
 
 @dataclass(frozen=True)

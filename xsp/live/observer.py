@@ -83,6 +83,11 @@ class Observer(Protocol):
         """A request refused after the handshake (``ClientIdentity``, ``allowClientApp``):
         ``who`` is the certificate's CN or why there is none, ``status`` the HTTP one."""
 
+    def cti_refused(self, listener: str, peer: str, login: str, code: str, words: str,
+                    detail: str, log_line: str) -> None:
+        """CTIManager refused a provider or device open, or closed a provider: ``code`` is
+        the CTI error (e.g. ``0x8CCC00E2``), ``words`` what JTAPI/TSP shows for it."""
+
     def event_sent(self, delivery: "Delivery") -> None:
         """One send of an event to a channel (``delivery.attempts`` counts them)."""
 
@@ -103,6 +108,10 @@ class NullObserver:
 
     def request_refused(self, listener: str, peer: str, who: str, reason: str, status: int,
                         log_line: str) -> None:
+        pass
+
+    def cti_refused(self, listener: str, peer: str, login: str, code: str, words: str,
+                    detail: str, log_line: str) -> None:
         pass
 
     def event_sent(self, delivery: "Delivery") -> None:

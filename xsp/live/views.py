@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from xsp.config.model import Deployment, Node
 from xsp.config.store import ConfigFileError
+from xsp.live.cucmviews import cucm_view
 from xsp.live.model import (CertificateView, ChannelSetView, ChannelView, CucmView, HubView,
                             ListenerView, NodeView, SubscriptionView, SuiteView)
 
@@ -23,8 +24,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("xsp.live")
 
-# What the CTI port carries today: Xsi-Events over HTTPS (and WebSocket) on one listener.
-CTI_KIND = "CTI (Xsi-Events over HTTPS)"
+# What each listener speaks: a CTIServer's port the BroadWorks CTI interface protocol,
+# the node's Xsi port (``emu xsi``) HTTP Xsi-Events and the emulator's WebSocket mapping.
+CTI_KIND = "CTI interface (BroadWorks CTI interface protocol, XML messages)"
+XSI_KIND = "Xsi interface (HTTP Xsi-Events, and the emulator's WebSocket mapping)"
 
 
 class Sources(Protocol):
@@ -58,7 +61,7 @@ def listener_view(listener: "Listener") -> ListenerView:
     certificate = (certificate_view(server.certificate.cert_pem)
                    if server.secure and server.certificate is not None else None)
     return ListenerView(
-        interface=listener.label, kind=CTI_KIND, address=listener.host, port=listener.bound_port,
+        interface=listener.label, kind=XSI_KIND if listener.port is not None else CTI_KIND, address=listener.host, port=listener.bound_port,
         listening=listener.site is not None, secure=server.secure,
         client_certificate_required=server.secure and server.client_auth_req,
         protocols=list(plan.protocols) if plan is not None else [],
@@ -77,10 +80,10 @@ def node_view(node: Node, host: "NodeHost") -> NodeView:
         return NodeView(node.name, node.kind, True, list(node.pending_restart),
                         client_identities=list(node.as_.client_identities))
     if node.xsp is None:  # a kind with its own section (a CUCM node: ``cucm``)
-        return NodeView(node.name, node.kind, runtime is not None, list(node.pending_restart))
+        return NodeView(node.name, node.kind, node.name in host.cucm, list(node.pending_restart))
     anchors = [{"alias": t.alias, "certificate": certificate_view(t.cert_pem)}
                for t in node.xsp.trusts]
-    listeners = ([listener_view(l) for l in runtime.listeners.values()]
+    listeners = ([listener_view(l) for l in runtime.all()]
                  if runtime is not None else [])
     return NodeView(node.name, node.kind, runtime is not None, list(node.pending_restart),
                     listeners=listeners, trust_anchors=anchors,
@@ -131,5 +134,8 @@ class NodeHostSources:
         return hub_view(self.host.hub, limit)
 
     def cucm(self) -> list[CucmView]:
-        # No CUCM node exists yet in the emulator; the page shows this section empty.
-        return []
+        deployment = self._last  # read by ``nodes`` just before, in the same refresh
+        if deployment is None:
+            return []
+        return [cucm_view(node, self.host.store, self.host.cucm.get(node.name))
+                for node in deployment.nodes if node.kind == "CUCM"]

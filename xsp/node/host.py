@@ -235,7 +235,7 @@ class NodeHost:
 
     async def _start_cucm(self, name: str) -> None:
         from xsp.cucm.runtime import CucmRuntime
-        runtime = CucmRuntime(self.store, name)
+        runtime = CucmRuntime(self.store, name, observe=lambda: self.observer)
         self.cucm[name] = runtime
         await runtime.start()
         self._clear_pending(name)
@@ -377,6 +377,7 @@ class NodeHost:
                     await cucm.stop()
                 await self._start_cucm(node_name)
                 log.info("%s restarted", node_name)
+                self.observer.nodes_changed()
                 return [f"Node {node_name} restarted.", *self.status(node_name)]
             runtime = self.nodes.pop(node_name, None)
             if runtime is not None:

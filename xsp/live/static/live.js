@@ -104,6 +104,10 @@ function nodeBlock(n) {
       n.client_identities.length ? n.client_identities.join(", ") : "(empty)"));
     return block;
   }
+  if (n.kind === "CUCM") {
+    block.append(el("p", {}, "Its services, CTL, CAPF and CTIManager are in the CUCM section."));
+    return block;
+  }
   block.append(el("p", {}, `allowClientApp: ${n.allow_client_app}`));
   if (!n.listeners.length) block.append(el("p", {class: "empty"}, "No CTI listener configured."));
   for (const l of n.listeners) block.append(listenerBlock(l));
@@ -127,23 +131,103 @@ function drawNodes() {
                                               : [el("p", {class: "empty"}, "No node yet.")]));
 }
 
+function fingerprint(sha256) {
+  return sha256 ? el("code", {class: "fingerprint"}, sha256) : "(no certificate in the record)";
+}
+
+function trustFile(f, what) {
+  if (!f) return el("p", {}, `${what}: none written (non-secure mode)`);
+  if (f.problem) return el("p", {class: "problem"}, `${what} ${f.file} cannot be read: ${f.problem}`);
+  const rows = f.records.map(r => el("tr", {},
+    cell("Role", r.role), cell("Subject", r.subject), cell("Serial", el("code", {}, r.serial)),
+    cell("SHA-256", fingerprint(r.sha256))));
+  return el("details", {class: "trust-file", "data-file": f.file, open: what === "CTL"},
+    el("summary", {}, `${what} ${f.file}: ${f.records.length} record(s), signed by SAST `,
+      `${f.signer_subject} (serial ${f.signer_serial}), `,
+      f.verified ? "✓ signature verified" : "✗ signature NOT verified",
+      `, written ${new Date(f.written_at * 1000).toISOString().slice(0, 19).replace("T", " ")} UTC`),
+    el("div", {class: "scroll"}, el("table", {class: "cards"},
+      el("thead", {}, el("tr", {}, ...["Role", "Subject", "Serial", "SHA-256"].map(h => el("th", {}, h)))),
+      el("tbody", {}, ...rows))));
+}
+
+function capfTable(entries, first) {
+  const rows = entries.map(p => {
+    const lsc = p.certificate;
+    const certificate = lsc ? el("span", {}, `${lsc.subject}, serial `, el("code", {}, lsc.serial),
+      `, until ${lsc.not_after.slice(0, 10)}`, lsc.compromised ? " ✗ COMPROMISED" : "",
+      lsc.sha256 ? el("br") : null, lsc.sha256 ? fingerprint(lsc.sha256) : null) : "none issued";
+    return el("tr", {"data-capf": p.name},
+      cell(first, p.user ? `${p.name} (${p.kind}: ${p.user})` : p.name),
+      cell("Operation", p.operation + (p.completes_by && p.operation !== "No Pending Operation"
+                                       ? `, to complete by ${p.completes_by}` : "")),
+      cell("Status", p.status, "status"),
+      cell("Certificate", certificate));
+  });
+  return el("div", {class: "scroll"}, el("table", {class: "cards"},
+    el("thead", {}, el("tr", {}, ...[first, "Operation", "Status", "Certificate"].map(h => el("th", {}, h)))),
+    el("tbody", {}, ...rows)));
+}
+
+function cucmBlock(c) {
+  const block = el("article", {class: "node cucm", "data-node": c.name},
+    el("h3", {}, `${c.name} `, el("span", {class: "kind"}, "CUCM"),
+      el("span", {class: "running"}, c.running ? " running" : " not running")),
+    el("p", {class: "security"}, "Cluster security: ",
+      el("strong", {}, c.mixed_mode ? "mixed mode" : "non-secure mode"),
+      `; TLS ${c.tls_min_version} and up`));
+  if (c.pending_restart.length) {
+    const list = el("ul", {class: "pending-list"});
+    for (const change of c.pending_restart) list.append(el("li", {}, el("code", {}, change)));
+    block.append(el("div", {class: "pending"},
+      el("p", {}, el("strong", {}, `⚠ Awaiting restart (${c.pending_restart.length}):`)), list));
+  } else {
+    block.append(el("p", {class: "no-pending"}, "Nothing awaits a restart."));
+  }
+  const services = el("ul", {class: "services"});
+  for (const s of c.services) {
+    services.append(el("li", {"data-service": s.name, "data-listening": s.listening ? "yes" : "no"},
+      s.listening ? "✓ " : "✗ ", el("strong", {}, s.name), ` ${s.transport} ${s.address}:${s.port}`,
+      s.listening ? " listening" : ` NOT listening: ${s.problem}`));
+  }
+  block.append(el("h4", {}, "Services"), services);
+  block.append(el("h4", {}, "CTIManager providers"));
+  if (!c.providers.length) block.append(el("p", {class: "empty"}, "No open provider."));
+  else {
+    const list = el("ul", {class: "providers"});
+    for (const p of c.providers) {
+      list.append(el("li", {"data-provider": p.id},
+        `Provider ${p.id}: ${p.user}`, p.instance ? ` (instance ${p.instance})` : "",
+        ` from ${p.peer} on port ${p.port}, `, p.tls ? "TLS" : "no TLS",
+        `; devices in service: ${p.devices.join(", ") || "none"}`));
+    }
+    block.append(list);
+  }
+  block.append(el("h4", {}, "CTL and ITL"), trustFile(c.ctl, "CTL"), trustFile(c.itl, "ITL"));
+  block.append(el("h4", {}, `CAPF profiles: ${c.capf_profiles.length}`),
+    c.capf_profiles.length ? capfTable(c.capf_profiles, "Instance ID") : el("p", {class: "empty"}, "None."));
+  block.append(el("h4", {}, `Phones: ${c.phones.length}`),
+    c.phones.length ? capfTable(c.phones, "Device") : el("p", {class: "empty"}, "None."));
+  return block;
+}
+
 function drawCucm() {
   const section = document.getElementById("cucm");
   section.hidden = !state.cucm.length;
-  const body = document.getElementById("cucm-body");
-  body.replaceChildren(...state.cucm.map(c => el("article", {class: "node", "data-node": c.name},
-    el("h3", {}, `${c.name} `, el("span", {class: "kind"}, "CUCM")),
-    el("p", {}, `Mixed mode: ${c.mixed_mode ? "yes" : "no"}`),
-    el("p", {}, "CTL signer: ", c.ctl_signer ? `${c.ctl_signer.subject} ` : "(none)",
-      c.ctl_signer ? el("code", {class: "fingerprint"}, c.ctl_signer.sha256) : null),
-    el("ul", {}, ...c.ctl_records.map(r => el("li", {}, `${r.role}: ${r.certificate.subject} `,
-      el("code", {class: "fingerprint"}, r.certificate.sha256)))),
-    el("p", {}, `CAPF profiles: ${c.capf_profiles.length}`),
-    el("ul", {}, ...c.capf_profiles.map(p => el("li", {}, `${p.device}: ${p.operation}, ${p.status}`))),
-    el("p", {}, `Open providers: ${c.providers.join(", ") || "none"}; devices: ${c.devices.join(", ") || "none"}`))));
+  document.getElementById("cucm-body").replaceChildren(...state.cucm.map(cucmBlock));
 }
 
 // --- connections -----------------------------------------------------------------------
+
+// What the client got back: a TLS alert, or, after the handshake, an HTTP status (Xsi
+// interface), a status in a CTI interface response, or a CTI error from CTIManager.
+function answered(c) {
+  if (c.alert) return c.alert;
+  if (c.http_status) return `none: HTTP ${c.http_status} after the handshake`;
+  if (c.cti_status) return `none: the CTI interface answered status ${c.cti_status} after the handshake`;
+  if (c.cti_error) return `none: CTI error ${c.cti_error} ${c.cti_words}`;
+  return c.outcome === "refused" ? "no alert sent" : "";
+}
 
 function connectionRow(c) {
   const refused = c.outcome === "refused";
@@ -155,11 +239,10 @@ function connectionRow(c) {
     cell("Client", c.peer),
     cell("Certificate CN", c.subject || (refused ? "" : "(none)"), "subject"),
     cell(refused ? "Reason" : "Protocol, suite", detail, refused ? "reason" : "negotiated"),
-    cell("Alert", c.alert || (c.http_status ? `none: HTTP ${c.http_status} after the handshake`
-                                            : (refused ? "no alert sent" : "")), "alert"));
+    cell("Alert", answered(c), "alert"));
   row.title = c.log_line || "";
   row.dataset.search = [c.outcome, c.listener, c.peer, c.subject, c.protocol, c.suite,
-                        c.reason, c.alert, c.http_status && `HTTP ${c.http_status}`]
+                        c.reason, answered(c)]
                        .filter(Boolean).join(" ").toLowerCase();
   return row;
 }
