@@ -9,13 +9,16 @@ change is a ``stop()`` of this site and a ``start()`` of a new one built with th
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 from yarl import URL
 
 from xsp.listener import refusal as refusals
+from xsp.listener import tlsserver
 from xsp.listener.refusal import Refusal
 from xsp.listener.tlstransport import TLSServerProtocol
 from xsp.live.observer import Admitted, admitted_by
@@ -80,11 +83,15 @@ class TLSSite(web.BaseSite):
         loop = asyncio.get_running_loop()
         server = self._runner.server
         assert server is not None  # BaseSite.__init__ insisted on runner.setup()
-        factory = server if self._ssl_context is None else self._make_protocol
         try:
-            self._server = await loop.create_server(
-                factory, self._host, self._port, backlog=self._backlog,
-                reuse_address=self._reuse_address)
+            if self._ssl_context is None:
+                self._server = await loop.create_server(
+                    server, self._host, self._port, backlog=self._backlog,
+                    reuse_address=self._reuse_address)
+            else:
+                self._server = await tlsserver.serve(
+                    self._host, self._port, self._accepted, backlog=self._backlog,
+                    reuse_address=self._reuse_address)
         except BaseException:
             # A port in use must leave the runner as it was, so a retry can register.
             self._runner._unreg_site(self)
@@ -99,14 +106,14 @@ class TLSSite(web.BaseSite):
             protocol.abandon("listener stopped before the handshake completed")
         self._handshaking.clear()
 
-    def _make_protocol(self) -> TLSServerProtocol:
+    def _accepted(self, sock: socket.socket, peer: Any) -> None:
         assert self._ssl_context is not None and self._runner.server is not None
-        protocol = TLSServerProtocol(
+        connection = TLSServerProtocol(
             self._runner.server, self._ssl_context, label=self._label,
             refused=self._refused, handshake_timeout=self._handshake_timeout,
             handshake_over=self._handshake_over)
-        self._handshaking.add(protocol)
-        return protocol
+        self._handshaking.add(connection)
+        connection.accepted(sock, peer)
 
     def _handshake_over(self, protocol: TLSServerProtocol) -> None:
         self._handshaking.discard(protocol)

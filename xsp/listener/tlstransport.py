@@ -163,7 +163,14 @@ class TLSAppTransport(transports._FlowControlMixin, asyncio.Transport):
 
 
 class TLSServerProtocol(asyncio.Protocol):
-    """One TLS connection on its socket: handshake, refusal, then record layer."""
+    """One TLS connection on its socket: handshake, refusal, then record layer.
+
+    OpenSSL's connection is the C object under ``ssl.SSLSocket`` (``_ssl._SSLSocket``,
+    made by ``SSLContext._wrap_socket`` as ``SSLSocket`` makes it), used without the
+    Python ``SSLSocket`` around it: that class's creation and its per-call wrappers
+    were a tenth of a resumed handshake. The application still gets an
+    ``ssl.SSLObject`` as ``ssl_object``, a view on the same connection.
+    """
 
     def __init__(self, app_factory: Callable[[], asyncio.BaseProtocol],
                  context: ssl.SSLContext, *, label: str,
@@ -178,9 +185,10 @@ class TLSServerProtocol(asyncio.Protocol):
         self._handshake_over = handshake_over
         self._state = _State.HANDSHAKE
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._raw: socket.socket | None = None  # until the first bytes: then ``_ssl``
-        self._ssl: ssl.SSLSocket | None = None
+        self._sock: socket.socket | None = None
         self._fd = -1
+        self._tls: Any = None  # _ssl._SSLSocket once the first bytes are in
+        self._view: ssl.SSLObject | None = None  # what the application sees of ``_tls``
         self._watch = tlswatch.HandshakeWatch()
         self._timer: asyncio.TimerHandle | None = None
         self._peer: tuple[str, int] = ("?", 0)
@@ -198,15 +206,15 @@ class TLSServerProtocol(asyncio.Protocol):
         self._high_water = _HIGH_WATER
         self._low_water = _HIGH_WATER // 4
         self._close_when_flushed = False
-        self._adopted_from: asyncio.BaseTransport | None = None
         self._resume_handle: asyncio.Handle | None = None
+        self._transport_socket: trsock.TransportSocket | None = None
         tlswatch.install(context)
 
     # -- how a connection arrives --------------------------------------------------------
     def accepted(self, sock: socket.socket, peer: Any = None) -> None:
         """Start on a freshly accepted, non-blocking TCP socket (ours from now on)."""
         self._loop = asyncio.get_running_loop()
-        self._raw = sock
+        self._sock = sock
         self._fd = sock.fileno()
         if peer is None:
             try:
@@ -216,12 +224,13 @@ class TLSServerProtocol(asyncio.Protocol):
         if peer:
             self._peer = (str(peer[0]), int(peer[1]))
         self._timer = self._loop.call_later(self._handshake_timeout, self._handshake_timed_out)
-        self._add_reader(self._first_readable)
+        # One reader callback for the connection's whole life: it goes by the state.
+        self._loop.add_reader(self._fd, self._readable)
+        self._reading = True
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Given to ``loop.create_server``: take the socket over from the loop's transport
         (a duplicate of its descriptor), then drop that transport without a word."""
-        self._adopted_from = transport
         sock = transport.get_extra_info("socket")
         peer = transport.get_extra_info("peername")
         duplicate = socket.socket(fileno=os.dup(sock.fileno()))
@@ -233,11 +242,25 @@ class TLSServerProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         pass  # only the dropped transport of ``connection_made`` calls this
 
-    # -- readiness callbacks -------------------------------------------------------------
-    def _add_reader(self, callback: Callable[[], None]) -> None:
-        assert self._loop is not None
-        self._loop.add_reader(self._fd, callback)
-        self._reading = True
+    # -- readiness -----------------------------------------------------------------------
+    def _readable(self) -> None:
+        state = self._state
+        if state is _State.WRAPPED:
+            if not self._read_wants_write:  # else the writer callback reads on
+                self._deliver()
+        elif state is _State.HANDSHAKE:
+            if self._tls is None:
+                self._first_readable()
+            else:
+                self._do_handshake()
+        elif state is _State.REFUSED:
+            self._discard()
+
+    def _resume_reader(self) -> None:
+        if not self._reading and self._sock is not None:
+            assert self._loop is not None
+            self._loop.add_reader(self._fd, self._readable)
+            self._reading = True
 
     def _remove_reader(self) -> None:
         if self._reading:
@@ -260,10 +283,10 @@ class TLSServerProtocol(asyncio.Protocol):
     def _first_readable(self) -> None:
         """Peek at the first bytes (to tell plain HTTP from TLS in a refusal), then let
         OpenSSL have the socket."""
-        raw = self._raw
-        assert raw is not None and self._state is _State.HANDSHAKE
+        sock = self._sock
+        assert sock is not None
         try:
-            first = raw.recv(_FIRST_BYTES, socket.MSG_PEEK)
+            first = sock.recv(_FIRST_BYTES, socket.MSG_PEEK)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
@@ -274,23 +297,19 @@ class TLSServerProtocol(asyncio.Protocol):
             self._close_socket()
             return
         self._first_bytes = first
-        self._raw = None
+        view = self._view = ssl.SSLObject.__new__(ssl.SSLObject)
         try:
-            self._ssl = self._context.wrap_socket(raw, server_side=True,
-                                                  do_handshake_on_connect=False)
-        except OSError as error:  # the peer went between the peek and the wrap
-            raw.close()
+            # The view is the owner: the message callback gets it as its connection.
+            self._tls = view._sslobj = self._context._wrap_socket(  # type: ignore[attr-defined]
+                sock, True, None, owner=view)
+        except OSError as error:
             self._closed_during_handshake(error)
             return
-        self._watch = tlswatch.attach(self._ssl)
-        self._add_reader(self._do_handshake)
+        self._watch = tlswatch.attach(view)
         self._do_handshake()
 
     def _do_handshake(self) -> None:
-        if self._state is not _State.HANDSHAKE:
-            return
-        tls = self._ssl
-        assert tls is not None
+        tls = self._tls
         try:
             tls.do_handshake()
         except ssl.SSLWantReadError:
@@ -318,7 +337,6 @@ class TLSServerProtocol(asyncio.Protocol):
         assert self._loop is not None
         protocol = self._app_factory()
         self._app = TLSAppTransport(self, protocol, self._loop)
-        self._add_reader(self._on_readable)
         protocol.connection_made(self._app)
         # Application data that came with the client's Finished may already sit in
         # OpenSSL's buffer, where the socket's readiness no longer shows it.
@@ -349,28 +367,29 @@ class TLSServerProtocol(asyncio.Protocol):
             subject = explain.subject_cn(chain[0])
         self._refused(Refusal(self._peer, self._label, reason, alert, subject))
         self._remove_writer()
-        sock = self._ssl if self._ssl is not None else self._raw
+        sock = self._sock
         if sock is None:
             return
         if linger:
             # Our FIN goes after the alert; the socket stays open for reading so the
-            # client's in-flight bytes are consumed instead of provoking a reset.
+            # client's in-flight bytes are consumed (``_discard``) instead of provoking
+            # a reset.
             try:
-                sock.shutdown(socket.SHUT_WR)  # an SSLSocket is plain TCP from here on
+                sock.shutdown(socket.SHUT_WR)
             except OSError:
                 self._close_socket()
                 return
-            self._add_reader(self._discard)
+            self._resume_reader()
             assert self._loop is not None
             self._timer = self._loop.call_later(LINGER_SECONDS, self._end_linger)
         else:
             self._close_socket()
 
     def _discard(self) -> None:
-        sock = self._ssl if self._ssl is not None else self._raw
+        sock = self._sock
         assert sock is not None
         try:
-            data = socket.socket.recv(sock, _READ_SIZE)
+            data = sock.recv(_READ_SIZE)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
@@ -388,8 +407,8 @@ class TLSServerProtocol(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._ssl is not None:
-            tlswatch.detach(self._ssl)
+        if self._view is not None:
+            tlswatch.detach(self._view)
         if self._handshake_over is not None:
             callback, self._handshake_over = self._handshake_over, None
             callback(self)
@@ -400,25 +419,18 @@ class TLSServerProtocol(asyncio.Protocol):
         self._remove_writer()
         if self._state is not _State.WRAPPED:
             self._state = _State.CLOSED
-        for sock in (self._ssl, self._raw):
-            if sock is not None:
-                sock.close()
-        self._ssl = self._raw = None
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            sock.close()
 
     # -- records after the handshake ------------------------------------------------------
-    def _on_readable(self) -> None:
-        if self._read_wants_write:
-            return  # OpenSSL waits to write; the writer callback reads on
-        self._deliver()
-
     def _deliver(self) -> None:
         """Decrypt what the socket holds and pass it up, until the application pauses
         reading or closes."""
-        tls = self._ssl
-        assert tls is not None
+        tls = self._tls
         while self._state is _State.WRAPPED and not self._app_reading_paused:
             try:
-                chunk = tls.recv(_READ_SIZE)  # b"" for close_notify or a bare FIN
+                chunk = tls.read(_READ_SIZE)  # b"" after close_notify
             except ssl.SSLWantReadError:
                 return
             except ssl.SSLWantWriteError:
@@ -426,6 +438,8 @@ class TLSServerProtocol(asyncio.Protocol):
                 self._read_wants_write = True
                 self._add_writer(self._on_writable)
                 return
+            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                chunk = b""  # a bare FIN ends the connection as close_notify does
             except ssl.SSLError as error:
                 self._fail(error)
                 return
@@ -461,7 +475,6 @@ class TLSServerProtocol(asyncio.Protocol):
             return
         self._state = _State.CLOSING
         self._close_socket()
-        self._state = _State.CLOSED
         self._pending = None
         self._buffer.clear()
         if self._resume_handle is not None:
@@ -479,10 +492,8 @@ class TLSServerProtocol(asyncio.Protocol):
         if self._pending is not None:
             self._buffer += data
         else:
-            tls = self._ssl
-            assert tls is not None
             try:
-                tls.send(data)  # all of it: OpenSSL writes whole or not at all
+                self._tls.write(data)  # all of it: OpenSSL writes whole or not at all
                 return
             except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
                 # Part of it may be out; OpenSSL wants the same bytes again.
@@ -498,18 +509,17 @@ class TLSServerProtocol(asyncio.Protocol):
             self._app._pause_protocol()
 
     def _on_writable(self) -> None:
-        tls = self._ssl
-        assert tls is not None
+        tls = self._tls
         if self._read_wants_write:
             self._read_wants_write = False
             if self._pending is None:
                 self._remove_writer()
             self._deliver()
-            if self._ssl is None:
+            if self._sock is None:
                 return
         while self._pending is not None:
             try:
-                tls.send(self._pending)
+                tls.write(self._pending)
             except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
                 return
             except ssl.SSLError as error:
@@ -562,11 +572,13 @@ class TLSServerProtocol(asyncio.Protocol):
         return self._state is _State.WRAPPED and not self._app_reading_paused
 
     def extra_info(self, name: str, default: Any) -> Any:
-        tls = self._ssl
-        if tls is None:
+        if name == "peername":
+            return self._peer
+        tls = self._tls
+        if tls is None or self._sock is None:
             return default
         if name == "ssl_object":
-            return tls
+            return self._view
         if name == "sslcontext":
             return self._context
         if name == "peercert":
@@ -576,12 +588,12 @@ class TLSServerProtocol(asyncio.Protocol):
         if name == "compression":
             return tls.compression()
         if name == "socket":
-            return trsock.TransportSocket(tls)
-        if name == "peername":
-            return self._peer
+            if self._transport_socket is None:
+                self._transport_socket = trsock.TransportSocket(self._sock)
+            return self._transport_socket
         if name == "sockname":
             try:
-                return tls.getsockname()
+                return self._sock.getsockname()
             except OSError:
                 return default
         return default
@@ -606,8 +618,8 @@ class TLSServerProtocol(asyncio.Protocol):
             return
         self._deliver()
         if (self._state is _State.WRAPPED and not self._app_reading_paused
-                and not self._eof_delivered and not self._reading):
-            self._add_reader(self._on_readable)
+                and not self._eof_delivered):
+            self._resume_reader()
 
     def close_app(self) -> None:
         """close_notify once everything written so far is out, then close."""
@@ -621,12 +633,10 @@ class TLSServerProtocol(asyncio.Protocol):
         self._shutdown()
 
     def _shutdown(self) -> None:
-        tls = self._ssl
-        if tls is not None:
-            try:
-                tls.unwrap()
-            except (ssl.SSLError, OSError, ValueError):
-                pass  # SSLWantReadError: we do not wait for the peer's close_notify
+        try:
+            self._tls.shutdown()
+        except (ssl.SSLError, OSError, ValueError):
+            pass  # SSLWantReadError: we do not wait for the peer's close_notify
         self._lost(None)
 
     def abort_app(self) -> None:
