@@ -132,6 +132,12 @@ class TLSAppTransport(transports._FlowControlMixin, asyncio.Transport):
         self._tls.set_write_buffer_limits(high, low)
 
     # -- closing -----------------------------------------------------------------------
+    def add_close_callback(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (from the loop) once the connection is lost, or at once if
+        it is already: a writer that only waits for its next document learns it without
+        looking."""
+        self._tls.add_close_callback(callback)
+
     def close(self) -> None:
         self._tls.close_app()
 
@@ -208,6 +214,7 @@ class TLSServerProtocol(asyncio.Protocol):
         self._close_when_flushed = False
         self._resume_handle: asyncio.Handle | None = None
         self._transport_socket: trsock.TransportSocket | None = None
+        self._close_callbacks: list[Callable[[], None]] = []
         tlswatch.install(context)
 
     # -- how a connection arrives --------------------------------------------------------
@@ -481,9 +488,18 @@ class TLSServerProtocol(asyncio.Protocol):
             self._resume_handle.cancel()
             self._resume_handle = None
         app, self._app = self._app, None
+        assert self._loop is not None
         if app is not None:
-            assert self._loop is not None
             self._loop.call_soon(app.get_protocol().connection_lost, error)
+        callbacks, self._close_callbacks = self._close_callbacks, []
+        for callback in callbacks:
+            self._loop.call_soon(callback)
+
+    def add_close_callback(self, callback: Callable[[], None]) -> None:
+        if self._state is _State.CLOSED and self._loop is not None:
+            self._loop.call_soon(callback)
+        else:
+            self._close_callbacks.append(callback)
 
     # -- writing -----------------------------------------------------------------------
     def write_app_data(self, data: bytes | bytearray | memoryview) -> None:
