@@ -375,4 +375,21 @@ def event_response(element: ET.Element) -> EventResponse:
 
 
 def parse_event_response(body: bytes | str) -> EventResponse:
+    text = body if isinstance(body, str) else body.decode("ascii", "replace")
+    match = _PLAIN_EVENT_RESPONSE.match(text)
+    if match is not None:
+        # The form clients send (ours, Webex's): nothing in it that the parser would
+        # read differently, so it is read directly, at a fifth of the cost.
+        event_id, status, reason = match.groups()
+        return EventResponse(event_id, int(status), reason.strip())
     return event_response(parse_document(body, "EventResponse"))
+
+
+# Strict: an exact prefix, no entity or character reference, no comment, ids and reasons
+# from a small alphabet; anything else goes through the parser and its checks.
+_PLAIN_EVENT_RESPONSE = re.compile(
+    r'(?:<\?xml version="1\.0" encoding="UTF-8"\?>[ \r\n]*)?'
+    rf'<EventResponse xmlns="{re.escape(NS)}">'
+    rf"<eventID>([A-Za-z0-9._:@-]{{1,{_MAX_ID}}})</eventID>"
+    rf"<statusCode>({'|'.join(map(str, EVENT_RESPONSE_CODES))})</statusCode>"
+    r"<reason>([A-Za-z0-9 ._,-]*)</reason></EventResponse>[ \r\n]*\Z")
