@@ -215,6 +215,7 @@ class TLSServerProtocol(asyncio.Protocol):
         self._resume_handle: asyncio.Handle | None = None
         self._transport_socket: trsock.TransportSocket | None = None
         self._close_callbacks: list[Callable[[], None]] = []
+        self._peercert: Any = None
         tlswatch.install(context)
 
     # -- how a connection arrives --------------------------------------------------------
@@ -598,7 +599,11 @@ class TLSServerProtocol(asyncio.Protocol):
         if name == "sslcontext":
             return self._context
         if name == "peercert":
-            return tls.getpeercert()
+            # Decoded once: the peer's certificate cannot change (renegotiation is
+            # declined), and an authorizer asks for it on every request.
+            if self._peercert is None:
+                self._peercert = tls.getpeercert()
+            return self._peercert
         if name == "cipher":
             return tls.cipher()
         if name == "compression":
