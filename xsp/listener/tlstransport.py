@@ -48,6 +48,8 @@ LINGER_SECONDS = 2.0
 _FIRST_BYTES = 16
 # asyncio's own defaults for a transport's write buffer.
 _HIGH_WATER = 64 * 1024
+# Writes smaller than a TLS record wait for the end of the loop's turn, to share one.
+_CORK_LIMIT = 16 * 1024
 
 
 class _State(enum.Enum):
@@ -216,6 +218,8 @@ class TLSServerProtocol(asyncio.Protocol):
         self._transport_socket: trsock.TransportSocket | None = None
         self._close_callbacks: list[Callable[[], None]] = []
         self._peercert: Any = None
+        self._corked: list[bytes] | None = None  # written in this turn of the loop
+        self._corked_size = 0
         tlswatch.install(context)
 
     # -- how a connection arrives --------------------------------------------------------
@@ -485,6 +489,7 @@ class TLSServerProtocol(asyncio.Protocol):
         self._close_socket()
         self._pending = None
         self._buffer.clear()
+        self._corked, self._corked_size = None, 0
         if self._resume_handle is not None:
             self._resume_handle.cancel()
             self._resume_handle = None
@@ -508,22 +513,45 @@ class TLSServerProtocol(asyncio.Protocol):
             return  # like asyncio's transports: writes after close are dropped
         if self._pending is not None:
             self._buffer += data
+        elif self._corked is None and len(data) >= _CORK_LIMIT:
+            self._send(data)
         else:
-            try:
-                self._tls.write(data)  # all of it: OpenSSL writes whole or not at all
-                return
-            except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
-                # Part of it may be out; OpenSSL wants the same bytes again.
-                self._pending = bytes(data)
-                self._add_writer(self._on_writable)
-            except ssl.SSLError as error:
-                self._fail(error)
-                return
-            except OSError as error:
-                self._lost(error)
-                return
+            # Small writes of one turn of the loop go out together at its end: one TLS
+            # record and one send() for a burst of events or a response's head and body.
+            if self._corked is None:
+                self._corked, self._corked_size = [], 0
+                assert self._loop is not None
+                self._loop.call_soon(self._uncork)
+            self._corked.append(bytes(data))
+            self._corked_size += len(data)
+            if self._corked_size >= _CORK_LIMIT:
+                self._uncork()  # a record's worth: out now, as an uncorked write would
         if self._app is not None and self.write_buffer_size() > self._high_water:
             self._app._pause_protocol()
+
+    def _uncork(self) -> None:
+        corked, self._corked, self._corked_size = self._corked, None, 0
+        if not corked or self._state is not _State.WRAPPED:
+            return
+        self._send(corked[0] if len(corked) == 1 else b"".join(corked))
+        if (self._app is not None and self._pending is None
+                and self.write_buffer_size() <= self._low_water):
+            self._app._resume_protocol()
+
+    def _send(self, data: bytes | bytearray | memoryview) -> None:
+        if self._pending is not None:
+            self._buffer += data
+            return
+        try:
+            self._tls.write(data)  # all of it: OpenSSL writes whole or not at all
+        except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
+            # Part of it may be out; OpenSSL wants the same bytes again.
+            self._pending = bytes(data)
+            self._add_writer(self._on_writable)
+        except ssl.SSLError as error:
+            self._fail(error)
+        except OSError as error:
+            self._lost(error)
 
     def _on_writable(self) -> None:
         tls = self._tls
@@ -559,7 +587,7 @@ class TLSServerProtocol(asyncio.Protocol):
 
     def write_buffer_size(self) -> int:
         pending = len(self._pending) if self._pending is not None else 0
-        return pending + len(self._buffer)
+        return pending + len(self._buffer) + self._corked_size
 
     def write_buffer_limits(self) -> tuple[int, int]:
         return (self._low_water, self._high_water)
@@ -646,6 +674,9 @@ class TLSServerProtocol(asyncio.Protocol):
         """close_notify once everything written so far is out, then close."""
         if self._state is not _State.WRAPPED:
             return
+        self._uncork()
+        if self._state is not _State.WRAPPED:
+            return  # the last write failed: the connection is gone already
         self._state = _State.CLOSING
         self._remove_reader()
         if self._pending is not None:
