@@ -102,6 +102,8 @@ def _mark(callback: Any) -> None:
 
 def _dispatch(conn: Any, direction: str, version: Any, content_type: Any, msg_type: Any,
               data: bytes) -> None:
+    if content_type != tlswire.CONTENT_HANDSHAKE and content_type != tlswire.CONTENT_ALERT:
+        return  # record headers and the like, half of all calls: nothing a watch keeps
     watch = getattr(conn, _ATTRIBUTE, None)
     if watch is None:
         return
