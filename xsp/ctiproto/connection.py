@@ -26,6 +26,7 @@ import logging
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from typing import cast
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from xsp.cti import documents as docs
@@ -77,8 +78,9 @@ class CTIConnection(asyncio.Protocol):
     # --- asyncio protocol ------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's plain TCP transport is not an asyncio.Transport subclass; every
+        # transport given here has the stream transport's methods.
+        self._transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         if peer:
             host, port = peer[0], peer[1]

@@ -25,7 +25,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from xsp.tls import clientcheck, tls13
+from xsp.tls import buffers, clientcheck, tls13
 from xsp.tls.suites import PROTOCOLS, SuitePlan
 
 StrPath = str | os.PathLike[str]
@@ -148,4 +148,6 @@ def build_server_context(plan: SuitePlan, cert_file: StrPath, key_file: StrPath,
         _require_client_certificates(context, trust_anchor_pems, trust_anchor_dir)
     else:
         context.verify_mode = ssl.CERT_NONE
+    # Thousands of idle event channels must not hold 34 KiB of record buffers each.
+    buffers.release_idle_buffers(context)
     return context
