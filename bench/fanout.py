@@ -74,9 +74,9 @@ async def _stall(subscriptions: int, sliced: bool) -> dict[str, Any]:
     collections: list[float] = []
     fan_out = hub._fan_out
 
-    def timed_fan_out() -> None:
+    def timed_fan_out(whole: bool = False) -> None:
         started = time.perf_counter()
-        fan_out()
+        fan_out(whole)
         slices.append(time.perf_counter() - started)
 
     hub._fan_out = timed_fan_out  # type: ignore[method-assign]

@@ -27,7 +27,8 @@ def test_a_wide_event_goes_out_in_slices_with_the_loop_served_between_them_in_or
             channels.append(hub.open_channel(WEBEX, channel_request(f"set-{n}")))
             hub.subscribe(WEBEX, ALICE, subscription_request(f"set-{n}",
                                                              application_id=f"app-{n}"))
-        hub.fanout_slice = 0.0  # a turn of the loop after every few deliveries
+        hub.fanout_slice = 0.0
+        hub.fanout_whole = 0  # slice even this narrow hand-out  # a turn of the loop after every few deliveries
         before = hub.stats.published
         seen_between: list[int] = []
         asyncio.get_running_loop().call_soon(
@@ -59,6 +60,7 @@ def test_an_event_published_before_a_subscription_ends_is_not_handed_to_it_after
                 f"set-{n}", application_id=f"app-{n}"))
             subscriptions.append(subscription)
         hub.fanout_slice = 0.0
+        hub.fanout_whole = 0  # slice even this narrow hand-out
         before = hub.stats.published
         hub.publish("alice@example.com", hook_status("Off-Hook"))
         hub.unsubscribe(WEBEX, subscriptions[-1].id)  # still waiting for its slice

@@ -32,7 +32,11 @@ clients watching one user) is handed out in slices of at most ``fanout_slice`` s
 each from its own turn of the loop, so that requests and other connections are served in
 between; a later event waits behind the slices still to go, so the order of deliveries
 is the order of publication. An event that fits in one slice, which is nearly every
-event, is handed out before ``publish`` returns, as before.
+event, is handed out before ``publish`` returns, as before; so is a hand-out of at most
+``fanout_whole`` deliveries (5,000: as many subscriptions as one client may hold,
+``emu limit subscriptionsPerClient``'s default), whatever time it takes, so that what one
+client's subscriptions receive is settled when ``publish`` returns (a full backlog's
+drops counted and logged at once). Only a wider hand-out is sliced.
 
 Time. Every deadline (acknowledgement, channel and subscription expiry) is read from
 ``clock`` and acted on by ``sweep()``, which a background task calls every
@@ -79,6 +83,8 @@ log = logging.getLogger("xsp.cti")
 # The longest the hub holds the loop handing out one event's deliveries (see Fan-out);
 # the clock is read every _FANOUT_CHECK deliveries (one costs about 30 us).
 FANOUT_SLICE = 0.01
+# Hand-outs of at most this many deliveries are never sliced (see Fan-out).
+FANOUT_WHOLE = 5000
 _FANOUT_CHECK = 32
 
 
@@ -173,6 +179,7 @@ class EventHub:
         self.observer: Observer = NULL_OBSERVER  # the live page, when the node has one
         # Deliveries still to hand out, in publication order (see Fan-out above).
         self.fanout_slice = FANOUT_SLICE
+        self.fanout_whole = FANOUT_WHOLE
         self._fanout: deque[tuple[Subscription, str, EventData]] = deque()
         self._fanning: asyncio.Handle | None = None
 
@@ -392,14 +399,15 @@ class EventHub:
         self._fanout.extend((subscription, user_id, event_data) for subscription in covering
                             if event_data.type in subscription.package.carries)
         if self._fanning is None:
-            self._fan_out()
+            self._fan_out(whole=len(self._fanout) <= self.fanout_whole)
 
-    def _fan_out(self) -> None:
-        """Hand out queued deliveries for at most ``fanout_slice`` seconds; the rest from
-        the loop's next turn. Without a running loop, everything at once."""
+    def _fan_out(self, whole: bool = False) -> None:
+        """Hand out queued deliveries for at most ``fanout_slice`` seconds (``whole``:
+        all of them); the rest from the loop's next turn. Without a running loop,
+        everything at once."""
         self._fanning = None
         fanout, live = self._fanout, self._subscriptions
-        deadline = time.perf_counter() + self.fanout_slice
+        deadline = float("inf") if whole else time.perf_counter() + self.fanout_slice
         handed = 0
         while fanout:
             subscription, target_id, data = fanout.popleft()
