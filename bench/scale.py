@@ -237,7 +237,8 @@ def run(work: Path, *, sizes: tuple[int, ...] = (1000, 10000)) -> list[Row]:
         node = Workers(1)
         try:
             info = node.call(0, nodeproc.start, state_dir=str(state.dir))
-            pid, port = info["pid"], info["ports"][HOST12]
+            # Idle channels are HTTP streaming channels, on the Xsi interface's port.
+            pid, port = info["pid"], state.xsi_port
             _step(node, pid, port, files, 20)  # warm-up: first-use allocations
             time.sleep(1.0)  # the closed warm-up channels leave the hub
             result = _step(node, pid, port, files, size)
