@@ -16,7 +16,8 @@ that is slower than the server changes the wall time, not the figure.
 
 A third server is measured beside them, for the diagnosis only: asyncio's own TLS
 (``loop.create_server(ssl=...)``) with a protocol that does nothing, on the SSLContext the
-node builds, in its own process. It is the floor of any asyncio server on this machine.
+node builds, in its own process, on the same event loop as the node (uvloop where it is
+installed). It is what an ordinary asyncio TLS server pays on this machine.
 """
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ from bench.state import HOST12, HOST13, NodeState, free_port, node_state
 
 CIPHER12 = "ECDHE-RSA-AES128-GCM-SHA256"
 SUITE13 = "TLS_AES_128_GCM_SHA256"
-TARGET_RATIO = 1.25
+# Issue 15: the listener's server CPU beside openssl s_server's for the same handshake.
+TARGET_RATIO = {False: 1.15, True: 1.35}  # full, resumed
 CLIENTS = 2
 
 # --- the client side (runs in the client worker processes) --------------------------------
@@ -245,8 +247,8 @@ def run(work: Path, *, runs: int = 5, count: int = 200) -> list[Row]:
                     rows.append(Row(
                         f"mTLS {label}: server CPU per 1,000", figure, "s",
                         baseline, "openssl s_server",
-                        target=f"<= {TARGET_RATIO}x baseline",
-                        met=figure <= TARGET_RATIO * baseline, note=note,
+                        target=f"<= {TARGET_RATIO[resume]}x baseline",
+                        met=figure <= TARGET_RATIO[resume] * baseline, note=note,
                         details={**measured, "medians": medians}))
                     log(f"{label}: xsp {figure:.3f} s, s_server {baseline:.3f} s, asyncio floor "
                         f"{medians['asyncio_floor']:.3f} s per 1,000 ({figure / baseline:.2f}x)")

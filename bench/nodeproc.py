@@ -1,7 +1,7 @@
 """The node under test, in a process of its own (run by ``common.Workers``).
 
 The node is ``xsp.node.background.NodeThread`` on a state the engine configured: the CTI
-listeners of the configuration, on their memory-BIO TLS transport, with the shared event
+listeners of the configuration, on their TLS transport, with the shared event
 hub, exactly as ``xsp serve`` and the shell run them. Its loop runs in the node thread;
 the worker's main thread only waits for the parent's next request, so it costs no CPU
 while something is measured.

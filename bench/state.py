@@ -2,14 +2,16 @@
 
 ``node_state`` runs the guide's Webex procedure (``xsp.procedure``) on a fresh state,
 then adds what the benchmarks need beside it: a second interface that offers TLS 1.3
-only, and as many AS users as the event benchmark subscribes. ``shell_state`` is the
+only, as many AS users as the event benchmark subscribes, and ``emu limit`` settings wide
+enough for one client identity holding the benchmarks' 100 channel sets and 10,000
+channels (the defaults stop a runaway client long before that). ``shell_state`` is the
 large configuration of the shell benchmark (1,000 trust anchors, 100 interfaces).
 """
 from __future__ import annotations
 
 import datetime as dt
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import xsp_trust as trust
@@ -44,6 +46,7 @@ class NodeState:
     port12: int
     port13: int
     users: tuple[str, ...]
+    xsi_port: int       # the HTTP Xsi interface (port 8012 speaks the CTI interface)
 
 
 def free_port(host: str = HOST12) -> int:
@@ -57,6 +60,12 @@ def _run(engine: Engine, line: str) -> Result:
     if not result.ok:
         raise RuntimeError(f"bench state: {engine.prompt}{line} failed:\n{result.text}")
     return result
+
+
+# Every benchmark client is one identity (the Webex client certificate).
+BENCH_LIMITS = {"connections": 20000, "connections_per_client": 20000, "channels": 20000,
+                "channels_per_client": 20000, "channel_sets_per_client": 20000,
+                "subscriptions_per_client": 20000}
 
 
 def node_state(base: Path, *, users: int = 0) -> NodeState:
@@ -82,16 +91,18 @@ def node_state(base: Path, *, users: int = 0) -> NodeState:
                  f"{pki.server_cert} chainFile {pki.server_chain}"):
         _run(xsp, line)
     names = tuple(f"user{i:04d}@bench.example" for i in range(users))
-    if names:
-        # Users are written into the model directly: the AS CLI has no command for them,
-        # and one save for a thousand users keeps set-up out of the measured time.
-        with store.edit() as deployment:
-            as_ = deployment.application_server.as_
-            assert as_ is not None
-            as_.users.extend(User(name) for name in names)
+    xsi_port = free_port(HOST12)
+    # Users are written into the model directly: the AS CLI has no command for them,
+    # and one save for a thousand users keeps set-up out of the measured time.
+    with store.edit() as deployment:
+        as_ = deployment.application_server.as_
+        assert as_ is not None
+        as_.users.extend(User(name) for name in names)
+        deployment.limits = replace(deployment.limits, **BENCH_LIMITS)
+        deployment.node("xsp1").xsp_settings.xsi_port = xsi_port
     anchors = pki_dir / "anchors.pem"
     anchors.write_bytes(b"".join((split_dir / f.name).read_bytes() for f in plan.files))
-    return NodeState(state_dir, pki, anchors, port12, port13, names)
+    return NodeState(state_dir, pki, anchors, port12, port13, names, xsi_port)
 
 
 def mint_anchors(count: int, *, keys: int = 8) -> list[TrustAnchor]:

@@ -11,6 +11,7 @@ from xsp.commands.shell import add_state_argument, log_to_state, open_store
 from xsp.config.store import ConfigFileError
 from xsp.live import service as live_page
 from xsp.live.page import LivePageError
+from xsp.node import loop as event_loop
 from xsp.node.control import NodeAlreadyRunning
 from xsp.node.service import NodeService
 
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     console.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
     logging.getLogger().addHandler(console)
     try:
-        asyncio.run(_serve(service))
+        event_loop.run(_serve(service))
     finally:
         service.release()
     return 0

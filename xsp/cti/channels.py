@@ -90,6 +90,30 @@ class Channel:
         """One document, for transports that also watch their connection."""
         return asyncio.ensure_future(self._next())
 
+    async def batches(self, most: int = 64) -> AsyncIterator[list[str]]:
+        """What the transport writes, as it comes: each batch is what was queued when the
+        transport woke (at most ``most`` documents), so one wake-up and one write carry
+        a burst of events; until the channel ends."""
+        outbox = self._outbox
+        while True:
+            document = await self._next()
+            if document is None:
+                self.finished()
+                return
+            batch = [document]
+            ended = False
+            while len(batch) < most and not outbox.empty():
+                more = outbox.get_nowait()
+                if more is None:
+                    ended = True
+                    break
+                self.queued -= len(more)
+                batch.append(more)
+            yield batch
+            if ended:
+                self.finished()
+                return
+
     async def _next(self) -> str | None:
         document = await self._outbox.get()
         if document is not None:

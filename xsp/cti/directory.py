@@ -10,7 +10,7 @@ unique inside their enterprise, as in BroadWorks.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol, Union
 
@@ -53,19 +53,54 @@ def _entry(item: str | DirectoryEntry) -> DirectoryUser:
                          getattr(item, "enterprise", None) or None)
 
 
+def _id(item: str | DirectoryEntry) -> str:
+    return item if isinstance(item, str) else item.user_id
+
+
 class UserDirectory:
-    """Lookups over a ``Directory`` callable."""
+    """Lookups over a ``Directory`` callable.
+
+    ``get`` is indexed: the configuration hands out the same list of users until it
+    changes, so the position of each id is remembered for that list and every hit is
+    checked against the list as it is now (a list changed in place, or another list, is
+    indexed again). A miss is confirmed by a scan, since a user may have been put in the
+    place of another.
+    """
 
     def __init__(self, source: Directory) -> None:
         self._source = source
+        self._indexed: Sequence[str | DirectoryEntry] | None = None
+        self._positions: dict[str, int] = {}
 
     def users(self) -> list[DirectoryUser]:
         return [_entry(item) for item in self._source()]
 
     def get(self, user_id: str) -> DirectoryUser | None:
+        items = self._source()
+        if not isinstance(items, Sequence):
+            return self._scan(items, user_id)
+        for _ in range(2):
+            if items is not self._indexed or len(self._positions) > len(items):
+                self._index(items)
+            position = self._positions.get(user_id)
+            if position is None:
+                return self._scan(items, user_id)
+            if position < len(items) and _id(items[position]) == user_id:
+                return _entry(items[position])
+            self._indexed = None  # changed in place: index it again
+        return self._scan(items, user_id)
+
+    def _index(self, items: Sequence[str | DirectoryEntry]) -> None:
+        positions: dict[str, int] = {}
+        for position, item in enumerate(items):
+            positions.setdefault(_id(item), position)  # the first, as a scan finds it
+        self._indexed, self._positions = items, positions
+
+    @staticmethod
+    def _scan(items: Collection[str | DirectoryEntry], user_id: str) -> DirectoryUser | None:
         # Compare ids first: building every entry for one lookup is what made it slow.
-        for item in self._source():
-            if (item if isinstance(item, str) else item.user_id) == user_id:
+        for item in items:
+            if _id(item) == user_id:
                 return _entry(item)
         return None
 

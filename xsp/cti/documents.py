@@ -116,11 +116,29 @@ class Envelope:
 
 
 def event_document(envelope: Envelope, data: EventData) -> str:
+    """The ``xsi:SubscriptionEvent`` document, written directly: the same text as
+    ``render`` gives for the tree (``event_tree``), at a third of the cost, and the
+    event data rendered once however many subscriptions it goes to."""
     e = envelope
     if not e.external_application_id.strip():
         # The schema's ExternalApplicationId is a non-empty token; the hub fills it in.
         raise ValueError("externalApplicationId must not be empty")
-    root = el("Event",
+    if e.client_id is None:
+        who = "" if e.user_id is None else _xsi_leaf("userId", e.user_id)
+    else:
+        who = _xsi_leaf("clientId", e.client_id)
+    return "".join((
+        _EVENT_OPEN, _xsi_leaf("eventID", e.event_id),
+        _xsi_leaf("sequenceNumber", str(e.sequence_number)), who,
+        _xsi_leaf("externalApplicationId", e.external_application_id),
+        _xsi_leaf("subscriptionId", e.subscription_id), _xsi_leaf("channelId", e.channel_id),
+        _xsi_leaf("targetId", e.target_id), _rendered_event_data(data), _EVENT_CLOSE))
+
+
+def event_tree(envelope: Envelope, data: EventData) -> Node:
+    """The event document as a tree (what ``event_document`` writes)."""
+    e = envelope
+    return el("Event",
               leaf("eventID", e.event_id),
               leaf("sequenceNumber", e.sequence_number),
               opt("userId", e.user_id) if e.client_id is None else leaf("clientId", e.client_id),
@@ -130,7 +148,25 @@ def event_document(envelope: Envelope, data: EventData) -> str:
               leaf("targetId", e.target_id),
               data.node(),
               type="SubscriptionEvent")
-    return _event_root(root)
+
+
+def _xsi_leaf(tag: str, text: str) -> str:
+    if text == "":
+        return f"<xsi:{tag}/>"
+    return f"<xsi:{tag}>{escape(text)}</xsi:{tag}>"
+
+
+_RENDERED = "_xsp_rendered"
+
+
+def _rendered_event_data(data: EventData) -> str:
+    # Kept on the (immutable) EventData itself: one event for 20,000 subscriptions is
+    # rendered once, not 20,000 times.
+    text: str | None = data.__dict__.get(_RENDERED)
+    if text is None:
+        text = render(data.node(), "xsi")
+        object.__setattr__(data, _RENDERED, text)
+    return text
 
 
 # ChannelTerminatedReason: the schema's fixed list, nothing else may be sent.
@@ -160,7 +196,13 @@ def error_event_document(code: int, message: str) -> str:
 
 
 def _event_root(root: Node) -> str:
-    return DECLARATION + render(root, "xsi", f' xmlns:xsi="{NS}" xmlns:xsi1="{XSI_INSTANCE}"')
+    return DECLARATION + render(root, "xsi", _EVENT_NAMESPACES)
+
+
+_EVENT_NAMESPACES = f' xmlns:xsi="{NS}" xmlns:xsi1="{XSI_INSTANCE}"'
+_EVENT_OPEN = (f"{DECLARATION}<xsi:Event{_EVENT_NAMESPACES} "
+               f"xsi1:type={quoteattr('xsi:SubscriptionEvent')}>")
+_EVENT_CLOSE = "</xsi:Event>"
 
 
 def channel_document(channel_id: str, expires: int) -> str:
@@ -343,4 +385,21 @@ def event_response(element: ET.Element) -> EventResponse:
 
 
 def parse_event_response(body: bytes | str) -> EventResponse:
+    text = body if isinstance(body, str) else body.decode("ascii", "replace")
+    match = _PLAIN_EVENT_RESPONSE.match(text)
+    if match is not None:
+        # The form clients send (ours, Webex's): nothing in it that the parser would
+        # read differently, so it is read directly, at a fifth of the cost.
+        event_id, status, reason = match.groups()
+        return EventResponse(event_id, int(status), reason.strip())
     return event_response(parse_document(body, "EventResponse"))
+
+
+# Strict: an exact prefix, no entity or character reference, no comment, ids and reasons
+# from a small alphabet; anything else goes through the parser and its checks.
+_PLAIN_EVENT_RESPONSE = re.compile(
+    r'(?:<\?xml version="1\.0" encoding="UTF-8"\?>[ \r\n]*)?'
+    rf'<EventResponse xmlns="{re.escape(NS)}">'
+    rf"<eventID>([A-Za-z0-9._:@-]{{1,{_MAX_ID}}})</eventID>"
+    rf"<statusCode>({'|'.join(map(str, EVENT_RESPONSE_CODES))})</statusCode>"
+    r"<reason>([A-Za-z0-9 ._,-]*)</reason></EventResponse>[ \r\n]*\Z")

@@ -26,6 +26,7 @@ import logging
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from typing import cast
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from xsp.cti import documents as docs
@@ -77,8 +78,9 @@ class CTIConnection(asyncio.Protocol):
     # --- asyncio protocol ------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's plain TCP transport is not an asyncio.Transport subclass; every
+        # transport given here has the stream transport's methods.
+        self._transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         if peer:
             host, port = peer[0], peer[1]
@@ -88,6 +90,17 @@ class CTIConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._heard = self._clock()
+        if not self._reader.in_document and self._reader.error is None:
+            # Acknowledgements are most of what a client sends: the plain ones are read
+            # without the XML parser (the same messages), the rest as usual.
+            acks, data = m.plain_event_responses(data, self._reader.max_document)
+            for ack in acks:
+                if self._transport is None or self._transport.is_closing():
+                    return
+                self._version = ack.protocol_version
+                self._acknowledge(ack)
+            if not data:
+                return
         try:
             roots = self._reader.feed(data)
         except FramingError as exc:
@@ -248,15 +261,23 @@ class CTIConnection(asyncio.Protocol):
     async def _pump(self, channel: Channel) -> None:
         """Write the channel's documents as events until it ends."""
         try:
-            async for document in channel.documents():
-                if document == docs.HEARTBEAT:
-                    continue  # the connection's keepalive does this job on the CTI interface
+            # Every document queued when the pump wakes goes out in one write: a burst of
+            # events costs one wake-up and one TLS record, not one of each per event.
+            async for batch in channel.batches():
                 if not self._writable.is_set():
                     await self._writable.wait()
-                if self._transport is None:
+                transport = self._transport
+                if transport is None:
                     break
-                self._event_number += 1
-                self._send(m.Event(f"e{self._event_number}", document, self._version))
+                out = []
+                for document in batch:
+                    if document == docs.HEARTBEAT:
+                        continue  # the connection's keepalive does this on the CTI interface
+                    self._event_number += 1
+                    out.append(m.render_event(f"e{self._event_number}", document,
+                                              self._version))
+                if out and not transport.is_closing():
+                    transport.write(out[0] if len(out) == 1 else b"".join(out))
         finally:
             channel.finished()
             self.channels.pop(channel.id, None)

@@ -17,9 +17,10 @@ from xsp.cti.hub import EventHub, Termination
 from xsp.cti.operations import Operations
 from xsp.ctiproto.codec import MAX_DOCUMENT
 from xsp.ctiproto.connection import IDLE_TIMEOUT, CTIConnection
-from xsp.listener.gate import ConnectionGate, listen
-from xsp.listener.handshakes import Listening, handshakes_for
+from xsp.listener.gate import ConnectionGate
+from xsp.listener.handshakes import Listening, handshakes_for, serve
 from xsp.listener.refusal import Refusal
+from xsp.listener.tlsserver import AcceptServer
 from xsp.live.observer import Admitted
 
 DEFAULT_BACKLOG = 1024
@@ -48,19 +49,15 @@ class CTIListener(Listening):
         self._max_document = max_document
         self._backlog = backlog
         self._gate = gate
-        self._server: asyncio.Server | None = None
+        self._server: asyncio.Server | AcceptServer | None = None
         self._bound: tuple[str, int] | None = None
         self._handshakes = handshakes_for(ssl_context, label=label, timeout=handshake_timeout,
                                           on_refusal=on_refusal, on_admitted=on_admitted,
                                           gate=gate, write_timeout=write_timeout)
 
     async def start(self) -> None:
-        handshakes = self._handshakes
-        factory: Callable[[], asyncio.BaseProtocol] = (
-            self._connection if handshakes is None
-            else lambda: handshakes.protocol(self._connection))
-        self._server = await listen(factory, self._host, self._port, gate=self._gate,
-                                    label=self._label, backlog=self._backlog)
+        self._server = await serve(self._connection, self._handshakes, self._host, self._port,
+                                   gate=self._gate, label=self._label, backlog=self._backlog)
         sockname = self._server.sockets[0].getsockname()
         self._bound = (str(sockname[0]), int(sockname[1]))
 

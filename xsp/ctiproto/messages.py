@@ -150,6 +150,30 @@ def render(message: Message) -> bytes:
                      message.protocol_version)
 
 
+# The head of an ``event`` envelope, by protocol version: a connection's version rarely
+# changes. Bounded: a client chooses the version it sends.
+_EVENT_HEADS: dict[str, str] = {}
+_MAX_EVENT_HEADS = 8
+
+
+def render_event(request_id: str, payload: str, version: str = VERSION) -> bytes:
+    """``render(Event(request_id, payload, version))``, the same bytes, written directly:
+    the envelope's head is made once per version, the payload taken as it is when it has
+    no declaration (the hub's documents have none)."""
+    head = _EVENT_HEADS.get(version)
+    if head is None:
+        head = (f"{DECLARATION}<xsp:event version={quoteattr(version)} "
+                f"xmlns:xsp={quoteattr(XSP_NS)}>")
+        if len(_EVENT_HEADS) < _MAX_EVENT_HEADS:
+            _EVENT_HEADS[version] = head
+    body = payload if payload[:1] == "<" and not payload.startswith("<?xml") \
+        else without_declaration(payload)
+    rid = escape(request_id)
+    return (f"{head}{f'<requestId>{rid}</requestId>' if rid else '<requestId/>'}"
+            f"{f'<xsp:payload>{body}</xsp:payload>' if body else '<xsp:payload/>'}"
+            "</xsp:event>\n").encode()
+
+
 def without_declaration(document: str) -> str:
     """An Xsi document ready to stand inside a payload."""
     text = document.lstrip()
@@ -362,6 +386,37 @@ def split(tag: str) -> tuple[str, str]:
 def _child(element: ET.Element, name: str) -> ET.Element | None:
     """An unqualified child, or one qualified in any namespace (lenient)."""
     return next((c for c in element if split(c.tag)[1] == name), None)
+
+
+# The ``eventResponse`` clients send (ours, and the form the protocol notes show), strict:
+# an exact envelope, ids and reasons from a small alphabet, no entity, comment or other
+# namespace prefix; it reads the same as through the parser. Anything else goes through
+# the parser and its checks.
+_PLAIN_EVENT_RESPONSE = re.compile(
+    rb'[ \t\r\n]*(?:<\?xml version="1\.0" encoding="UTF-8"\?>)?'
+    rb'<xsp:eventResponse version="([0-9]{1,4}(?:\.[0-9]{1,4}){0,3})" xmlns:xsp="'
+    + re.escape(XSP_NS.encode()) + rb'">'
+    rb"<requestId>([A-Za-z0-9._:@-]{1,%d})</requestId>" % MAX_ID
+    + rb'<xsp:payload>(<EventResponse xmlns="' + re.escape(XSI_NS.encode()) + rb'">'
+    rb"<eventID>[A-Za-z0-9._:@-]{1,%d}</eventID>" % MAX_ID
+    + rb"<statusCode>[0-9]{1,3}</statusCode><reason>[A-Za-z0-9 ._,-]{0,256}</reason>"
+    rb"</EventResponse>)</xsp:payload></xsp:eventResponse>")
+
+
+def plain_event_responses(data: bytes, max_document: int) -> tuple[list[EventResponse], bytes]:
+    """The plain ``eventResponse`` documents at the start of ``data`` (read without the
+    XML parser: the same messages as ``parse`` gives, with the payload as written) and
+    the bytes after them, which the stream's reader takes as usual."""
+    found: list[EventResponse] = []
+    start = 0
+    while True:
+        match = _PLAIN_EVENT_RESPONSE.match(data, start)
+        if match is None or match.end() - start > max_document:
+            return found, data[start:] if start else data
+        version, request_id, payload = match.groups()
+        found.append(EventResponse(request_id.decode("ascii"), payload.decode("ascii"),
+                                   version.decode("ascii")))
+        start = match.end()
 
 
 def _text(element: ET.Element, name: str) -> str | None:

@@ -10,10 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import socket
 import ssl
+from typing import Any
 
-from xsp.listener import refusal as refusals
-from xsp.listener.tlstransport import TLSServerProtocol
+from xsp.listener import tlsserver
+from xsp.listener.gate import ACCEPT_BURST
+from xsp.listener.handshakes import Handshakes
 from xsp.cucm.capfserver import CapfAuthority, CapfServerSession
 from xsp.tls.context import build_server_context
 from xsp.tls.credentials import ServerCredentials
@@ -123,26 +126,29 @@ class CapfService:
         self.port = port
         self.label = label
         self.handshake_timeout = handshake_timeout
-        self._server: asyncio.Server | None = None
+        self._server: asyncio.AbstractServer | None = None
         self.open: set[_CapfProtocol] = set()
         self.sessions = 0
+        self._handshakes: Handshakes | None = None  # once the port is known
 
-    def _make_protocol(self) -> asyncio.Protocol:
+    def _accepted(self, sock: socket.socket, peer: Any) -> None:
         if len(self.open) >= MAX_CONNECTIONS:
             # Refused before TLS: the connection is closed at once, and said so once.
             log.warning("%s CAPF: a connection refused: %d sessions already open",
                         self.label, MAX_CONNECTIONS)
-            return _Refuse()
-        # The XSP listener's TLS layer: a refused handshake gets its alert and one log line.
-        return TLSServerProtocol(lambda: _CapfProtocol(self), self.context,
-                                 label=f"{self.label} CAPF {self.host}:{self.port}",
-                                 refused=lambda r: refusals.report(r, None),
-                                 handshake_timeout=self.handshake_timeout)
+            sock.close()
+            return
+        assert self._handshakes is not None
+        self._handshakes.accept(lambda: _CapfProtocol(self), sock, peer)
 
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._make_protocol, self.host, self.port)
+        self._server = await tlsserver.serve(self.host, self.port, self._accepted,
+                                             backlog=100, burst=ACCEPT_BURST)
         self.port = self._server.sockets[0].getsockname()[1]
+        # The XSP listener's TLS layer and accept path: a refused handshake gets its
+        # alert and one log line.
+        self._handshakes = Handshakes(self.context, label=f"{self.label} CAPF {self.host}:{self.port}",
+                                      timeout=self.handshake_timeout)
 
     async def stop(self) -> None:
         if self._server is not None:
@@ -151,8 +157,5 @@ class CapfService:
                 protocol.transport.close()
             await self._server.wait_closed()
             self._server = None
-
-
-class _Refuse(asyncio.Protocol):
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        transport.close()
+        if self._handshakes is not None:
+            self._handshakes.abandon()

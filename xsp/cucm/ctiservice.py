@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl
 from collections.abc import Callable
+from typing import Any, cast
 
 from cryptography import x509
 
@@ -24,10 +26,10 @@ from xsp.cucm.capfservice import tls_plan
 from xsp.cucm.ctierrors import CtiCode, CtiRefused
 from xsp.cucm.ctimanager import Admitted, Connection, CtiManager, Provider
 from xsp.cucm.ctiwire import Decoder, FramingError, Message
-from xsp.listener import refusal as refusals
+from xsp.listener import tlsserver
+from xsp.listener.gate import ACCEPT_BURST
+from xsp.listener.handshakes import Handshakes
 from xsp.listener.refusal import one_line
-from xsp.listener.tlstransport import TLSServerProtocol
-from xsp.live.observer import admitted_by
 from xsp.tls.context import build_server_context
 from xsp.tls.credentials import ServerCredentials
 
@@ -65,8 +67,9 @@ class _CtiProtocol(asyncio.Protocol):
 
     # -- transport events --------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's plain TCP transport is not an asyncio.Transport subclass; every
+        # transport given here has the stream transport's methods.
+        self.transport = cast(asyncio.Transport, transport)
         host, port = (transport.get_extra_info("peername") or ("?", 0))[:2]
         certificate = None
         sslobj = transport.get_extra_info("ssl_object")
@@ -270,33 +273,52 @@ class CtiListener:
         self.context = context
         self.tls = context is not None
         self.open: set[_CtiProtocol] = set()
-        self._server: asyncio.Server | None = None
+        self._server: asyncio.AbstractServer | None = None
         self._count = 0
+        self._handshakes: Handshakes | None = None  # with TLS, once the port is known
 
     @property
     def where(self) -> str:
         return f"{self.host}:{self.port}"
 
-    def _make_protocol(self) -> asyncio.Protocol:
+    def _factory(self) -> Callable[[], asyncio.Protocol] | None:
+        """The protocol factory of a new connection; None, said once, when full."""
         if len(self.open) >= MAX_CONNECTIONS:
             log.warning("%s CTIManager %s: a connection refused: %d connections already open",
                         self.label, self.where, MAX_CONNECTIONS)
-            return _Refuse()
+            return None
         self._count += 1
         conn_id = self._count * 2 + (1 if self.tls else 0)
-        factory: Callable[[], asyncio.Protocol] = lambda: _CtiProtocol(self, conn_id)
-        if self.context is None:
-            return factory()
-        label = f"{self.label} CTIManager {self.where}"
-        return TLSServerProtocol(factory, self.context, label=label,
-                                 refused=lambda r: refusals.report(r, self.manager.observe().connection_refused),
-                                 handshake_timeout=HANDSHAKE_TIMEOUT,
-                                 handshake_over=lambda p: admitted_by(
-                                     p, label, self.manager.observe().connection_admitted))
+        return lambda: _CtiProtocol(self, conn_id)
+
+    def _make_protocol(self) -> asyncio.Protocol:
+        factory = self._factory()
+        return _Refuse() if factory is None else factory()
+
+    def _accepted(self, sock: socket.socket, peer: Any) -> None:
+        factory = self._factory()
+        if factory is None:
+            sock.close()
+            return
+        assert self._handshakes is not None
+        self._handshakes.accept(factory, sock, peer)
 
     async def start(self) -> None:
-        self._server = await asyncio.get_running_loop().create_server(self._make_protocol, self.host, self.port)
+        if self.context is None:
+            self._server = await asyncio.get_running_loop().create_server(
+                self._make_protocol, self.host, self.port)
+        else:
+            self._server = await tlsserver.serve(self.host, self.port, self._accepted,
+                                                 backlog=100, burst=ACCEPT_BURST)
         self.port = self._server.sockets[0].getsockname()[1]
+        if self.context is not None:
+            # The XSP listener's TLS layer and accept path: a refused handshake gets its
+            # alert and one log line.
+            self._handshakes = Handshakes(
+                self.context, label=f"{self.label} CTIManager {self.where}",
+                timeout=HANDSHAKE_TIMEOUT,
+                on_refusal=lambda refusal: self.manager.observe().connection_refused(refusal),
+                on_admitted=lambda admitted: self.manager.observe().connection_admitted(admitted))
 
     async def stop(self) -> None:
         if self._server is not None:
@@ -305,6 +327,8 @@ class CtiListener:
                 protocol.close(None, "CTIManager stopping")
             await self._server.wait_closed()
             self._server = None
+        if self._handshakes is not None:
+            self._handshakes.abandon()
 
 
 class _Refuse(asyncio.Protocol):

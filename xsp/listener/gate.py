@@ -42,7 +42,7 @@ log = logging.getLogger("xsp.cti")
 # log, the listening sockets and what the interpreter itself opens.
 FD_RESERVE = 64
 ACCEPT_BURST = 16
-_ACCEPT_FAILED = "socket.accept() out of system resource"
+ACCEPT_FAILED = "socket.accept() out of system resource"
 # At the limit, how often the descriptor budget is counted again (the soft limit may have
 # been raised since): not on every refused connection.
 _RECOUNT = 1.0
@@ -124,13 +124,32 @@ class ConnectionGate:
 
     def admit(self, factory: Callable[[], asyncio.BaseProtocol], label: str) -> asyncio.BaseProtocol:
         """The protocol for a connection just accepted on the listener ``label``."""
+        if self._full():
+            return _Turned(self, label)
+        return _Counted(factory(), self)
+
+    def take(self, label: str, peer: str) -> bool:
+        """A socket just accepted on the listener ``label`` by its own accept loop
+        (``tlsserver``): True when counted (``release`` it when it closes); False, with
+        the log line, when the node holds its limit and the socket must be closed."""
+        if self._full():
+            self._turned(label, one_line(peer))
+            return False
+        self.open += 1
+        return True
+
+    def release(self) -> None:
+        """A connection counted by ``take`` has closed."""
+        self.open -= 1
+
+    def _full(self) -> bool:
         if self.open >= self.limit and self.limit < self.configured \
                 and time.monotonic() - self._counted >= _RECOUNT:
             self._recount()
         if self.open >= self.limit:
             self.refused += 1
-            return _Turned(self, label)
-        return _Counted(factory(), self)
+            return True
+        return False
 
     def _closed(self) -> None:
         self.open -= 1
@@ -198,7 +217,7 @@ def quiet_accept_errors(loop: asyncio.AbstractEventLoop) -> None:
 
     def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         error = context.get("exception")
-        if context.get("message") == _ACCEPT_FAILED and isinstance(error, OSError):
+        if context.get("message") == ACCEPT_FAILED and isinstance(error, OSError):
             soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
             lines.warning("accept", "cannot accept connections: %s (the process may open %d "
                                     "descriptors); trying again each second",

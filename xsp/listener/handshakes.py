@@ -3,15 +3,22 @@
 Each accepted connection gets a ``TLSServerProtocol`` that hands the connection to the
 application protocol after its handshake; the handshakes still in progress are kept so
 that stopping the listener refuses them, and every refusal is reported once.
+
+A TLS listener accepts through its own accept loop (``tlsserver``): the accepted socket
+goes straight to OpenSSL, and the gate counts it from accept to close (``take`` and
+``release``) as ``listen`` does for a plain TCP listener's transports.
 """
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from collections.abc import Callable
+from typing import Any
 
 from xsp.listener import refusal as refusals
-from xsp.listener.gate import ConnectionGate
+from xsp.listener import tlsserver
+from xsp.listener.gate import ACCEPT_BURST, ConnectionGate, listen
 from xsp.listener.refusal import Refusal
 from xsp.listener.tlstransport import TLSServerProtocol
 from xsp.live.observer import Admitted, admitted_by
@@ -50,6 +57,16 @@ class Handshakes:
         self._in_progress.add(protocol)
         return protocol
 
+    def accept(self, app_factory: Callable[[], asyncio.BaseProtocol], sock: socket.socket,
+               peer: Any) -> None:
+        """A socket just accepted: counted by the gate (or closed at once past its
+        limit), then handshaken."""
+        gate = self._gate
+        if gate is not None and not gate.take(self._label, _address(peer)):
+            sock.close()  # the descriptor goes back at once
+            return
+        self.protocol(app_factory).accepted(sock, peer, counted=gate is not None)
+
     def abandon(self) -> None:
         """Refuse every handshake still in progress (the listener is stopping)."""
         for protocol in list(self._in_progress):
@@ -78,6 +95,26 @@ def handshakes_for(context: ssl.SSLContext | None, *, label: str, timeout: float
         return None
     return Handshakes(context, label=label, timeout=timeout, on_refusal=on_refusal,
                       on_admitted=on_admitted, gate=gate, write_timeout=write_timeout)
+
+
+def _address(peer: Any) -> str:
+    return f"{peer[0]}:{peer[1]}" if peer else "a client"
+
+
+async def serve(app_factory: Callable[[], asyncio.BaseProtocol], handshakes: Handshakes | None,
+                host: str, port: int, *, gate: ConnectionGate | None, label: str,
+                backlog: int, reuse_address: bool = True,
+                ) -> asyncio.Server | tlsserver.AcceptServer:
+    """A listener's server: plain TCP (``handshakes`` None) through ``listen``; TLS
+    through its own accept loop, each socket handed to ``handshakes``. Either way the
+    gate counts connections from accept to close and ``ACCEPT_BURST`` are taken at a
+    wake-up while the kernel queues ``backlog``."""
+    if handshakes is None:
+        return await listen(app_factory, host, port, gate=gate, label=label, backlog=backlog,
+                            reuse_address=reuse_address)
+    return await tlsserver.serve(
+        host, port, lambda sock, peer: handshakes.accept(app_factory, sock, peer),
+        backlog=backlog, burst=ACCEPT_BURST, reuse_address=reuse_address)
 
 
 class Listening:

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from aiohttp import web
 from yarl import URL
 
-from xsp.listener.gate import ConnectionGate, listen
-from xsp.listener.handshakes import Listening, handshakes_for
+from xsp.listener.gate import ConnectionGate
+from xsp.listener.handshakes import Listening, handshakes_for, serve
 from xsp.listener.refusal import Refusal
 from xsp.live.observer import Admitted
 
@@ -67,12 +67,11 @@ class TLSSite(Listening, web.BaseSite):
         await super().start()
         server = self._runner.server
         assert server is not None  # BaseSite.__init__ insisted on runner.setup()
-        handshakes = self._handshakes
-        factory = server if handshakes is None else lambda: handshakes.protocol(server)
         try:
-            self._server = await listen(factory, self._host, self._port, gate=self._gate,
-                                        label=self._label, backlog=self._backlog,
-                                        reuse_address=self._reuse_address)
+            self._server = await serve(server, self._handshakes, self._host, self._port,
+                                       gate=self._gate, label=self._label,
+                                       backlog=self._backlog,
+                                       reuse_address=self._reuse_address)
         except BaseException:
             # A port in use must leave the runner as it was, so a retry can register.
             self._runner._unreg_site(self)

@@ -1,4 +1,4 @@
-"""Watch the handshake messages and alerts of one server-side ``ssl.SSLObject``.
+"""Watch the handshake messages and alerts of one server-side TLS connection.
 
 Why a message callback: with TLS 1.3 everything after the ServerHello is encrypted, so
 neither the alert the server sends (certificate_required, unknown_ca...) nor the
@@ -6,11 +6,12 @@ client's Certificate message can be read from the socket bytes. OpenSSL's messag
 callback reports them in clear as it reads or writes them. CPython exposes it as the
 private ``SSLContext._msg_callback`` (present since 3.8, still in 3.13); if a future
 Python drops it, ``install`` returns False and refusals lose only the detail the
-callback provided (the TLS 1.3 alert name and the client certificate's names).
+callback provided (the name of the alert sent, since OpenSSL writes it to the socket
+itself, and the client certificate's names).
 
-The callback is per context and receives the ``SSLObject`` as ``conn``; a watch is
-attached to the object itself, so no registry is shared between connections, loops or
-threads. A callback must never raise: OpenSSL would turn it into a failed handshake.
+The callback is per context and receives the ``SSLSocket`` (or ``SSLObject``) as
+``conn``; a watch is attached to the object itself, so no registry is shared between
+connections, loops or threads. A callback must never raise: OpenSSL would turn it into a failed handshake.
 """
 from __future__ import annotations
 
@@ -35,11 +36,19 @@ _TLS13 = 0x0304
 
 
 class HandshakeWatch:
-    """What OpenSSL read and wrote during one handshake, as far as a refusal needs it."""
+    """What OpenSSL read and wrote during one handshake, as far as a refusal needs it.
+
+    The ClientHello and the client's Certificate message are kept as raw bytes and
+    parsed only when asked (a refusal): parsing every ClientHello cost a handshake about
+    50 us, and almost every handshake succeeds.
+    """
 
     def __init__(self) -> None:
-        self.client_hello: tlswire.ClientHello | None = None
-        self.client_chain: list[bytes] = []  # DER, leaf first, as the client sent it
+        self._hello_raw: bytes | None = None
+        self._hello: tlswire.ClientHello | None = None
+        self._certificate_raw: bytes | None = None
+        self._certificate_tls13 = False
+        self._chain: list[bytes] | None = None
         self.client_sent_certificate_message = False
         self.sent_alerts: list[int] = []
         self.received_alerts: list[int] = []
@@ -52,12 +61,29 @@ class HandshakeWatch:
             if direction == "write":
                 if data[0] == tlswire.HANDSHAKE_CERTIFICATE:
                     self.server_certificate_sent = True
-            elif data[0] == tlswire.HANDSHAKE_CLIENT_HELLO and self.client_hello is None:
-                self.client_hello = tlswire.parse_client_hello(data)
+            elif data[0] == tlswire.HANDSHAKE_CLIENT_HELLO and self._hello_raw is None:
+                self._hello_raw = data
             elif data[0] == tlswire.HANDSHAKE_CERTIFICATE:
                 self.client_sent_certificate_message = True
-                self.client_chain = tlswire.parse_certificate_message(
-                    data, tls13=version == _TLS13)
+                self._certificate_raw, self._chain = data, None
+                self._certificate_tls13 = version == _TLS13
+
+    @property
+    def client_hello(self) -> tlswire.ClientHello | None:
+        if self._hello is None and self._hello_raw is not None:
+            self._hello = tlswire.parse_client_hello(self._hello_raw)
+            if self._hello is None:
+                self._hello_raw = None  # unreadable: parsed once, not at every look
+        return self._hello
+
+    @property
+    def client_chain(self) -> list[bytes]:
+        """DER, leaf first, as the client sent it."""
+        if self._chain is None:
+            self._chain = ([] if self._certificate_raw is None else
+                           tlswire.parse_certificate_message(
+                               self._certificate_raw, tls13=self._certificate_tls13))
+        return self._chain
 
     @property
     def last_sent_alert(self) -> int | None:
@@ -76,11 +102,13 @@ def _mark(callback: Any) -> None:
 
 def _dispatch(conn: Any, direction: str, version: Any, content_type: Any, msg_type: Any,
               data: bytes) -> None:
+    if content_type != tlswire.CONTENT_HANDSHAKE and content_type != tlswire.CONTENT_ALERT:
+        return  # record headers and the like, half of all calls: nothing a watch keeps
     watch = getattr(conn, _ATTRIBUTE, None)
     if watch is None:
         return
     try:
-        watch.observe(direction, int(version), int(content_type), bytes(data))
+        watch.observe(direction, version, content_type, data)
     except Exception:  # noqa: BLE001 - see the module docstring: never raise into OpenSSL
         _log.debug("handshake watch failed", exc_info=True)
 
@@ -111,13 +139,13 @@ def install(context: ssl.SSLContext) -> bool:
     return True
 
 
-def attach(sslobj: ssl.SSLObject) -> HandshakeWatch:
+def attach(sslobj: ssl.SSLObject | ssl.SSLSocket) -> HandshakeWatch:
     watch = HandshakeWatch()
     setattr(sslobj, _ATTRIBUTE, watch)
     return watch
 
 
-def detach(sslobj: ssl.SSLObject) -> None:
+def detach(sslobj: ssl.SSLObject | ssl.SSLSocket) -> None:
     """Stop watching once the handshake is over: later records cost one lookup each."""
     if hasattr(sslobj, _ATTRIBUTE):
         delattr(sslobj, _ATTRIBUTE)

@@ -32,6 +32,7 @@ import datetime as dt
 import logging
 import ssl
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -246,6 +247,54 @@ def _parse(ders: list[bytes]) -> list[x509.Certificate]:
                           f"a certificate the client sent cannot be read: {exc}") from None
 
 
+class _Accepted:
+    """Chains accepted lately, so a client that reconnects is not judged again.
+
+    A verdict depends only on the certificates the client sent, the anchors it was
+    judged against (both part of the key, byte for byte) and the time; an accepted
+    chain stays accepted until the first certificate of its path expires, so an entry
+    is kept until then and no longer. Refusals are judged every time (they are rare,
+    and their words name the moment). Judging costs about 90 us; a look-up 1 us.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._entries: OrderedDict[tuple[tuple[bytes, ...], tuple[bytes, ...]],
+                                   tuple[dt.datetime, Verdict]] = OrderedDict()
+        self._lock = threading.Lock()  # handshakes may run in several loops' threads
+
+    def get(self, key: tuple[tuple[bytes, ...], tuple[bytes, ...]],
+            now: dt.datetime) -> Verdict | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if now >= entry[0]:
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return entry[1]
+
+    def put(self, key: tuple[tuple[bytes, ...], tuple[bytes, ...]], verdict: Verdict,
+            chain: Sequence[x509.Certificate]) -> None:
+        verification = verdict.verification
+        if verdict.code != 0 or verification is None or not verification.ok:
+            return
+        until = min(cert.not_valid_after_utc for cert in (*chain, *verification.chain))
+        with self._lock:
+            self._entries[key] = (until, verdict)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+_accepted = _Accepted()
+
+
 def _verify(store_ctx: int, _arg: int | None) -> int:
     lib = _lib
     if lib is None:
@@ -253,19 +302,30 @@ def _verify(store_ctx: int, _arg: int | None) -> int:
     leaf_der, words = b"", ""
     chain: list[x509.Certificate] = []
     verification: trust.Verification | None = None
+    verdict: Verdict | None = None
     try:
         leaf = lib.get0_cert(store_ctx)
         leaf_der = _der(leaf, lib) if leaf else b""
         pointers = _chain_of(store_ctx, leaf, lib)
-        chain = _parse([_der(cert, lib) for cert in pointers])
-        anchors = _parse(_anchors_for(store_ctx, pointers, lib))
-        code, verification = judge(chain, anchors)
+        ders = tuple(_der(cert, lib) for cert in pointers)
+        anchor_ders = tuple(_anchors_for(store_ctx, pointers, lib))
+        key = (ders, anchor_ders)
+        verdict = _accepted.get(key, dt.datetime.now(dt.timezone.utc))
+        if verdict is None:
+            chain = _parse(list(ders))
+            code, verification = judge(chain, _parse(list(anchor_ders)))
+            verdict = Verdict(leaf_der, code, verification)
+            _accepted.put(key, verdict, chain)
+        code = verdict.code
     except _Unreadable as refused:
         code, words = refused.code, refused.words
+        verdict = None
     except Exception:  # noqa: BLE001 - never raise into OpenSSL; refuse instead
         log.exception("client certificate check failed")
         code, words = X509_V_ERR_UNSPECIFIED, "the client certificate check failed"
-    _recent.verdict = Verdict(leaf_der, code, verification, words)
+        verdict = None
+    _recent.verdict = verdict if verdict is not None else Verdict(
+        leaf_der, code, verification, words)
     if code == 0:
         return 1
     lib.set_error(store_ctx, code)

@@ -22,7 +22,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from xsp.tls import clientcheck, tls13
+from xsp.tls import buffers, clientcheck, tls13
 from xsp.tls.credentials import ServerCredentials
 from xsp.tls.suites import PROTOCOLS, SuitePlan
 
@@ -130,4 +130,6 @@ def build_server_context(plan: SuitePlan, credentials: ServerCredentials, *,
         _require_client_certificates(context, trust_anchor_pems, trust_anchor_dir)
     else:
         context.verify_mode = ssl.CERT_NONE
+    # Thousands of idle event channels must not hold 34 KiB of record buffers each.
+    buffers.release_idle_buffers(context)
     return context

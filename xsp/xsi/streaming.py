@@ -5,8 +5,8 @@ reason, so that a broken connection closes its channel.
 
 HTTP streaming (Xsi-Events v2.0): the response to ``POST .../channel`` is chunked
 ``text/xml``, one document per chunk, first the ``Channel`` reply. aiohttp does not
-cancel a handler when its client goes away, so the writer also watches the connection
-while it waits for the next document.
+cancel a handler when its client goes away, so the writer is ended when its connection
+is lost (``_LossWatch``).
 
 WebSocket (the emulator's own mapping of the same channel; Xsi has no WebSocket
 binding): ``GET .../channel`` with ``Upgrade: websocket``. Every message is one XML
@@ -39,8 +39,8 @@ from xsp.cti.errors import ErrorCode, XsiError
 from xsp.cti.hub import EventHub
 from xsp.cti.identity import Client
 
-# How often a waiting writer looks at its connection; bounds how long a dead stream
-# keeps its channel.
+# How often a waiting writer looks at a connection whose transport cannot say when it
+# is lost (plain TCP); bounds how long a dead stream keeps its channel there.
 CONNECTION_POLL = 0.5
 FIRST_MESSAGE_TIMEOUT = 10.0
 MAX_MESSAGE = 64 * 1024
@@ -51,30 +51,68 @@ async def stream_http(request: web.Request, hub: EventHub, channel: Channel) -> 
     response = web.StreamResponse(status=200, headers={"Content-Type": CONTENT_TYPE,
                                                        "Cache-Control": "no-cache"})
     response.enable_chunked_encoding()
+    watch = _LossWatch(request)
     try:
         await response.prepare(request)
-        while (document := await _next_document(request, channel)) is not None:
+        async for document in channel.documents():
             await response.write(document.encode())
         if not _connection_lost(request):
             await response.write_eof()
     except ConnectionError:
         pass  # the client went away mid-write: its channel closes below
+    except asyncio.CancelledError:
+        if not watch.fired:
+            raise
+        watch.uncancel()  # the connection went while the writer waited: not a cancellation
     finally:
+        watch.stop()
         hub.channel_gone(channel)
     return response
 
 
-async def _next_document(request: web.Request, channel: Channel) -> str | None:
-    """The next document, or None when the channel ended or the connection is gone."""
-    getter = channel.next_document()
-    try:
-        while not getter.done():
-            await asyncio.wait({getter}, timeout=CONNECTION_POLL)
-            if not getter.done() and _connection_lost(request):
-                return None
-        return getter.result()
-    finally:
-        getter.cancel()
+class _LossWatch:
+    """Ends the writer (by cancelling its task) when its connection is lost.
+
+    aiohttp does not cancel a handler when its client goes away, and an idle writer
+    only waits on its channel's outbox. The listener's TLS transport says when it is
+    lost (``add_close_callback``), so an idle channel costs nothing until then; another
+    transport is looked at every ``CONNECTION_POLL`` seconds from one timer.
+    """
+
+    def __init__(self, request: web.Request) -> None:
+        self.fired = False
+        self._request = request
+        self._task = asyncio.current_task()
+        self._timer: asyncio.TimerHandle | None = None
+        self._stopped = False
+        add_close_callback = getattr(request.transport, "add_close_callback", None)
+        if add_close_callback is not None:
+            add_close_callback(self._lost)
+        else:
+            self._timer = asyncio.get_running_loop().call_later(CONNECTION_POLL, self._poll)
+
+    def _poll(self) -> None:
+        self._timer = None
+        if _connection_lost(self._request):
+            self._lost()
+        elif not self._stopped:
+            self._timer = asyncio.get_running_loop().call_later(CONNECTION_POLL, self._poll)
+
+    def _lost(self) -> None:
+        if self._stopped or self.fired or self._task is None:
+            return
+        self.fired = True
+        self._task.cancel()
+
+    def uncancel(self) -> None:
+        if self._task is not None:
+            self._task.uncancel()
+
+    def stop(self) -> None:
+        self._stopped = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
 
 def _connection_lost(request: web.Request) -> bool:
