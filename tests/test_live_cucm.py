@@ -51,6 +51,7 @@ class Cucm:
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
+    """An emulated XSP configured for Webex with its live page, shared by this module's tests."""
     with RunningNode.start(tmp_path_factory.mktemp("live-cucm"), live=True) as running:
         yield running
 
@@ -154,6 +155,7 @@ def wait_until(condition, what: str, timeout: float = 3.0) -> None:
 
 @pytest.fixture(scope="module")
 def browser():
+    """Headless Chromium driven by Selenium, shared by this module's browser tests."""
     with chromium() as driver:
         yield driver
 
