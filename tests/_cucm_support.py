@@ -61,9 +61,9 @@ class LoopThread:
 
 
 @contextmanager
-def running(store: Store) -> Iterator[CucmRuntime]:
+def running(store: Store, **options: Any) -> Iterator[CucmRuntime]:
     loop = LoopThread()
-    runtime = CucmRuntime(store, NODE)
+    runtime = CucmRuntime(store, NODE, **options)
     try:
         loop.call(runtime.start())
         yield runtime

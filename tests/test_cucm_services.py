@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import socket
 import time
 import ssl
 import urllib.error
@@ -23,6 +24,7 @@ from xsp.cucm.capfclient import CapfClientSession
 from xsp.cucm.capfenrol import EnrolError
 from xsp.cucm.capfwire import Reason
 from xsp.cucm.platform import ctl_path, load_certificate
+from xsp.listener.gate import ConnectionGate
 
 PHONE = "SEP00AABB112233"
 IPSEC_END_SYSTEM = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.5")
@@ -91,6 +93,35 @@ def test_http_6970_serves_the_same_files(node, store):
         urllib.request.urlopen(f"http://{HOST}:{node.http_port}/nothing.tlv", timeout=5)
     assert missing.value.code == 404
     assert missing.value.read() == b"nothing.tlv: no such file\n"
+
+
+def test_http_6970_connections_count_against_the_node_limit(store, caplog):
+    """A client holding idle connections cannot take the descriptors: past the node's
+    limit a connection is closed at once, with one line; a freed place serves again."""
+    caplog.set_level(logging.WARNING, logger="xsp")
+    with running(store, gate=ConnectionGate(3, 3)) as node:
+        held = [socket.create_connection((HOST, node.http_port), timeout=5) for _ in range(3)]
+        try:
+            turned = socket.create_connection((HOST, node.http_port), timeout=5)
+            assert turned.recv(1) == b""  # closed by the node without a word
+            turned.close()
+            assert ("CTI cucm1 HTTP 6970: refused 127.0.0.1:"
+                    in caplog.text), caplog.text
+            assert "the node holds 3 connections, its limit (emu limit connections); connection closed" in caplog.text
+            held.pop().close()
+            deadline = time.monotonic() + 5
+            while True:
+                try:
+                    with urllib.request.urlopen(f"http://{HOST}:{node.http_port}/ITLFile.tlv",
+                                                timeout=5) as response:
+                        assert response.status == 200
+                        break
+                except (urllib.error.URLError, ConnectionError):
+                    assert time.monotonic() < deadline, "the freed place never served"
+                    time.sleep(0.05)
+        finally:
+            for sock in held:
+                sock.close()
 
 
 def test_non_secure_cluster_serves_no_ctl(tmp_path):

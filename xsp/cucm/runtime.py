@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from xsp.config.model import Limits
 from xsp.config.store import Store
 from xsp.cucm.authority import StoreAuthority
 from xsp.cucm.capfservice import CapfService, server_context
@@ -24,6 +25,8 @@ from xsp.cucm.ctiservice import server_context as cti_context
 from xsp.cucm.ctitrace import SdlTrace
 from xsp.cucm.fileservice import ServedFiles, TftpService, http_app
 from xsp.cucm.platform import CTL_NAME, ITL_NAME, ctl_path, sign_file
+from xsp.listener.gate import ConnectionGate
+from xsp.listener.site import TLSSite
 from xsp.live.observer import NULL_OBSERVER, Observer
 from xsp.tls.credentials import ServerCredentials
 
@@ -47,6 +50,10 @@ class CucmRuntime:
     tftp_host: str = ""
     # The live page's observer as it is now (the node's ``watch`` may change it).
     observe: Callable[[], Observer] = lambda: NULL_OBSERVER
+    # HTTP 6970's connections count against the node's limit (``emu limit
+    # connections``): they share the process's descriptors with every other listener.
+    gate: ConnectionGate = field(default_factory=lambda: ConnectionGate(
+        Limits().connections, Limits().connections_per_client))
 
     async def start(self) -> None:
         settings = self.store.load().node(self.name).cucm_settings
@@ -66,7 +73,8 @@ class CucmRuntime:
             self._problem("TFTP", f"cannot listen on udp {host}:{ports.tftp}: {exc.strerror}")
         runner = web.AppRunner(http_app(self.files, self.name), handle_signals=False, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, host, ports.http)
+        site = TLSSite(runner, host, ports.http, None, label=f"{self.name} HTTP 6970",
+                       gate=self.gate)
         try:
             await site.start()
             self.http = runner

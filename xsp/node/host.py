@@ -235,7 +235,7 @@ class NodeHost:
 
     async def _start_cucm(self, name: str) -> None:
         from xsp.cucm.runtime import CucmRuntime
-        runtime = CucmRuntime(self.store, name, observe=lambda: self.observer)
+        runtime = CucmRuntime(self.store, name, observe=lambda: self.observer, gate=self.gate)
         self.cucm[name] = runtime
         await runtime.start()
         self._clear_pending(name)
