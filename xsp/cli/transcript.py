@@ -2,8 +2,9 @@
 
 A transcript is what the shell prints: each command after the prompt it was typed at,
 then the answer. Lines starting with ``#`` are comments. The prompt says which CLI a
-command belongs to (``AS_CLI``, ``XSP_CLI``, ``ADP_CLI``), so one file can hold the
-Application Server step and the XSP|ADP steps of a procedure, in order.
+command belongs to (``AS_CLI``, ``XSP_CLI``, ``ADP_CLI``, a CUCM node's ``admin:``), so
+one file can hold the Application Server step and the XSP|ADP steps of a procedure, in
+order. A question's answer follows the question as it was asked.
 """
 from __future__ import annotations
 
@@ -14,14 +15,17 @@ import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, TextIO
+from typing import Mapping, TextIO
 
+from xsp_cli_contexts.cucm import load_platform
 from xsp.cli import render
+from xsp.cli.lines import RecordingEngine
 
-if TYPE_CHECKING:
-    from xsp.cli.engine import Engine
-
-PROMPT = re.compile(r"^((AS|XSP|ADP)_CLI(?:/[^>\s]*)?> |Please confirm \(Yes, Y, No, N\): ?)(.*)$")
+# BroadWorks prompts, the CUCM platform prompt, then the questions either CLI asks.
+_QUESTIONS = [re.escape(render.CONFIRM.rstrip()) + " ?"] + sorted(
+    {re.escape(c.confirm) for c in load_platform().commands if c.confirm is not None}, key=len,
+    reverse=True)
+PROMPT = re.compile(r"^((AS|XSP|ADP)_CLI(?:/[^>\s]*)?> |(admin):|" + "|".join(_QUESTIONS) + r")(.*)$")
 
 
 class TranscriptError(ValueError):
@@ -37,9 +41,11 @@ class Entry:
 
     @property
     def cli(self) -> str | None:
-        """``AS``, ``XSP`` or ``ADP``; None for the answer to a question."""
+        """``AS``, ``XSP``, ``ADP`` or ``CUCM``; None for the answer to a question."""
         match = PROMPT.match(self.prompt)
-        return match.group(2) if match else None
+        if match is None:
+            return None
+        return match.group(2) or ("CUCM" if match.group(3) else None)
 
 
 def _regular_or_missing(path: Path) -> bool:
@@ -52,7 +58,8 @@ def _regular_or_missing(path: Path) -> bool:
 class Recorder:
     """Appends each command and its answer to a file, flushed at once: a crash keeps it."""
 
-    def __init__(self, path: Path, state_dir: Path) -> None:
+    def __init__(self, path: Path, state_dir: Path, node: str | None = None) -> None:
+        """``node``: the node the session opened, named in the replay hint."""
         self.path = Path(path)
         state = Path(state_dir).resolve()
         target = self.path.resolve()
@@ -72,8 +79,10 @@ class Recorder:
         self._file: TextIO = os.fdopen(fd, "a", encoding="utf-8")
         if new:
             stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+            on_node = f" --node {node}" if node else ""
             self._file.write(f"# xsp transcript (method of procedure), recorded {stamp}\n"
-                             f"# state {state_dir}; replay with: xsp replay {self.path.name} --state DIR\n")
+                             f"# state {state_dir}; replay with: xsp replay {self.path.name} "
+                             f"--state DIR{on_node}\n")
             self._file.flush()
 
     def write(self, prompt: str, line: str, answer: list[str]) -> None:
@@ -96,14 +105,15 @@ def parse(text: str) -> list[Entry]:
             prompt = match.group(1)
             if prompt.startswith("Please confirm"):
                 prompt = render.CONFIRM
-            entries.append(Entry(number, prompt, match.group(3)))
+            entries.append(Entry(number, prompt, match.group(4)))
         elif entries:
             entries[-1].answer.append(raw)
         elif raw.strip():
-            raise TranscriptError(f"line {number}: expected a prompt such as XSP_CLI> before "
-                                  f"any answer, got {raw[:60]!r}")
+            raise TranscriptError(f"line {number}: expected a prompt such as XSP_CLI> or admin: "
+                                  f"before any answer, got {raw[:60]!r}")
     if not entries:
-        raise TranscriptError("no command in the transcript (lines start with a prompt such as XSP_CLI> )")
+        raise TranscriptError("no command in the transcript (lines start with a prompt such as "
+                              "XSP_CLI> or admin:)")
     return entries
 
 
@@ -123,14 +133,15 @@ class Difference:
         return lines
 
 
-def replay(entries: list[Entry], engines: Mapping[str, "Engine"]) -> list[Difference]:
+def replay(entries: list[Entry], engines: Mapping[str, RecordingEngine]) -> list[Difference]:
     """Run each command on the engine of its CLI and collect the answers that differ."""
     differences = []
-    current: Engine | None = None
+    current: RecordingEngine | None = None
     for entry in entries:
         engine = engines.get(entry.cli) if entry.cli else current
         if engine is None:
-            raise TranscriptError(f"line {entry.line_number}: no {entry.cli} node in this state")
+            hint = f" (add one with: emu addnode NAME {entry.cli})" if entry.cli != "AS" else ""
+            raise TranscriptError(f"line {entry.line_number}: no {entry.cli} node in this state{hint}")
         current = engine
         prompt = engine.prompt
         result = engine.execute(entry.command)

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from xsp.commands.shell import add_state_argument, log_to_state, open_store
-from xsp.config.model import ModelError
+from xsp.config.model import Deployment, ModelError
 from xsp.config.store import ConfigFileError
 
 
@@ -20,12 +20,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="the transcript: prompts with their commands, each followed by "
                              "its recorded answer")
     add_state_argument(parser)
-    parser.add_argument("--node", help="XSP or ADP node for XSP_CLI/ADP_CLI lines (default: the first)")
+    parser.add_argument("--node", help="XSP or ADP node for XSP_CLI/ADP_CLI lines, or CUCM node for "
+                                       "admin: lines (default: the first of each kind)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from xsp.cli.cucm_engine import CucmEngine
     from xsp.cli.engine import Engine
+    from xsp.cli.lines import RecordingEngine
     from xsp.cli.transcript import TranscriptError, parse, replay
     from xsp.node.managed import ManagedNodeControl
 
@@ -41,15 +44,20 @@ def run(args: argparse.Namespace) -> int:
     try:
         log_to_state(store)
         deployment = store.load()
-        xsp_node = args.node or deployment.first_cti_node().name
+        nodes = _nodes(deployment, args.node)
+        if nodes["XSP"] is None and any(e.cli in ("XSP", "ADP") for e in entries):
+            deployment.first_cti_node()  # says there is none, and how to add one
     except (ConfigFileError, ModelError) as exc:
         print(f"xsp: {exc}", file=sys.stderr)
         return 2
     control = ManagedNodeControl(store)
     try:
-        engine = Engine(store, xsp_node, control)
-        engines = {"AS": Engine(store, deployment.application_server.name, control),
-                   "XSP": engine, "ADP": engine}
+        engines: dict[str, RecordingEngine] = {
+            "AS": Engine(store, deployment.application_server.name, control)}
+        if (xsp_node := nodes["XSP"]) is not None:
+            engines["XSP"] = engines["ADP"] = Engine(store, xsp_node, control)
+        if (cucm_node := nodes["CUCM"]) is not None:
+            engines["CUCM"] = CucmEngine(store, cucm_node, control)
         differences = replay(entries, engines)
     except (TranscriptError, ValueError) as exc:
         print(f"xsp: {exc}", file=sys.stderr)
@@ -63,3 +71,18 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(f"Replayed {len(entries)} commands from {args.file}: every answer as recorded.")
     return 0
+
+
+def _nodes(deployment: Deployment, named: str | None) -> dict[str, str | None]:
+    """The node each kind of line runs on: ``named`` for its kind, the first for the other."""
+    first = {"XSP": next((n.name for n in deployment.nodes if n.is_xsp), None),
+             "CUCM": next((n.name for n in deployment.nodes if n.kind == "CUCM"), None)}
+    if named is None:
+        return first
+    try:
+        node = deployment.node(named)
+    except KeyError:
+        raise ModelError("", f"--node {named}: no such node in this state") from None
+    if node.kind == "AS":
+        return first  # AS_CLI lines always run on the Application Server
+    return {**first, ("CUCM" if node.kind == "CUCM" else "XSP"): named}

@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         recorder = None
         if args.record:
             from xsp.cli.transcript import Recorder
-            recorder = Recorder(args.record, store.dir)
+            recorder = Recorder(args.record, store.dir, node=args.node)
         interactive = not args.commands and sys.stdin.isatty()
         # On a terminal the node runs while the shell is open, as on a real XSP, with
         # its live page; a script starts it only when it restarts it.

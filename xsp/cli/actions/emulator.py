@@ -157,7 +157,7 @@ def emu_record(actx: ActionContext, command: Command, values: dict[str, Any]) ->
         raise CommandError("Error: no recording is running")
     path = Path(target)
     try:
-        engine.recorder = Recorder(path, actx.store.dir)
+        engine.recorder = Recorder(path, actx.store.dir, node=actx.node_name)
     except TranscriptError as exc:
         raise CommandError(f"Error: {exc}") from None
     except OSError as exc:
