@@ -18,13 +18,17 @@ simulator's own events rendered by ``xsp.cti.documents`` in the envelope of
 every message the way the Webex-like client does (the same reader and parse) and answer
 each with an ``eventResponse``.
 
-Figures. Rate: a burst of calls published at once; events divided by the time from the
-first publish to the last acknowledgement (xsp) or the last receipt (baseline). Latency:
+Figures. Server CPU per event: the server process's CPU (its POSIX CPU clock, every
+thread) over a burst divided by the burst's events, the median of the bursts; issue 15
+wants the node's within 1.5x the bare server's. Rate: a burst of calls published at
+once; events divided by the time from the first publish to the last acknowledgement
+(xsp) or the last receipt (baseline). Latency:
 calls paced at half the xsp burst rate measured in the same run, the same event rate
 for both; from the publish (the simulator's ``hub.publish`` call, or the bare server's
 enqueue) to the client reading the event off its stream. Both ends use CLOCK_MONOTONIC,
 which is one clock for every process of the machine, so no offset is estimated. The key
 is the event's (subscriptionId, sequenceNumber), which the node files at publish time.
+``bench.xsievents`` measures the same over the Xsi interface's HTTP streaming channels.
 """
 from __future__ import annotations
 
