@@ -27,11 +27,12 @@ RESULTS = Path(__file__).parent / "results"
 
 
 def _benchmarks(quick: bool) -> dict[str, Callable[[Path], list[Row]]]:
-    from bench import events, fanout, handshake, scale, shell, store
+    from bench import events, fanout, handshake, scale, shell, store, xsievents
     if quick:
         return {
             "handshake": lambda w: handshake.run(w, runs=2, count=60),
             "events": lambda w: events.run(w, runs=1, burst_calls=60, paced_seconds=1.0),
+            "xsievents": lambda w: xsievents.run(w, runs=1, burst_calls=60, paced_seconds=1.0),
             "scale": lambda w: scale.run(w, sizes=(300,)),
             "shell": lambda w: shell.run(w, startup_runs=3, repeat=5),
             "store": lambda w: store.run(w, repeat=5, starts=1),
@@ -40,6 +41,7 @@ def _benchmarks(quick: bool) -> dict[str, Callable[[Path], list[Row]]]:
     return {
         "handshake": lambda w: handshake.run(w, runs=5, count=200),
         "events": lambda w: events.run(w, runs=3, burst_calls=300, paced_seconds=3.0),
+        "xsievents": lambda w: xsievents.run(w, runs=3, burst_calls=300, paced_seconds=3.0),
         "scale": lambda w: scale.run(w, sizes=(1000, 10000)),
         "shell": lambda w: shell.run(w, startup_runs=7, repeat=20),
         "store": lambda w: store.run(w, repeat=20, starts=3),
@@ -67,7 +69,7 @@ def _revision() -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", help="comma-separated: handshake,events,scale,shell,store,fanout")
+    parser.add_argument("--only", help="comma-separated: handshake,events,xsievents,scale,shell,store,fanout")
     parser.add_argument("--quick", action="store_true", help="small counts (harness check)")
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json",
                         help="where to write the JSON (default bench/results/latest.json)")

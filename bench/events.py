@@ -18,24 +18,31 @@ simulator's own events rendered by ``xsp.cti.documents`` in the envelope of
 every message the way the Webex-like client does (the same reader and parse) and answer
 each with an ``eventResponse``.
 
-Figures. Rate: a burst of calls published at once; events divided by the time from the
-first publish to the last acknowledgement (xsp) or the last receipt (baseline). Latency:
+Figures. Server CPU per event: the server process's CPU (its POSIX CPU clock, every
+thread) over a burst divided by the burst's events, the median of the bursts; issue 15
+wants the node's within 1.5x the bare server's. Rate: a burst of calls published at
+once; events divided by the time from the first publish to the last acknowledgement
+(xsp) or the last receipt (baseline). Latency:
 calls paced at half the xsp burst rate measured in the same run, the same event rate
 for both; from the publish (the simulator's ``hub.publish`` call, or the bare server's
 enqueue) to the client reading the event off its stream. Both ends use CLOCK_MONOTONIC,
 which is one clock for every process of the machine, so no offset is estimated. The key
 is the event's (subscriptionId, sequenceNumber), which the node files at publish time.
+``bench.xsievents`` measures the same over the Xsi interface's HTTP streaming channels.
 """
 from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 from bench.common import LoopThread, Row, Workers, cpu_seconds, log, median, percentile
-from bench.state import HOST12, free_port, node_state
+from bench.state import HOST12, NodeState, free_port, node_state
 
 CLIENT_PROCESSES = 4
 CHANNELS = 100
@@ -45,6 +52,7 @@ USERS_PER_CHANNEL = SUBSCRIPTIONS // CHANNELS
 # per call.
 EVENTS_PER_CALL = 11
 TARGET_RATE_RATIO = 0.5
+TARGET_CPU_RATIO = 1.5  # issue 15: node CPU per event against the bare server's
 TARGET_P99_MS = 20.0  # issue 15: p99 at 1,000 subscriptions
 
 # --- the client side (runs in the client worker processes) --------------------------------
@@ -62,30 +70,35 @@ def _thread() -> LoopThread:
     return _loop
 
 
-def xsp_open(host: str, port: int, files: dict[str, str], groups: list[list[str]]) -> int:
-    """One WebexClient per group of users: a channel, a subscription per user. Returns once
-    every subscription's first event (CallSubscriptionEvent) has arrived (its
-    acknowledgement is on its way)."""
-    return _thread().run(_xsp_open(host, port, files, groups))
+def xsp_open(host: str, port: int, files: dict[str, str], groups: list[list[str]],
+             transport: str = "cti", first_set: int = 0, first_events: bool = True) -> int:
+    """One WebexClient per group of users: a channel in channel set ``bench-events-N``
+    (N counting from ``first_set``), a subscription per user. With ``first_events``,
+    returns once every subscription's first event (CallSubscriptionEvent) has arrived
+    (its acknowledgement is on its way)."""
+    return _thread().run(_xsp_open(host, port, files, groups, transport, first_set,
+                                   first_events))
 
 
-async def _xsp_open(host: str, port: int, files: dict[str, str], groups: list[list[str]]) -> int:
+async def _xsp_open(host: str, port: int, files: dict[str, str], groups: list[list[str]],
+                    transport: str, first_set: int, first_events: bool) -> int:
     from xsp.webex.client import WebexClient, tls_context
     context = tls_context(files["cert"], files["key"], files["ca"])
-    for users in groups:
+    for n, users in enumerate(groups):
         # auto_ack off: the receipt is timed when the event comes off the stream, and the
         # acknowledgements go one at a time from a task of their own, as auto_ack would.
         # Each client is its own application: clients sharing an applicationId would
         # end each other's channel sets (DuplicateChannelSet), as on a real XSP.
         client = WebexClient(host, port, ssl_context=context, auto_ack=False,
-                             heartbeat_interval=3600,
+                             transport=transport, heartbeat_interval=3600,
+                             channel_set_id=f"bench-events-{first_set + n}",
                              application_id=f"bench-events-{os.getpid()}-{len(_clients)}")
         await client.open()
         for user in users:
             await client.subscribe(user)
         _clients.append(client)
         _tasks.append(asyncio.ensure_future(_consume(client)))
-    expected = sum(len(g) for g in groups)
+    expected = sum(len(g) for g in groups) if first_events else 0
     deadline = time.monotonic() + 60
     while len(_receipts) < expected and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
@@ -191,16 +204,21 @@ def bare_start(files: dict[str, str], users: list[str]) -> dict[str, Any]:
     return {"pid": os.getpid(), "port": port}
 
 
-async def _bare_start(files: dict[str, str], port: int, users: list[str]) -> None:
-    import ssl
-
-    from xsp.ctiproto import messages as m
+def server_context(files: dict[str, str]) -> ssl.SSLContext:
+    """The node's certificate, chain and suite on the guide's interface (TLS 1.2,
+    ECDHE-RSA-AES128-GCM-SHA256), client certificates required under its anchors."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1_2
     context.set_ciphers("ECDHE-RSA-AES128-GCM-SHA256")
     context.load_cert_chain(files["server_chain"], files["server_key"])
     context.verify_mode = ssl.CERT_REQUIRED
     context.load_verify_locations(cafile=files["anchors"])
+    return context
+
+
+async def _bare_start(files: dict[str, str], port: int, users: list[str]) -> None:
+    from xsp.ctiproto import messages as m
+    context = server_context(files)
     queues: dict[int, asyncio.Queue[str | None]] = {}
 
     async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -297,7 +315,7 @@ async def _bare_run_calls(calls: int, rate: float | None) -> dict[str, Any]:
             _bare_published[(subscription, number)] = time.monotonic()
             queues[connection].put_nowait(text)
             sent += 1
-    return {"started": started, "events": sent}
+    return {"started": started, "events": sent, "published": sent}
 
 
 def bare_publish_times() -> list[tuple[str, int, float]]:
@@ -335,22 +353,27 @@ def _wait_receipts(clients: Workers, expected: int, timeout: float = 60) -> list
     return receipts
 
 
-def _xsp_round(node: Workers, clients: Workers, node_pid: int, client_pids: list[int],
-               pairs: list[list[str]], calls: int, rate: float | None) -> dict[str, Any]:
+def acked_round(server: Workers, clients: Workers, server_pid: int, client_pids: list[int],
+                run_calls: Callable[..., dict[str, Any]],
+                publish_times: Callable[[], list[tuple[str, int, float]]], calls: int,
+                rate: float | None, **arguments: Any) -> dict[str, Any]:
+    """One burst (``rate`` None) or paced series of calls by ``run_calls`` in the server
+    process, measured until the server has counted every acknowledgement
+    (``nodeproc.wait_acked``): the server's CPU, the rate, the latencies."""
     from bench import nodeproc
-    node.call(0, nodeproc.reset_acks)
+    server.call(0, nodeproc.reset_acks)
     _collect(clients)
-    cpu0 = cpu_seconds(node_pid)
+    cpu0 = cpu_seconds(server_pid)
     ccpu0 = sum(cpu_seconds(p) for p in client_pids)
-    info = node.call(0, nodeproc.run_calls, pairs=pairs, calls=calls, rate=None if rate is None
-                     else rate / EVENTS_PER_CALL)
-    # Deliveries counted by the hub: one per event and covering subscription.
+    info = server.call(0, run_calls, calls=calls,
+                       rate=None if rate is None else rate / EVENTS_PER_CALL, **arguments)
+    # Deliveries: one per event and covering subscription.
     expected = info["published"]
-    acks = node.call(0, nodeproc.wait_acked, count=expected)
-    cpu = cpu_seconds(node_pid) - cpu0
+    acks = server.call(0, nodeproc.wait_acked, count=expected)
+    cpu = cpu_seconds(server_pid) - cpu0
     client_cpu = sum(cpu_seconds(p) for p in client_pids) - ccpu0
     receipts = _wait_receipts(clients, expected)
-    published = node.call(0, nodeproc.publish_times)
+    published = server.call(0, publish_times)
     latencies, _ = _latencies(published, receipts)
     first = min(t for _, _, t in published)
     elapsed = acks["last"] - first
@@ -382,100 +405,157 @@ def _bare_round(server: Workers, clients: Workers, server_pid: int, client_pids:
             "server_cpu_ms_per_event": cpu / info["events"] * 1000}
 
 
-def run(work: Path, *, runs: int = 3, burst_calls: int = 150,
-        paced_seconds: float = 3.0) -> list[Row]:
-    from bench import nodeproc
-    state = node_state(work / "events", users=SUBSCRIPTIONS)
+Round = Callable[[int, float | None], dict[str, Any]]
+
+
+@dataclass
+class Series:
+    bursts: list[dict[str, Any]]
+    paced: dict[str, Any]
+    paced_rate: float  # events/s
+
+    def median(self, key: str) -> float:
+        return median(r[key] for r in self.bursts)
+
+
+def series(measure: Round, label: str, *, runs: int, burst_calls: int, paced_seconds: float,
+           paced_rate: float | None = None) -> Series:
+    """A warm-up, ``runs`` bursts, then calls paced at ``paced_rate`` events/s (by default
+    half the median burst rate) for about ``paced_seconds``."""
+    measure(20, None)
+    bursts = []
+    for _ in range(runs):
+        bursts.append(measure(burst_calls, None))
+        log(f"{label} burst: {bursts[-1]['events_per_s']:.0f} events/s, server "
+            f"{bursts[-1]['server_cpu_ms_per_event'] * 1000:.0f} µs CPU per event")
+    if paced_rate is None:
+        paced_rate = median(r["events_per_s"] for r in bursts) / 2
+    paced = measure(max(10, int(paced_rate * paced_seconds / EVENTS_PER_CALL)), paced_rate)
+    log(f"{label} paced at {paced_rate:.0f} events/s: p50 {paced['p50_ms']:.1f} ms, "
+        f"p99 {paced['p99_ms']:.1f} ms")
+    return Series(bursts, paced, paced_rate)
+
+
+@dataclass(frozen=True)
+class Setup:
+    state: NodeState
+    pairs: list[list[str]]   # caller and callee of each call, in turn
+    groups: list[list[str]]  # the users of each channel
+    files: dict[str, str]    # client and server credentials, as paths
+
+    @property
+    def users(self) -> list[str]:
+        return list(self.state.users)
+
+    def share(self, process: int) -> dict[str, Any]:
+        """What client process ``process`` opens: its channels' groups and their first
+        channel set number."""
+        share = CHANNELS // CLIENT_PROCESSES
+        return {"groups": self.groups[process * share:(process + 1) * share],
+                "first_set": process * share}
+
+
+def setup(base: Path) -> Setup:
+    state = node_state(base, users=SUBSCRIPTIONS)
     users = list(state.users)
     half = len(users) // 2
-    pairs = [[users[i], users[i + half]] for i in range(half)]
-    groups = [users[i:i + USERS_PER_CHANNEL] for i in range(0, len(users), USERS_PER_CHANNEL)]
-    files = {"cert": str(state.pki.webex_client_cert), "key": str(state.pki.webex_client_key),
-             "ca": str(state.pki.partner_ca), "server_chain": "", "server_key":
-             str(state.pki.server_key), "anchors": str(state.anchors)}
-    chain = work / "events" / "server-with-chain.pem"
+    chain = base / "server-with-chain.pem"
     chain.write_bytes(state.pki.server_cert.read_bytes() + state.pki.server_chain.read_bytes())
-    files["server_chain"] = str(chain)
-    share = CHANNELS // CLIENT_PROCESSES
+    files = {"cert": str(state.pki.webex_client_cert), "key": str(state.pki.webex_client_key),
+             "ca": str(state.pki.partner_ca), "server_chain": str(chain),
+             "server_key": str(state.pki.server_key), "anchors": str(state.anchors)}
+    return Setup(state, [[users[i], users[i + half]] for i in range(half)],
+                 [users[i:i + USERS_PER_CHANNEL] for i in range(0, len(users), USERS_PER_CHANNEL)],
+                 files)
 
-    xsp_rounds: list[dict[str, Any]] = []
-    paced: dict[str, Any] = {}
+
+def measure_node(setup: Setup, transport: str, *, runs: int, burst_calls: int,
+                 paced_seconds: float) -> Series:
+    """The node in a process of its own, the Webex-like clients on ``transport`` (the CTI
+    interface, or HTTP streaming on the Xsi interface's port)."""
+    from bench import nodeproc
     node = Workers(1)
     clients = Workers(CLIENT_PROCESSES)
     try:
-        info = node.call(0, nodeproc.start, state_dir=str(state.dir))
-        node_pid, port = info["pid"], info["ports"][HOST12]
+        info = node.call(0, nodeproc.start, state_dir=str(setup.state.dir))
+        node_pid = info["pid"]
+        port = info["ports"][HOST12] if transport == "cti" else setup.state.xsi_port
         opened = clients.call_all(xsp_open, [
-            dict(host=HOST12, port=port, files=files, groups=groups[i * share:(i + 1) * share])
-            for i in range(CLIENT_PROCESSES)])
+            dict(host=HOST12, port=port, files=setup.files, transport=transport,
+                 **setup.share(i)) for i in range(CLIENT_PROCESSES)])
         stats = node.call(0, nodeproc.stats)
-        log(f"xsp: {stats['channels']} channels, {stats['subscriptions']} subscriptions, "
-            f"{sum(opened)} first events received")
-        _xsp_round(node, clients, node_pid, clients.pids, pairs, 20, None)  # warm-up
-        for _ in range(runs):
-            xsp_rounds.append(_xsp_round(node, clients, node_pid, clients.pids, pairs,
-                                         burst_calls, None))
-            log(f"xsp burst: {xsp_rounds[-1]['events_per_s']:.0f} events/s")
-        xsp_rate = median(r["events_per_s"] for r in xsp_rounds)
-        paced_rate = xsp_rate / 2
-        paced_calls = max(10, int(paced_rate * paced_seconds / EVENTS_PER_CALL))
-        paced["xsp"] = _xsp_round(node, clients, node_pid, clients.pids, pairs, paced_calls,
-                                  paced_rate)
-        log(f"xsp paced at {paced_rate:.0f} events/s: p50 {paced['xsp']['p50_ms']:.1f} ms, "
-            f"p99 {paced['xsp']['p99_ms']:.1f} ms")
+        log(f"xsp ({transport}): {stats['channels']} channels, {stats['subscriptions']} "
+            f"subscriptions, {sum(opened)} first events received")
+
+        def measure(calls: int, rate: float | None) -> dict[str, Any]:
+            return acked_round(node, clients, node_pid, clients.pids, nodeproc.run_calls,
+                               nodeproc.publish_times, calls, rate, pairs=setup.pairs)
+        result = series(measure, f"xsp ({transport})", runs=runs, burst_calls=burst_calls,
+                        paced_seconds=paced_seconds)
         clients.call_all(xsp_close, [{}] * CLIENT_PROCESSES)
         node.call(0, nodeproc.stop)
+        return result
     finally:
         clients.close()
         node.close()
 
-    bare_rounds: list[dict[str, Any]] = []
+
+def cpu_row(interface: str, node: Series, bare: Series, baseline: str, ratio: float,
+            note: str) -> Row:
+    figure, base = node.median("server_cpu_ms_per_event"), bare.median("server_cpu_ms_per_event")
+    return Row(f"Event delivery{interface}: server CPU per event (burst)", figure, "ms", base,
+               baseline, target=f"<= {ratio:g}x baseline", met=figure <= ratio * base,
+               note=note + "; client processes used " + ", ".join(
+                   f"{r['client_cpu_s']:.2f}" for r in node.bursts) + " CPU s per xsp burst",
+               details={"xsp_bursts": node.bursts, "bare_bursts": bare.bursts})
+
+
+def run(work: Path, *, runs: int = 3, burst_calls: int = 150,
+        paced_seconds: float = 3.0) -> list[Row]:
+    prepared = setup(work / "events")
+    xsp = measure_node(prepared, "cti", runs=runs, burst_calls=burst_calls,
+                       paced_seconds=paced_seconds)
+
     server = Workers(1)
     clients = Workers(CLIENT_PROCESSES)
     try:
-        info = server.call(0, bare_start, files=files, users=users)
+        info = server.call(0, bare_start, files=prepared.files, users=prepared.users)
         server_pid, port = info["pid"], info["port"]
+        share = CHANNELS // CLIENT_PROCESSES
         clients.call_all(bare_open, [
-            dict(host=HOST12, port=port, files=files,
+            dict(host=HOST12, port=port, files=prepared.files,
                  connections=list(range(i * share, (i + 1) * share)))
             for i in range(CLIENT_PROCESSES)])
         time.sleep(0.5)  # every stream's handler registered
-        _bare_round(server, clients, server_pid, clients.pids, 20, None)
-        for _ in range(runs):
-            bare_rounds.append(_bare_round(server, clients, server_pid, clients.pids,
-                                           burst_calls, None))
-            log(f"bare burst: {bare_rounds[-1]['events_per_s']:.0f} events/s")
-        paced["bare"] = _bare_round(server, clients, server_pid, clients.pids, paced_calls,
-                                    paced_rate)
-        log(f"bare paced at {paced_rate:.0f} events/s: p50 {paced['bare']['p50_ms']:.1f} ms, "
-            f"p99 {paced['bare']['p99_ms']:.1f} ms")
+
+        def measure(calls: int, rate: float | None) -> dict[str, Any]:
+            return _bare_round(server, clients, server_pid, clients.pids, calls, rate)
+        bare = series(measure, "bare", runs=runs, burst_calls=burst_calls,
+                      paced_seconds=paced_seconds, paced_rate=xsp.paced_rate)
         clients.call_all(bare_close, [{}] * CLIENT_PROCESSES)
         server.call(0, bare_stop)
     finally:
         clients.close()
         server.close()
 
-    bare_rate = median(r["events_per_s"] for r in bare_rounds)
-    details = {"xsp_bursts": xsp_rounds, "bare_bursts": bare_rounds, "paced": paced,
+    xsp_rate, bare_rate = xsp.median("events_per_s"), bare.median("events_per_s")
+    paced_rate = xsp.paced_rate
+    paced = {"xsp": xsp.paced, "bare": bare.paced}
+    details = {"xsp_bursts": xsp.bursts, "bare_bursts": bare.bursts, "paced": paced,
                "paced_events_per_s": paced_rate, "burst_calls": burst_calls,
                "channels": CHANNELS, "subscriptions": SUBSCRIPTIONS,
                "client_processes": CLIENT_PROCESSES}
-    setup = (f"{CHANNELS} channels, {SUBSCRIPTIONS} subscriptions, {CLIENT_PROCESSES} client "
-             f"processes; {runs} bursts of {burst_calls} calls ({burst_calls * EVENTS_PER_CALL} "
-             f"events)")
+    setup_note = (f"{CHANNELS} channels, {SUBSCRIPTIONS} subscriptions, {CLIENT_PROCESSES} "
+                  f"client processes; {runs} bursts of {burst_calls} calls "
+                  f"({burst_calls * EVENTS_PER_CALL} events)")
     return [
         Row("Event delivery rate (delivered + acknowledged)", xsp_rate, "events/s",
             bare_rate, "bare asyncio TLS socket", target=f">= {TARGET_RATE_RATIO}x baseline",
-            met=xsp_rate >= TARGET_RATE_RATIO * bare_rate, better="higher", note=setup,
+            met=xsp_rate >= TARGET_RATE_RATIO * bare_rate, better="higher", note=setup_note,
             details=details),
-        Row("Event delivery: server CPU per event (burst)",
-            median(r["server_cpu_ms_per_event"] for r in xsp_rounds), "ms",
-            median(r["server_cpu_ms_per_event"] for r in bare_rounds), "bare asyncio TLS socket",
-            target="-", met=None,
-            note="node process CPU over the burst / events; xsp's includes the "
-                 "hub's work on each acknowledgement, the bare server only reads them; client "
-                 "processes used " + ", ".join(f"{r['client_cpu_s']:.2f}" for r in xsp_rounds)
-                 + " CPU s per xsp burst"),
+        cpu_row("", xsp, bare, "bare asyncio TLS socket", TARGET_CPU_RATIO,
+                "node process CPU over the burst / events; xsp's includes the "
+                "hub's work on each acknowledgement, the bare server only reads them"),
         Row(f"Event latency p50 at {paced_rate:.0f} events/s", paced["xsp"]["p50_ms"], "ms",
             paced["bare"]["p50_ms"], "bare asyncio TLS socket", target="-", met=None,
             note=f"calls paced for {paced_seconds:g} s at half the xsp burst rate"),

@@ -71,10 +71,16 @@ def _instrument(hub: Any) -> None:
 
     def counted_acknowledge(client: Any, response: Any) -> None:
         acknowledge(client, response)
-        _acks["count"] += 1
-        _acks["last"] = time.monotonic()
+        count_ack()
 
     hub.publish, hub._enqueue, hub.acknowledge = timed_publish, timed_enqueue, counted_acknowledge
+
+
+def count_ack() -> None:
+    """One acknowledgement settled, now: ``wait_acked`` waits for these (a baseline
+    server counts its own with it)."""
+    _acks["count"] += 1
+    _acks["last"] = time.monotonic()
 
 
 def stats() -> dict[str, Any]:

@@ -73,6 +73,7 @@ class CTIConnection(asyncio.Protocol):
         self._writable.set()
         self._event_number = 0
         self._version = m.VERSION   # the client's, once it has sent a message with one
+        self._acknowledger: Client | None = None  # authorized in this turn of the loop
         self._closed = asyncio.Event()
 
     # --- asyncio protocol ------------------------------------------------------------
@@ -241,7 +242,7 @@ class CTIConnection(asyncio.Protocol):
 
     def _acknowledge(self, message: m.EventResponse) -> None:
         try:
-            client = self._authorize(message)
+            client = self._acknowledger or self._authorize_acknowledgements(message)
             element = message.element
             if element is not None and element.tag == _EVENT_RESPONSE:
                 response = docs.event_response(element)  # as read: no second parse
@@ -251,6 +252,21 @@ class CTIConnection(asyncio.Protocol):
         except XsiError as exc:
             log.info("CTI %s: eventResponse %s from %s not taken: %s", self.label,
                      message.request_id, self._who(), exc.summary)
+
+    def _authorize_acknowledgements(self, message: m.EventResponse) -> Client:
+        """Who sends ``message``, kept for the acknowledgements that come in the same
+        turn of the loop. A client acknowledges each event in a record of its own, and
+        one read brings dozens of them: they are authorized once, as one message
+        carrying them all would be (what decides can only change between them by a
+        store written within the same instant, a race either way). A refusal is not
+        kept: each refused acknowledgement is logged, as before."""
+        client = self._authorize(message)
+        self._acknowledger = client
+        asyncio.get_running_loop().call_soon(self._forget_acknowledger)
+        return client
+
+    def _forget_acknowledger(self) -> None:
+        self._acknowledger = None
 
     # --- events out ------------------------------------------------------------------
 
