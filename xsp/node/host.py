@@ -44,6 +44,7 @@ from xsp.hostport import host_port
 from xsp.listener.refusal import Refusal
 from xsp.listener.site import TLSSite
 from xsp.live.observer import NULL_OBSERVER, Observer
+from xsp.node import heap
 from xsp.node.addresses import bind_address
 from xsp.ratelog import RateLimitedLog
 from xsp.tls import capath
@@ -376,6 +377,8 @@ class NodeHost:
                 if cucm is not None:
                     await cucm.stop()
                 await self._start_cucm(node_name)
+                del cucm
+                heap.refreeze()
                 log.info("%s restarted", node_name)
                 self.observer.nodes_changed()
                 return [f"Node {node_name} restarted.", *self.status(node_name)]
@@ -383,6 +386,8 @@ class NodeHost:
             if runtime is not None:
                 await self._close(runtime)
             await self._start_node(node)
+            del runtime
+            heap.refreeze()
         log.info("%s restarted", node_name)
         self.observer.nodes_changed()
         return [f"Node {node_name} restarted.", *self.status(node_name)]

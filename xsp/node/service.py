@@ -8,24 +8,18 @@ released. The live page, when the node has one, starts after the listeners (it r
 them) and stops before them (its followers are told the node stops). ``xsp serve``, the shell's background node, ``xsp doctor --probe`` and
 ``xsp.testing`` all run a node through this class.
 
-Once started, the objects the process holds (modules, configuration, contexts,
-listeners) are frozen out of the garbage collector's full collections (``gc.freeze``),
-which otherwise walk all of them again every few thousand events: 40 to 70 ms each
-for a node with 1,000 users, 13 to 20 µs per event over a burst of 3,300 events that
-holds one. Objects made after the start are collected as before. The frozen ones stay
-alive as they would (reference counting still frees what is released); only reference
-cycles among them that become garbage wait until the node stops (``gc.unfreeze``),
-when the collector sees them again.
+Once started, the objects the process holds are frozen out of the garbage collector's
+full collections until the node stops (``heap``).
 """
 from __future__ import annotations
 
 import asyncio
-import gc
 
 from xsp.config.store import Store
 from xsp.listener.gate import quiet_accept_errors
 from xsp.live.service import LiveService
 from xsp.node.control import NodeLock, close_control, serve_control, socket_path
+from xsp.node import heap
 from xsp.node.handlers import handle_request
 from xsp.node.host import NodeHost
 
@@ -38,7 +32,7 @@ class NodeService:
         self.live = live
         self.lock = NodeLock(store.dir)
         self._control: asyncio.AbstractServer | None = None
-        self._frozen = False  # gc.freeze() since start
+        self._frozen = False  # heap.freeze() since start
 
     @property
     def control_socket(self) -> str:
@@ -60,7 +54,7 @@ class NodeService:
         except BaseException:
             await self.stop()
             raise
-        gc.freeze()
+        heap.freeze()
         self._frozen = True
 
     async def stop(self) -> None:
@@ -74,7 +68,7 @@ class NodeService:
         finally:
             if self._frozen:
                 self._frozen = False
-                gc.unfreeze()
+                heap.thaw()
             self.release()
 
     def release(self) -> None:
