@@ -20,7 +20,10 @@ from xsp.cti.eventdata import hook_status
 from xsp.cti.identity import Client
 from xsp.webex.received import XsiEvent
 from xsp.listener.refusal import Refusal
-from xsp.live import Admitted, LiveFeed, LivePage, LivePageError, bind
+from xsp.live.address import LivePageError, bind
+from xsp.live.feed import LiveFeed
+from xsp.live.observer import Admitted
+from xsp.live.page import LivePage
 from xsp.live.model import CucmView, HubView, ListenerView, NodeView
 from xsp.live.views import CTI_KIND, XSI_KIND, hub_view
 

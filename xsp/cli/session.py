@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Iterable, Protocol, TextIO
+from typing import Callable, Iterable, Protocol, TextIO
 
 from xsp.cli import render
 from xsp.cli.engine import Result
@@ -87,8 +87,13 @@ def run_plain(engine: ShellEngine, out: TextIO | None = None, inp: TextIO | None
     return 0
 
 
-def run_interactive(engine: ShellEngine, history_file: Path, *, plain: bool = False) -> int:
+def run_interactive(engine: ShellEngine, history_file: Path, *, plain: bool = False,
+                    first_prompt: Callable[[], None] | None = None) -> int:
+    """``first_prompt`` is called once the first prompt is on the screen (the shell starts
+    its node then, so the prompt does not wait for the node's start)."""
     if plain_wanted(plain):
+        if first_prompt is not None:
+            first_prompt()
         return run_plain(engine)
     from prompt_toolkit import PromptSession
     from prompt_toolkit.completion import Completer
@@ -115,6 +120,14 @@ def run_interactive(engine: ShellEngine, history_file: Path, *, plain: bool = Fa
     # Answers to a question go through a session of their own: a `Y` recalled with Up in a
     # later session would answer nothing, and commands are no completions for `Yes, Y, No, N`.
     answers: PromptSession[str] = PromptSession(history=DummyHistory())
+    if first_prompt is not None:
+        started = first_prompt
+
+        def drawn(_: object) -> None:
+            commands.app.after_render -= drawn
+            started()
+
+        commands.app.after_render += drawn
     # An interactive session ends with status 0: a mistyped command is not a failure.
     while not engine.finished:
         prompt = engine.prompt

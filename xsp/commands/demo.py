@@ -124,7 +124,7 @@ def _demo(args: argparse.Namespace, base: Path, port: int, *, removed: bool) -> 
     from xsp.node.managed import ManagedNodeControl
     from xsp.procedure import Files, webex_procedure
     from xsp.live import service as live_page
-    from xsp.live.page import LivePageError
+    from xsp.live.address import LivePageError
 
     try:
         live = live_page.from_arguments(args)

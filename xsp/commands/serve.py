@@ -10,7 +10,7 @@ import sys
 from xsp.commands.shell import add_state_argument, log_to_state, open_store
 from xsp.config.store import ConfigFileError
 from xsp.live import service as live_page
-from xsp.live.page import LivePageError
+from xsp.live.address import LivePageError
 from xsp.node import loop as event_loop
 from xsp.node.control import NodeAlreadyRunning
 from xsp.node.service import NodeService

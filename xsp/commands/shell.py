@@ -12,7 +12,7 @@ from xsp.cli.engine import Engine
 from xsp.cli.session import run_interactive, run_script
 from xsp.config.store import ConfigFileError, Store, default_state_dir
 from xsp.live import service as live_page
-from xsp.live.page import LivePageError
+from xsp.live.address import LivePageError
 from xsp.node.control import NodeAlreadyRunning, node_running
 from xsp.node.managed import ManagedNodeControl
 
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         # its live page; a script starts it only when it restarts it.
         live = (live_page.from_arguments(args)
                 if interactive and not node_running(store.dir) else None)
-        control = ManagedNodeControl(store, start_now=interactive, live=live)
+        control = ManagedNodeControl(store, live=live)
         engine = make_engine(store, args.node, control, recorder)
         if live is not None:
             print(f"Live page (read-only): {live.url}")
@@ -107,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
             return run_script(engine, args.commands, sys.stdout)
         if not sys.stdin.isatty():
             return run_script(engine, sys.stdin, sys.stdout)
-        return run_interactive(engine, store.dir / "history", plain=args.plain)
+        return run_interactive(engine, store.dir / "history", plain=args.plain,
+                               first_prompt=control.start_in_background)
     finally:
         if engine.recorder is not None:
             engine.recorder.close()

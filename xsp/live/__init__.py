@@ -4,11 +4,10 @@ admitted and refused, channels, subscriptions and events, updating over a WebSoc
 - ``observer``: the interface the node, its listeners and its hub report into;
 - ``model`` and ``views``: what the page shows, read from the node;
 - ``feed``: the observer that keeps bounded history and sends JSON messages;
-- ``page``: the aiohttp server of the page, its static files and ``/feed``.
-"""
-from xsp.live.feed import EVENTS, TIMELINE, LiveFeed
-from xsp.live.observer import NULL_OBSERVER, Admitted, NullObserver, Observer
-from xsp.live.page import DEFAULT_PORT, LivePage, LivePageError, bind, is_loopback
+- ``page``: the aiohttp server of the page, its static files and ``/feed``;
+- ``address``: where the page listens, bound before the node starts;
+- ``service``: the page of one running node and its command-line options.
 
-__all__ = ["Admitted", "DEFAULT_PORT", "EVENTS", "LiveFeed", "LivePage", "LivePageError",
-           "NULL_OBSERVER", "NullObserver", "Observer", "TIMELINE", "bind", "is_loopback"]
+Import the modules themselves: the package imports nothing, so a shell that only binds
+the page's address before its first prompt does not load the web server.
+"""

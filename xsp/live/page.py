@@ -10,7 +10,6 @@ facts about the node and are served to anyone.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import logging
 import secrets
@@ -20,11 +19,12 @@ from typing import Any
 
 from aiohttp import WSCloseCode, web
 
+from xsp.live.address import (DEFAULT_PORT, LivePageError, bind, is_loopback,  # noqa: F401
+                               needed_token, url_for)
 from xsp.live.feed import LiveFeed, Subscriber
 
 log = logging.getLogger("xsp.live")
 
-DEFAULT_PORT = 8480
 MAX_FOLLOWERS = 32  # WebSocket clients at once; more are refused with 503
 STATIC = {"live.css": "text/css", "live.js": "text/javascript"}
 _HEADERS = {
@@ -36,51 +36,6 @@ _HEADERS = {
     "Referrer-Policy": "no-referrer",  # the token is in the URL: never pass it on
     "Cache-Control": "no-store",
 }
-
-
-class LivePageError(Exception):
-    """The page cannot be served as asked; the message is one line for the user."""
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def needed_token(host: str, token: str | None) -> str | None:
-    """``token``, or a fresh one when none is given and ``host`` is not loopback."""
-    if token is None and not is_loopback(host):
-        return secrets.token_urlsafe(18)
-    return token
-
-
-def bind(host: str, port: int, *, fallback: bool) -> socket.socket:
-    """A listening socket for the page, bound now so its address can be printed before
-    the node starts; with ``fallback`` a taken port gives way to a free one."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise LivePageError(f"live page: cannot use the address {host}: {exc.strerror}") from None
-    family, _, _, _, address = infos[0]
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        try:
-            sock.bind(address)
-        except OSError:
-            if not fallback:
-                raise
-            sock.bind((address[0], 0, *address[2:]))
-        sock.listen(128)
-    except OSError as exc:
-        sock.close()
-        raise LivePageError(f"live page: cannot listen on {host}:{port}: {exc.strerror}") from None
-    sock.setblocking(False)
-    return sock
 
 
 class LivePage:
@@ -102,11 +57,7 @@ class LivePage:
     def url(self) -> str:
         return self.url_for(self.host, self.port, self.token)
 
-    @staticmethod
-    def url_for(host: str, port: int, token: str | None) -> str:
-        where = f"[{host}]" if ":" in host else host
-        query = f"?token={token}" if token else ""
-        return f"http://{where}:{port}/{query}"
+    url_for = staticmethod(url_for)
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=1024)

@@ -10,13 +10,12 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from xsp.live.feed import LiveFeed
-from xsp.live.page import DEFAULT_PORT, LivePage, LivePageError, bind, needed_token
-from xsp.live.views import NodeHostSources
+from xsp.live.address import DEFAULT_PORT, LivePageError, bind, needed_token, url_for
 
 if TYPE_CHECKING:
     import socket
 
+    from xsp.live.page import LivePage
     from xsp.node.host import NodeHost
 
 
@@ -25,8 +24,8 @@ class LiveService:
         self._sock = sock
         self.host, self.port = sock.getsockname()[:2]
         self._token = needed_token(self.host, token)
-        self.page: LivePage | None = None
-        self.url = LivePage.url_for(self.host, self.port, self._token)
+        self.page: "LivePage | None" = None
+        self.url = url_for(self.host, self.port, self._token)
 
     @classmethod
     def open(cls, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *,
@@ -35,6 +34,11 @@ class LiveService:
         return cls(bind(host, port, fallback=fallback))
 
     async def start(self, node: "NodeHost") -> None:
+        # The web server is imported here, in the node's start, not before a first prompt.
+        from xsp.live.feed import LiveFeed
+        from xsp.live.page import LivePage
+        from xsp.live.views import NodeHostSources
+
         feed = LiveFeed(NodeHostSources(node))
         node.watch(feed)
         self.page = LivePage(feed, self._sock, token=self._token)

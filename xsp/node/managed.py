@@ -15,12 +15,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from xsp.config.store import Store
-from xsp.node.background import NodeThread
 from xsp.node.control import (PING_TIMEOUT, NodeAlreadyRunning, NodeError, NodeUnavailable,
                               node_running, request)
 
 if TYPE_CHECKING:
     from xsp.live.service import LiveService
+    from xsp.node.background import NodeThread
 
 log = logging.getLogger("xsp.node")
 
@@ -38,12 +38,16 @@ class ManagedNodeControl:
                  live: "LiveService | None" = None) -> None:
         self.store = store
         self.live = live  # the live page of the node this control starts, if it starts one
-        self.embedded: NodeThread | None = None
+        self.embedded: "NodeThread | None" = None
         self._starting = threading.Lock()
         if start_now:
-            # In the background, so the first prompt does not wait for the node;
-            # a command that needs the node waits on the lock instead.
-            threading.Thread(target=self._start_quietly, name="xsp-node-start", daemon=True).start()
+            self.start_in_background()
+
+    def start_in_background(self) -> None:
+        """Start the node in a thread of its own: a command that needs it meanwhile waits
+        on the lock. The shell calls this once its first prompt is drawn, so the prompt
+        does not share the interpreter with the node's start."""
+        threading.Thread(target=self._start_quietly, name="xsp-node-start", daemon=True).start()
 
     def _start_quietly(self) -> None:
         try:
@@ -58,6 +62,10 @@ class ManagedNodeControl:
                 return True
             if node_running(self.store.dir):
                 return True
+            # The node's modules (its listeners, aiohttp) load here, in the shell's
+            # background start, not before its first prompt.
+            from xsp.node.background import NodeThread
+
             deadline = time.monotonic() + STARTING_WAIT
             while True:
                 try:
