@@ -159,6 +159,41 @@ def test_a_subscription_not_refreshed_ends_with_subscription_terminated_event_in
     run(scenario())
 
 
+class _Watched(dict):
+    """The hub's channels or subscriptions, counting the sweeps that walk them."""
+    walks = 0
+
+    def values(self):
+        type(self).walks += 1
+        return super().values()
+
+
+def test_idle_sweeps_walk_no_channel_until_one_is_due_and_a_shorter_refresh_counts():
+    async def scenario():
+        clock = FakeClock()
+        hub = make_hub(clock=clock, ack_timeout=1000, min_expires=1)
+        hub._channels, hub._subscriptions = _Watched(), _Watched()
+        channels = [hub.open_channel(WEBEX, channel_request(expires=100)) for _ in range(3)]
+        hub.subscribe(WEBEX, ALICE, subscription_request(expires=100))
+        _Watched.walks = 0
+        for _ in range(50):  # 49 s of sweeps with nothing due
+            clock.advance(0.98)
+            hub.sweep()
+        assert _Watched.walks == 0
+        assert hub.refresh_channel(WEBEX, channels[1].id, 10) == 10  # shorter than before
+        clock.advance(10.5)
+        hub.sweep()
+        assert (hub.channel_count, hub.stats.channels_expired) == (2, 1)
+        walks = _Watched.walks
+        clock.advance(1)
+        hub.sweep()
+        assert _Watched.walks == walks  # the next expiry is 40 s away again
+        clock.advance(40)
+        hub.sweep()
+        assert (hub.channel_count, hub.subscription_count, hub.stats.channels_expired) == (0, 0, 3)
+    run(scenario())
+
+
 def test_expires_are_capped_and_default_when_absent():
     async def scenario():
         hub = make_hub(max_channel_expires=7200, default_expires=3600)

@@ -186,6 +186,10 @@ class EventHub:
         self._calls: dict[str, dict[str, Node]] = {}
         self._dnd: dict[str, tuple[bool, bool]] = {}  # user -> (active, ringSplash)
         self._sweeper: asyncio.Task[None] | None = None
+        # No channel or subscription expires before this: a sweep looks at them only
+        # then, so idle channels cost nothing between expiries. A refresh only moves an
+        # expiry later, so it may stay early; the look that finds nothing due corrects it.
+        self._next_expiry = math.inf
         self._closing = False
         self.observer: Observer = NULL_OBSERVER  # the live page, when the node has one
         # Deliveries still to hand out, in publication order (see Fan-out above).
@@ -246,6 +250,7 @@ class EventHub:
         channel.granted = expires
         channel_set.channels[channel.id] = channel
         self._channels[channel.id] = channel
+        self._expiring(channel.expires_at)
         self.stats.channels_opened += 1
         if announce:
             channel.send(docs.channel_document(channel.id, expires))
@@ -272,6 +277,7 @@ class EventHub:
         channel = self.channel(client, channel_id)
         granted = self._grant(expires, self.max_channel_expires)
         channel.expires_at = self.clock() + granted
+        self._expiring(channel.expires_at)
         return granted
 
     def delete_channel(self, client: Client, channel_id: str) -> None:
@@ -363,6 +369,7 @@ class EventHub:
                                              "(same target, package and applicationId)")
         channel_set.subscriptions[subscription.id] = subscription
         self._subscriptions[subscription.id] = subscription
+        self._expiring(subscription.expires_at)
         self._index(subscription)
         log.info("subscription %s: %s for %s (%s) by %s, expires in %ss", subscription.id,
                  event_package.name, target.label, request.channel_set_id, client.client_id, granted)
@@ -386,6 +393,7 @@ class EventHub:
         subscription = self.subscription(client, subscription_id)
         granted = self._grant(expires, self.max_subscription_expires)
         subscription.expires_at = self.clock() + granted
+        self._expiring(subscription.expires_at)
         self._resync(subscription)
         return granted
 
@@ -492,11 +500,8 @@ class EventHub:
         """Act on every deadline that ``clock`` says has passed."""
         now = self.clock()
         self._expire_backlogs(now)
-        for subscription in [s for s in self._subscriptions.values() if s.expires_at <= now]:
-            self._expire_subscription(subscription)
-        for channel in [c for c in self._channels.values() if c.expires_at <= now]:
-            self.terminate(channel, EXPIRED)
-            self.stats.channels_expired += 1
+        if self._next_expiry <= now:
+            self._expire(now)
         for delivery in [d for d in self._pending.values()
                          if d.deadline is not None and d.deadline <= now]:
             if delivery.attempts >= self.max_attempts:
@@ -653,6 +658,20 @@ class EventHub:
                                 "channel set %s of %s: no channel, backlog full (%d events, emu "
                                 "limit backlog); event %s dropped", channel_set.id,
                                 channel_set.owner, self.limits.backlog, dropped.event_id)
+
+    def _expiring(self, at: float) -> None:
+        if at < self._next_expiry:
+            self._next_expiry = at
+
+    def _expire(self, now: float) -> None:
+        for subscription in [s for s in self._subscriptions.values() if s.expires_at <= now]:
+            self._expire_subscription(subscription)
+        for channel in [c for c in self._channels.values() if c.expires_at <= now]:
+            self.terminate(channel, EXPIRED)
+            self.stats.channels_expired += 1
+        self._next_expiry = min(
+            min((s.expires_at for s in self._subscriptions.values()), default=math.inf),
+            min((c.expires_at for c in self._channels.values()), default=math.inf))
 
     def _expire_backlogs(self, now: float) -> None:
         """Events wait for a channel ``backlog_seconds`` at most: a set whose client went
