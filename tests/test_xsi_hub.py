@@ -168,11 +168,11 @@ class _Watched(dict):
         return super().values()
 
 
-def test_idle_sweeps_walk_no_channel_until_one_is_due_and_a_shorter_refresh_counts():
+def test_idle_sweeps_walk_no_channel_or_set_until_one_is_due_and_a_shorter_refresh_counts():
     async def scenario():
         clock = FakeClock()
         hub = make_hub(clock=clock, ack_timeout=1000, min_expires=1)
-        hub._channels, hub._subscriptions = _Watched(), _Watched()
+        hub._channels, hub._subscriptions, hub._sets = _Watched(), _Watched(), _Watched()
         channels = [hub.open_channel(WEBEX, channel_request(expires=100)) for _ in range(3)]
         hub.subscribe(WEBEX, ALICE, subscription_request(expires=100))
         _Watched.walks = 0

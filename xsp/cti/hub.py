@@ -190,6 +190,9 @@ class EventHub:
         # then, so idle channels cost nothing between expiries. A refresh only moves an
         # expiry later, so it may stay early; the look that finds nothing due corrects it.
         self._next_expiry = math.inf
+        # The channel sets that have had a backlog since the last sweep (by identity);
+        # only these are looked at for backlog expiry.
+        self._backlogged: dict[int, ChannelSet] = {}
         self._closing = False
         self.observer: Observer = NULL_OBSERVER  # the live page, when the node has one
         # Deliveries still to hand out, in publication order (see Fan-out above).
@@ -650,6 +653,7 @@ class EventHub:
     def _to_backlog(self, channel_set: ChannelSet, delivery: Delivery) -> None:
         delivery.deadline = None
         channel_set.backlog.add(delivery, self.clock())
+        self._backlogged[id(channel_set)] = channel_set
         while len(channel_set.backlog) > self.limits.backlog:
             dropped = channel_set.backlog.pop_longest_waiting()
             self._pending.pop(dropped.event_id, None)
@@ -677,8 +681,10 @@ class EventHub:
         """Events wait for a channel ``backlog_seconds`` at most: a set whose client went
         away keeps nothing for the rest of its subscriptions' lives."""
         deadline = now - self.limits.backlog_seconds
-        for channel_set in self._sets.values():
-            if not channel_set.backlog:
+        for key, channel_set in list(self._backlogged.items()):
+            if not channel_set.backlog or self._sets.get((channel_set.owner, channel_set.id)) \
+                    is not channel_set:
+                del self._backlogged[key]  # replayed, emptied or gone since
                 continue
             expired = channel_set.backlog.expire(deadline)
             for delivery in expired:
