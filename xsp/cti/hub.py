@@ -187,11 +187,11 @@ class EventHub:
         self._dnd: dict[str, tuple[bool, bool]] = {}  # user -> (active, ringSplash)
         self._sweeper: asyncio.Task[None] | None = None
         # No channel or subscription expires before this: a sweep looks at them only
-        # then, so idle channels cost nothing between expiries. A refresh only moves an
-        # expiry later, so it may stay early; the look that finds nothing due corrects it.
+        # then, so idle channels cost nothing between expiries. A refresh that moves an
+        # expiry later leaves it early; the look that finds nothing due corrects it.
         self._next_expiry = math.inf
-        # The channel sets that have had a backlog since the last sweep (by identity);
-        # only these are looked at for backlog expiry.
+        # The channel sets that hold a backlog (by identity), the only ones looked at for
+        # backlog expiry; a set leaves at the sweep that finds its backlog empty or it gone.
         self._backlogged: dict[int, ChannelSet] = {}
         self._closing = False
         self.observer: Observer = NULL_OBSERVER  # the live page, when the node has one
