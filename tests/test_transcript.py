@@ -74,7 +74,7 @@ def test_a_cucm_transcript_needs_a_cucm_node(xsp, tmp_path):
     mop.write_text("admin:show tls min-version\nConfigured TLS minimum version: 1.2\n")
     replayed = xsp("replay", str(mop), "--state", str(tmp_path / "fresh"))
     assert (replayed.returncode, replayed.stdout) == (2, "")
-    assert replayed.stderr == ("xsp: line 1: no CUCM node in this state "
+    assert replayed.stderr == (f"xsp: {mop}: line 1: no CUCM node in this state "
                                "(add one with: emu addnode NAME CUCM)\n")
     unknown = xsp("replay", str(mop), "--state", str(tmp_path / "fresh"), "--node", "nope")
     assert (unknown.returncode, unknown.stderr) == (2, "xsp: --node nope: no such node in this state\n")

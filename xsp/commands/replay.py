@@ -59,7 +59,10 @@ def run(args: argparse.Namespace) -> int:
         if (cucm_node := nodes["CUCM"]) is not None:
             engines["CUCM"] = CucmEngine(store, cucm_node, control)
         differences = replay(entries, engines)
-    except (TranscriptError, ValueError) as exc:
+    except TranscriptError as exc:  # names a line of the file, as a parse error does
+        print(f"xsp: {args.file}: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
         print(f"xsp: {exc}", file=sys.stderr)
         return 2
     finally:
