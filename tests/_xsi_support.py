@@ -20,7 +20,7 @@ from aiohttp import web
 
 from xsp_trust import CertificateAuthority, IssuedCert
 from xsp.xsi.app import create_app
-from xsp.cti.auth import Authorizer
+from xsp.cti.auth import Authorizer, ClientPolicy
 from xsp.cti.channels import Channel
 from xsp.cti.directory import DirectoryUser
 from xsp.cti.documents import ChannelRequest, SubscriptionRequest
@@ -95,7 +95,7 @@ class Policy:
     allow_client_app: bool = True
 
     def authorizer(self, require_certificate: bool = True) -> Authorizer:
-        return Authorizer(lambda: self.identities, lambda: self.allow_client_app,
+        return Authorizer(lambda: ClientPolicy(self.identities, self.allow_client_app),
                           require_certificate=require_certificate)
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from tests._xsi_support import (HOST, NS, WEBEX_CN, Policy, client_context, make_hub, next_events,
                                 pki, run, serve, server_context, webex)
-from xsp.cti.auth import subject_common_name
+from xsp.cti.auth import Authorizer, ClientPolicy, subject_common_name
 from xsp.webex.received import ErrorReply, read_document
 from xsp.webex.client import ASYNC_ROOT, RequestFailed, WebexClient
 
@@ -109,3 +109,19 @@ def test_the_client_identity_is_the_most_specific_subject_cn():
                                (("commonName", "bwcticlient.webex.com"),))}
     assert subject_common_name(certificate) == "bwcticlient.webex.com"
     assert subject_common_name({"subject": ((("organizationName", "Cisco"),),)}) is None
+
+
+def test_a_request_reads_the_configuration_once_for_both_checks():
+    """allowClientApp and ClientIdentity come from one read of the store per request."""
+    reads: list[int] = []
+
+    def policy() -> ClientPolicy:
+        reads.append(1)
+        return ClientPolicy([WEBEX_CN.upper()], True)  # compared without regard to case
+
+    class Verified:  # what a TLS transport says of a verified peer certificate
+        def get_extra_info(self, name, default=None):
+            return {"subject": ((("commonName", WEBEX_CN),),)} if name == "peercert" else default
+
+    client = Authorizer(policy).authorize(Verified())
+    assert (client.client_id, len(reads)) == (WEBEX_CN, 1)

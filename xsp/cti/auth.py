@@ -25,7 +25,7 @@ allowClientApp changes, and ends the channels of a client that no longer is.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from typing import Any
+from typing import Any, NamedTuple
 
 from xsp.cti.errors import ErrorCode, XsiError
 from xsp.cti.identity import Client
@@ -41,14 +41,20 @@ class Refusal(XsiError):
         self.who = who
 
 
+class ClientPolicy(NamedTuple):
+    """What decides a certificate client: the AS's ClientIdentity list and the node's
+    allowClientApp, read together from one configuration."""
+
+    identities: Collection[str]
+    allow_client_app: bool
+
+
 class Authorizer:
-    def __init__(self, allowed_identities: Callable[[], Collection[str]],
-                 allow_client_app: Callable[[], bool],
+    def __init__(self, policy: Callable[[], ClientPolicy],
                  require_certificate: bool = True) -> None:
-        # Callables, read on every request, so that a change in the shell applies at
-        # once, as ClientIdentity and allowClientApp do on BroadWorks (no restart).
-        self._allowed_identities = allowed_identities
-        self._allow_client_app = allow_client_app
+        # Read on every request (once), so that a change in the shell applies at once,
+        # as ClientIdentity and allowClientApp do on BroadWorks (no restart).
+        self._policy = policy
         self.require_certificate = require_certificate
 
     def authorize(self, transport: Any) -> Client:
@@ -58,7 +64,8 @@ class Authorizer:
             return Client.anonymous()
         common_name = subject_common_name(certificate) if certificate else None
         who = common_name or (NO_CERTIFICATE if certificate is None else "(certificate without CN)")
-        if not self._allow_client_app():
+        policy = self._policy()
+        if not policy.allow_client_app:
             raise Refusal(ErrorCode.CLIENT_APP_DISABLED,
                           "Certificate authentication of client applications is disabled "
                           "(CertificateAuthentication allowClientApp is false)", who)
@@ -68,7 +75,7 @@ class Authorizer:
         if common_name is None:
             raise Refusal(ErrorCode.CLIENT_NOT_ALLOWED,
                           "The client certificate has no subject common name (CN)", who)
-        if not self._identity_allowed(common_name):
+        if not _identity_allowed(policy, common_name):
             raise Refusal(ErrorCode.CLIENT_NOT_ALLOWED,
                           f"Client identity {common_name} is not in "
                           "AS_CLI/System/ClientIdentity", who)
@@ -76,14 +83,17 @@ class Authorizer:
 
     def revoked(self, common_name: str) -> str | None:
         """Why a client admitted as ``common_name`` would be refused now, or None."""
-        if not self._allow_client_app():
+        policy = self._policy()
+        if not policy.allow_client_app:
             return "allowClientApp is now false (CertificateAuthentication)"
-        if not self._identity_allowed(common_name):
+        if not _identity_allowed(policy, common_name):
             return f"{common_name} is no longer in AS_CLI/System/ClientIdentity"
         return None
 
-    def _identity_allowed(self, common_name: str) -> bool:
-        return common_name.lower() in {i.lower() for i in self._allowed_identities()}
+
+def _identity_allowed(policy: ClientPolicy, common_name: str) -> bool:
+    wanted = common_name.lower()
+    return any(identity.lower() == wanted for identity in policy.identities)
 
 
 def peer_certificate(transport: Any) -> dict[str, Any] | None:

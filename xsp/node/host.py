@@ -35,7 +35,7 @@ from xsp.config import statedir
 from xsp.config.model import (CTIServer, Deployment, Limits, Node, TrustAnchor, User,
                               XspSettings)
 from xsp.config.store import ConfigFileError, Store
-from xsp.cti.auth import Authorizer
+from xsp.cti.auth import Authorizer, ClientPolicy
 from xsp.cti.calls import CallSimulator
 from xsp.cti.hub import INTERFACE_STOPPED, SHUTTING_DOWN, EventHub, Termination
 from xsp.ctiproto.listener import CTIListener
@@ -181,11 +181,10 @@ class NodeHost:
     def _users(self) -> list[User]:
         return self._deployment().users
 
-    def _identities(self) -> list[str]:
-        return self._deployment().client_identities
-
-    def _allow_client_app(self, node: str) -> bool:
-        return self._deployment().node(node).xsp_settings.allow_client_app
+    def _client_policy(self, node: str) -> ClientPolicy:
+        deployment = self._deployment()  # one read of the store for both
+        return ClientPolicy(deployment.client_identities,
+                            deployment.node(node).xsp_settings.allow_client_app)
 
     # --- life cycle ------------------------------------------------------------------
 
@@ -257,7 +256,7 @@ class NodeHost:
         self._clear_pending(node.name)
 
     def _authorizer(self, node: str, server: CTIServer) -> Authorizer:
-        return Authorizer(self._identities, lambda: self._allow_client_app(node),
+        return Authorizer(lambda: self._client_policy(node),
                           require_certificate=server.secure and server.client_auth_req)
 
     async def _open(self, runtime: NodeRuntime, xsp: XspSettings, server: CTIServer, *,
