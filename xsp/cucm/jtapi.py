@@ -276,10 +276,6 @@ def _failure(message: Message, text_field: str, code_field: str = "reason") -> J
     return JtapiError(text, code if isinstance(code, int) and code else None)
 
 
-def private_key_mode(path: Path) -> int:
-    return os.stat(path).st_mode & 0o777
-
-
 # -- the whole client --------------------------------------------------------------------
 
 @dataclass
