@@ -14,7 +14,6 @@ fixture).
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import ssl
 import tempfile
