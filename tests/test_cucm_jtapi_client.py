@@ -7,10 +7,8 @@ import logging
 import socket
 import ssl
 import time
-from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 
 import xsp_trust as trust
 from tests._cucm_support import HOST, NODE, add_cucm_node, change, jtapi_options, running

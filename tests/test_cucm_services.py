@@ -185,7 +185,7 @@ def test_capf_installs_an_rsa_certificate_for_an_application_instance(node, stor
     assert profile.certificate_operation_status == "Upgrade Success"
     assert profile.authentication_string == ""
     assert profile.lsc.serial == f"{client.certificate.serial_number:X}"
-    assert any(f"CAPF: 127.0.0.1:" in r.message and "jtapi1: certificate installed" in r.message
+    assert any("CAPF: 127.0.0.1:" in r.message and "jtapi1: certificate installed" in r.message
                for r in caplog.records)
 
 

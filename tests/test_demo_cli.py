@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-import pytest
 
 from tests.conftest import run_xsp
 from xsp.testing import free_port

@@ -253,7 +253,7 @@ def test_a_page_on_another_address_always_gets_a_token():
     assert page.token is None
     sock.close()
     # The decision is the address's: any non-loopback address gets a fresh token.
-    from xsp.live.page import is_loopback
+    from xsp.live.address import is_loopback
     assert [is_loopback(h) for h in ("127.0.0.1", "127.8.9.10", "::1", "localhost",
                                      "0.0.0.0", "192.0.2.1", "::", "example.com")] == [
         True, True, True, True, False, False, False, False]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from _node_support import (HOST, NODE, TEST_ANCHOR_ALIAS, TRUSTS, ConfiguredNode, MatrixPKI,
+from _node_support import (TEST_ANCHOR_ALIAS, TRUSTS, ConfiguredNode, MatrixPKI,
                            attempt, client_context, configured_node, make_pki)
 from xsp.tls import capath
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import pytest
 
-from xsp.cli.engine import Engine
 from xsp.config.store import Store
 from xsp.testing import shell_engine
 from xsp.cli.transcript import TranscriptError, parse

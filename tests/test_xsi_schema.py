@@ -86,7 +86,7 @@ HOOK = '<xsi:eventData xsi1:type="xsi:HookStatusEvent"><xsi:hookStatus>On-Hook</
     (f'<ErrorInfo xmlns="{NS}"><summaryEnglish>x</summaryEnglish><errorCode>99999999999'
      "</errorCode></ErrorInfo>",
      "/ErrorInfo/errorCode: int: 99999999999 is outside -2147483648..2147483647"),
-    (f'<Channel xmlns="urn:x"/>',
+    ('<Channel xmlns="urn:x"/>',
      "/Channel: not a global element of the Xsi schema (urn:x)"),
     (f'<xsi:Event xmlns:xsi="{NS}" xmlns:other="urn:x" xmlns:xsi1="{XSI1}" '
      'xsi1:type="other:ChannelTerminatedEvent"/>',

@@ -210,7 +210,7 @@ def handover(state: Path, port: int, pki: "trust.DemoPKI", *, shell_open: bool,
         return ["", "### From another terminal, while this shell runs", *commands,
                 "", "The node keeps running while you are in the shell. " + ending]
     if removed:
-        return ["", f"The node ended with the demo. To serve it again later, run the demo "
+        return ["", "The node ended with the demo. To serve it again later, run the demo "
                     "with --keep or --state DIR, then xsp serve --state DIR/state."]
     return ["", "### The node ended with the demo. To serve this state again:",
             f"  {xsp} serve --state {shlex.quote(str(state))}",

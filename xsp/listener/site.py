@@ -8,7 +8,6 @@ change is a ``stop()`` of this site and a ``start()`` of a new one built with th
 """
 from __future__ import annotations
 
-import asyncio
 import ssl
 from collections.abc import Callable
 

@@ -15,12 +15,10 @@ import logging
 import secrets
 import socket
 from importlib import resources
-from typing import Any
 
 from aiohttp import WSCloseCode, web
 
-from xsp.live.address import (DEFAULT_PORT, LivePageError, bind, is_loopback,  # noqa: F401
-                               needed_token, url_for)
+from xsp.live.address import DEFAULT_PORT, bind, needed_token, url_for
 from xsp.live.feed import LiveFeed, Subscriber
 
 log = logging.getLogger("xsp.live")

@@ -174,7 +174,7 @@ def cert_show(actx: ActionContext, command: Command, values: dict[str, Any]) -> 
             else type(key).__name__)
     size = key.key_size if isinstance(key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey)) else 0
     fingerprint = certificate.fingerprint(hashes.SHA256()).hex(":").upper()
-    return [f"[", f"  Version: V{certificate.version.value + 1}",
+    return ["[", f"  Version: V{certificate.version.value + 1}",
             f"  Serial Number: {certificate.serial_number:X}",
             f"  SignatureAlgorithm: {certificate.signature_algorithm_oid._name}",  # noqa: SLF001
             f"  Issuer Name: {certificate.issuer.rfc4514_string()}",
